@@ -1,0 +1,345 @@
+/* factorlens.h — the whole public API of libfactorlens.
+ *
+ * A recommender engine for explicit ratings: load ratings, map raw ids to dense
+ * indices, fit latent factors (+ biases, or a small neural net), evaluate,
+ * predict, recommend, save and load models. The library never prints and never
+ * exits: every fallible call returns an fl_status and, when given an fl_error,
+ * fills it with one sentence the caller can show. No global mutable state: all
+ * randomness comes from explicit seeds, and objects are independent.
+ */
+#ifndef FACTORLENS_H
+#define FACTORLENS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+/* Status codes. The first six double as the CLI's exit codes. */
+typedef enum fl_status {
+    FL_OK = 0,
+    FL_ERR_OTHER = 1,        /* anything not listed below */
+    FL_ERR_USAGE = 2,        /* invalid argument or parameter */
+    FL_ERR_UNKNOWN_ID = 3,   /* a user or item id the model never saw */
+    FL_ERR_DATA = 4,         /* malformed or unusable input data */
+    FL_ERR_MODEL_FILE = 5,   /* model file corrupt, truncated or of another version */
+    FL_ERR_IO = 6,           /* open/read/write failed */
+    FL_ERR_NOMEM = 7,        /* allocation failed or would exceed memory */
+    FL_ERR_NETWORK = 8,      /* download failed */
+    FL_ERR_DIVERGED = 9,     /* training diverged (loss not finite) */
+    FL_ERR_CANCELLED = 10    /* a callback asked to stop */
+} fl_status;
+
+typedef struct fl_error {
+    fl_status code;
+    char msg[512]; /* one sentence, naming file and line where there is one */
+} fl_error;
+
+/* The CLI exit code for a status: 0..5 as is, everything else 1. */
+int fl_status_exit_code(fl_status s);
+const char *fl_status_name(fl_status s);
+
+/* ---------------------------------------------------------------- id maps */
+
+/* Raw ids (strings as they appear in the file) <-> dense indices 0..n-1. */
+typedef struct fl_idmap fl_idmap;
+
+fl_idmap *fl_idmap_new(void);
+void fl_idmap_free(fl_idmap *m);
+/* Index of id, inserting it if new. Fails only on allocation or an id over
+ * FL_MAX_ID_LEN bytes. */
+#define FL_MAX_ID_LEN 255
+fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *index);
+/* 1 and *index set if id is known, else 0. */
+int fl_idmap_find(const fl_idmap *m, const char *id, size_t len, uint32_t *index);
+const char *fl_idmap_name(const fl_idmap *m, uint32_t index);
+uint32_t fl_idmap_size(const fl_idmap *m);
+/* A deep copy, or NULL when out of memory. */
+fl_idmap *fl_idmap_clone(const fl_idmap *m);
+
+/* ---------------------------------------------------------------- ratings */
+
+/* Observed ratings in structure-of-arrays form, 12 bytes per rating (+4 with
+ * timestamps). Indices refer to the dataset's own id maps. */
+typedef struct fl_dataset {
+    size_t n_ratings;
+    uint32_t *users;   /* [n_ratings] dense user index */
+    uint32_t *items;   /* [n_ratings] dense item index */
+    float *ratings;    /* [n_ratings] */
+    uint32_t *times;   /* [n_ratings] unix seconds, or NULL when not read */
+    fl_idmap *user_ids;
+    fl_idmap *item_ids;
+    size_t n_skipped;  /* malformed lines skipped (only with skip_bad) */
+    char first_skipped[256]; /* the first skipped line's message */
+    char source[256];  /* file it came from, for messages and model info */
+} fl_dataset;
+
+typedef enum fl_dup_policy { FL_DUP_ERROR = 0, FL_DUP_LAST, FL_DUP_MEAN, FL_DUP_KEEP } fl_dup_policy;
+
+typedef struct fl_read_opts {
+    const char *sep;     /* field separator; NULL detects "::", tab, ',', ';', '|' or spaces */
+    const char *columns; /* e.g. "user,item,rating,timestamp" ('_' skips a column); NULL:
+                            from a header's names if there is one, else that order */
+    int header;          /* -1 detect (first line's rating field not numeric), 0 no, 1 yes */
+    int skip_bad;        /* 1: skip and count malformed lines instead of failing */
+    int keep_times;      /* 1: keep timestamps (needed for temporal splits) */
+    float scale_lo;      /* accepted rating range; lo > hi means any finite value */
+    float scale_hi;
+    fl_dup_policy duplicates;
+} fl_read_opts;
+
+void fl_read_opts_default(fl_read_opts *o);
+/* Reads a delimited ratings file (gzip-compressed or plain). */
+fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out, fl_error *err);
+/* Same, from memory; name is used in messages. */
+fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const fl_read_opts *o,
+                           fl_dataset **out, fl_error *err);
+void fl_dataset_free(fl_dataset *d);
+/* An empty dataset sharing nothing; used to build splits. */
+fl_dataset *fl_dataset_new(size_t capacity, int with_times);
+float fl_dataset_mean(const fl_dataset *d);
+
+/* Splits. Each returns two new datasets that share no memory with d (id maps
+ * are copied so both halves keep the full id space). */
+fl_status fl_split_holdout(const fl_dataset *d, double test_fraction, uint64_t seed,
+                           fl_dataset **train, fl_dataset **test, fl_error *err);
+fl_status fl_split_fold(const fl_dataset *d, int n_folds, int fold, uint64_t seed,
+                        fl_dataset **train, fl_dataset **test, fl_error *err);
+/* Per user, the latest test_fraction of their ratings (by timestamp) go to test. */
+fl_status fl_split_temporal(const fl_dataset *d, double test_fraction,
+                            fl_dataset **train, fl_dataset **test, fl_error *err);
+
+/* Synthetic ratings with known ground truth: a planted rank-`rank` model
+ * (user/item factors ~ N(0, 1/sqrt(rank)) plus biases) and Gaussian noise,
+ * users and items drawn with Zipf-like popularity (exponent zipf; 0 uniform),
+ * clipped and rounded to half stars in [lo, hi]. No (user, item) pair repeats.
+ * Same options + seed -> same dataset. Ids are "u<index>" and "i<index>". */
+typedef struct fl_synth_opts {
+    uint32_t n_users, n_items;
+    size_t n_ratings;
+    int rank;
+    float noise_std;
+    double zipf;
+    float lo, hi;
+    uint64_t seed;
+} fl_synth_opts;
+
+void fl_synth_opts_default(fl_synth_opts *o); /* 1000 users, 1700 items, 100k ratings, rank 8 */
+fl_status fl_synth_generate(const fl_synth_opts *o, fl_dataset **out, fl_error *err);
+
+/* ---------------------------------------------------------------- side information */
+
+#define FL_MAX_GENRES 32
+typedef struct fl_items {
+    uint32_t n;
+    fl_idmap *ids;        /* raw item id -> row */
+    char **titles;        /* UTF-8 (u.item's Latin-1 is converted) */
+    int *years;           /* release year or 0 */
+    uint32_t *genres;     /* bitmask over genre_names */
+    int n_genres;
+    char *genre_names[FL_MAX_GENRES];
+} fl_items;
+
+typedef struct fl_users {
+    uint32_t n;
+    fl_idmap *ids;
+    int *ages;
+    char *genders;        /* 'M', 'F', or '?' */
+    char **occupations;
+    char **zips;
+} fl_users;
+
+/* u.item (pipe, Latin-1) or movies.csv (UTF-8, quoted), detected from the content. */
+fl_status fl_items_read(const char *path, fl_items **out, fl_error *err);
+void fl_items_free(fl_items *it);
+const char *fl_items_title(const fl_items *it, const char *item_id); /* NULL if absent */
+/* u.user */
+fl_status fl_users_read(const char *path, fl_users **out, fl_error *err);
+void fl_users_free(fl_users *us);
+
+/* ---------------------------------------------------------------- models */
+
+typedef enum fl_model_kind { FL_MODEL_DOT = 0, FL_MODEL_BIASED = 1, FL_MODEL_NN = 2 } fl_model_kind;
+typedef enum fl_solver { FL_SOLVER_SGD = 0, FL_SOLVER_ADAM = 1, FL_SOLVER_ALS = 2 } fl_solver;
+
+#define FL_MAX_LAYERS 8
+
+typedef struct fl_params {
+    fl_model_kind kind;
+    fl_solver solver;
+    int n_factors;
+    int epochs;
+    float lr;               /* initial learning rate */
+    float reg_factors;      /* L2 strength on factors / embeddings / weights */
+    float reg_bias;         /* L2 strength on biases */
+    float y_lo, y_hi;       /* sigmoid squashing into (y_lo, y_hi); disabled when y_lo >= y_hi */
+    int y_auto;             /* 1: squash into the training ratings' range widened by 10% of
+                               its span at each end (y_lo, y_hi are then set from the data) */
+    float init_std;         /* factors start ~ N(0, init_std^2) */
+    int batch_size;         /* adam and nn */
+    int n_layers;           /* nn: hidden layer widths */
+    int layers[FL_MAX_LAYERS];
+    float dropout[FL_MAX_LAYERS + 1]; /* nn: [0] on the embeddings, [l+1] after hidden layer l */
+    int n_threads;          /* 0: all cores */
+    uint64_t seed;
+    double valid_fraction;  /* >0: hold out this share of train for early stopping */
+    int patience;           /* epochs without validation improvement before stopping */
+} fl_params;
+
+/* Defaults for kind (and solver FL_SOLVER_SGD unless nn). See docs/defaults.md. */
+void fl_params_default(fl_params *p, fl_model_kind kind);
+/* Picks the defaults that depend on the solver (lr, reg, epochs). */
+void fl_params_default_solver(fl_params *p, fl_solver solver);
+/* NULL if p is usable, else a sentence saying what is wrong. */
+const char *fl_params_check(const fl_params *p);
+
+const char *fl_model_kind_name(fl_model_kind k);
+const char *fl_solver_name(fl_solver s);
+int fl_model_kind_parse(const char *s, fl_model_kind *out);
+int fl_solver_parse(const char *s, fl_solver *out);
+
+typedef struct fl_model fl_model;
+
+/* What training reports after each epoch. Data loss and penalty are separate:
+ * train_mse is the plain mean squared error on the training ratings, and
+ * reg_penalty is the regulariser's value per rating; the optimiser minimises
+ * their sum, which is *not* an MSE. */
+typedef struct fl_epoch_report {
+    int epoch;              /* 1-based */
+    int epochs;
+    double train_mse;
+    double reg_penalty;
+    double valid_rmse;      /* NAN without a validation split */
+    double test_rmse;       /* NAN without a test set */
+    double test_mae;
+    double test_mse;
+    double seconds;         /* this epoch, wall clock */
+    double lr;              /* learning rate used this epoch */
+} fl_epoch_report;
+
+typedef struct fl_train_hooks {
+    /* Called from the training thread with done/total ratings of this epoch,
+     * at most a few hundred times per epoch. Return nonzero to cancel. */
+    int (*progress)(void *ctx, int epoch, int epochs, size_t done, size_t total);
+    /* Called after each epoch. Return nonzero to stop after this epoch. */
+    int (*epoch_end)(void *ctx, const fl_epoch_report *r);
+    void *ctx;
+} fl_train_hooks;
+
+/* Summary of a finished training run. */
+typedef struct fl_train_result {
+    int epochs_run;
+    int best_epoch;         /* with early stopping: the epoch whose model is kept */
+    fl_epoch_report last;
+    double seconds;
+} fl_train_result;
+
+/* Trains a model on train; test (may be NULL) is only evaluated, never
+ * learned from. Test ids unknown to train are predicted by the bias-only
+ * fallback and counted. */
+fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
+                   const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
+                   fl_error *err);
+void fl_model_free(fl_model *m);
+
+/* ---------------------------------------------------------------- using a model */
+
+typedef enum fl_unknown_policy {
+    FL_UNKNOWN_ERROR = 0,   /* unknown user or item: FL_ERR_UNKNOWN_ID */
+    FL_UNKNOWN_MEAN = 1,    /* fall back to global mean + the known side's bias */
+    FL_UNKNOWN_SKIP = 2     /* (evaluation) leave the rating out */
+} fl_unknown_policy;
+
+typedef struct fl_model_info {
+    fl_model_kind kind;
+    fl_params params;
+    uint32_t n_users, n_items;
+    size_t n_train;         /* ratings it was trained on */
+    float global_mean;
+    float rating_lo, rating_hi; /* range seen in training */
+    int epochs_run;
+    double train_seconds;
+    char source[256];       /* training file */
+    char created[32];       /* ISO-8601 UTC */
+} fl_model_info;
+
+void fl_model_get_info(const fl_model *m, fl_model_info *out);
+const fl_idmap *fl_model_user_ids(const fl_model *m);
+const fl_idmap *fl_model_item_ids(const fl_model *m);
+
+/* Prediction by raw ids. */
+fl_status fl_predict(const fl_model *m, const char *user_id, const char *item_id,
+                     fl_unknown_policy pol, float *out, fl_error *err);
+/* Prediction by the model's dense indices (no checks). */
+float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i);
+/* Learned biases (0 for models without them); NULL-safe index access. */
+float fl_model_user_bias(const fl_model *m, uint32_t u);
+float fl_model_item_bias(const fl_model *m, uint32_t i);
+/* Pointer to the factor row of item i / user u (n_factors floats), NULL for nn. */
+const float *fl_model_item_factors(const fl_model *m, uint32_t i);
+const float *fl_model_user_factors(const fl_model *m, uint32_t u);
+/* Number of training ratings of item i (its popularity), 0 if unknown. */
+uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
+
+typedef struct fl_metrics {
+    size_t n;               /* ratings scored */
+    size_t n_unknown_users; /* ratings whose user the model never saw */
+    size_t n_unknown_items; /* ratings whose item the model never saw (user known) */
+    size_t n_skipped;       /* left out by FL_UNKNOWN_SKIP */
+    double rmse, mae, mse;
+} fl_metrics;
+
+fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
+                      fl_metrics *out, fl_error *err);
+
+typedef struct fl_scored {
+    uint32_t index;         /* the model's dense item index */
+    float score;
+} fl_scored;
+
+/* Top-n items for user_id by predicted rating, excluding the items the user
+ * rated in training. Writes min(n, available) entries best first. */
+fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scored *out,
+                       size_t *n_out, fl_error *err);
+/* Items nearest to item_id by cosine of their factor vectors (dot/biased),
+ * or of their embeddings (nn). */
+fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,
+                     size_t *n_out, fl_error *err);
+
+/* ---------------------------------------------------------------- model files */
+
+/* safetensors container; see docs/model-format.md. Written atomically
+ * (temp file + fsync + rename); a checksum covers header and payload. */
+fl_status fl_model_save(const fl_model *m, const char *path, fl_error *err);
+/* Maps the file read-only and verifies it; refuses corrupt or truncated files
+ * with FL_ERR_MODEL_FILE. */
+fl_status fl_model_load(const char *path, fl_model **out, fl_error *err);
+
+/* ---------------------------------------------------------------- datasets on disk */
+
+typedef struct fl_download_opts {
+    const char *cache_dir;  /* NULL: $XDG_CACHE_HOME/factorlens or ~/.cache/factorlens */
+    const char *base_url;   /* NULL: https://files.grouplens.org/datasets/movielens */
+    int (*progress)(void *ctx, double done_bytes, double total_bytes);
+    void *ctx;
+    long timeout_seconds;   /* 0: 60 */
+} fl_download_opts;
+
+/* Names fl_download knows ("ml-100k", "ml-latest-small", ...). NULL-terminated. */
+const char *const *fl_dataset_names(void);
+/* Makes dataset name available locally and writes its directory into dir.
+ * Looks in $FACTORLENS_DATA, then the cache, then downloads, verifies
+ * SHA-256 and unpacks atomically. */
+fl_status fl_fetch(const char *name, const fl_download_opts *o, char *dir, size_t dir_len,
+                   fl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,14 @@
+/* loaders.h — opening the CLI's inputs (ratings, model, item titles) and
+ * reporting failures, so each subcommand handles them in one line. */
+#ifndef FL_CLI_LOADERS_H
+#define FL_CLI_LOADERS_H
+
+#include "factorlens.h"
+
+/* Each returns 0, or the exit code after printing the error sentence. */
+int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out);
+int cli_load_model(const char *path, fl_model **out);
+/* path NULL: *out = NULL and 0 (titles are optional). */
+int cli_load_items(const char *path, fl_items **out);
+
+#endif

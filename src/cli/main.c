@@ -1,0 +1,70 @@
+/* main.c — the factorlens command: global --help/--version and dispatch to
+ * one subcommand per file (cmd_*.c). Results go to stdout, messages to stderr. */
+#include "cli/commands.h"
+#include "cli/messages.h"
+#include "factorlens.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train a model on ratings and report its test error"},
+    {"eval", cmd_eval, "score a saved model on a ratings file (RMSE, MAE, MSE)"},
+    {"predict", cmd_predict, "predict one user's rating of one item"},
+    {"recommend", cmd_recommend, "top-n unseen items for a user"},
+    {"similar", cmd_similar, "items nearest to an item by factor cosine"},
+    {"info", cmd_info, "describe a saved model"},
+    {"demo", cmd_demo, "a guided tour on MovieLens 100K"},
+    {"download", cmd_download, "fetch a public dataset into the cache"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *f) {
+    fprintf(f, "Usage: factorlens COMMAND [options]\n"
+               "\n"
+               "A recommender engine for explicit ratings (matrix factorisation and a small\n"
+               "neural net).\n"
+               "\n"
+               "Commands:\n");
+    for (size_t k = 0; k < N_COMMANDS; k++)
+        fprintf(f, "  %-10s %s\n", commands[k].name, commands[k].summary);
+    fprintf(f, "\n"
+               "  factorlens COMMAND --help   options of a command, with their defaults\n"
+               "  factorlens --version        print the version\n"
+               "\n"
+               "Example:\n"
+               "  factorlens train --ratings ml-100k/u1.base --test ml-100k/u1.test --out m.flm\n"
+               "  factorlens recommend m.flm --user 196 -n 10 --items ml-100k/u.item\n");
+    cli_print_exit_codes(f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr); /* no command is a usage error: help, but not on stdout */
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) return print_help(stdout), 0;
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("factorlens %s\n", FL_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc < 3) return print_help(stdout), 0;
+        for (size_t k = 0; k < N_COMMANDS; k++)
+            if (strcmp(argv[2], commands[k].name) == 0) {
+                char *help_argv[] = {argv[2], "--help", NULL};
+                return commands[k].run(2, help_argv);
+            }
+        return cli_error(2, "unknown command '%s' (see factorlens --help)", argv[2]);
+    }
+    for (size_t k = 0; k < N_COMMANDS; k++)
+        if (strcmp(cmd, commands[k].name) == 0) return commands[k].run(argc - 1, argv + 1);
+    return cli_error(2, "unknown command '%s' (see factorlens --help)", cmd);
+}

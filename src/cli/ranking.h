@@ -1,0 +1,20 @@
+/* ranking.h — printing a top-n list (recommendations, similar items) as an
+ * aligned table or as a JSON array, with titles when item data is given. */
+#ifndef FL_CLI_RANKING_H
+#define FL_CLI_RANKING_H
+
+#include "factorlens.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+/* One line per entry: rank, raw item id, score, title (items may be NULL). */
+void cli_ranking_print(FILE *f, const fl_model *m, const fl_items *items, const fl_scored *s,
+                       size_t n);
+/* [{"rank":1,"item":"…","<score_key>":…,"title":…}, …] */
+json_t *cli_ranking_json(const fl_model *m, const fl_items *items, const fl_scored *s, size_t n,
+                         const char *score_key);
+/* The title of the item at model index i, or NULL. */
+const char *cli_item_title(const fl_model *m, const fl_items *items, uint32_t i);
+
+#endif

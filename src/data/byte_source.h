@@ -1,0 +1,19 @@
+/* byte_source.h — a file read in large chunks, gunzipped on the fly when it
+ * starts with the gzip magic. Readers see bytes, never FILE or gzFile. */
+#ifndef FL_DATA_BYTE_SOURCE_H
+#define FL_DATA_BYTE_SOURCE_H
+
+#include "factorlens.h"
+
+typedef struct fl_byte_source fl_byte_source;
+
+/* Opens path; a directory, a missing or unreadable file fail with a sentence. */
+fl_status fl_source_open(const char *path, fl_byte_source **out, fl_error *err);
+/* Reads up to cap bytes; *got == 0 means end of input. Truncated or corrupt
+ * gzip streams fail here. */
+fl_status fl_source_read(fl_byte_source *s, char *buf, size_t cap, size_t *got, fl_error *err);
+void fl_source_close(fl_byte_source *s);
+/* Reads the whole file (for small metadata files); caller frees *buf. */
+fl_status fl_source_slurp(const char *path, char **buf, size_t *len, fl_error *err);
+
+#endif

@@ -1,0 +1,17 @@
+/* dataset.h — growing an fl_dataset while it is being built. */
+#ifndef FL_DATA_DATASET_H
+#define FL_DATA_DATASET_H
+
+#include "factorlens.h"
+
+typedef struct fl_dataset_builder {
+    fl_dataset *d;
+    size_t cap;
+} fl_dataset_builder;
+
+/* Appends one rating by dense indices; returns FL_ERR_NOMEM on failure. */
+fl_status fl_dataset_push(fl_dataset_builder *b, uint32_t u, uint32_t i, float r, uint32_t t);
+/* Gives back spare capacity. */
+void fl_dataset_shrink(fl_dataset_builder *b);
+
+#endif

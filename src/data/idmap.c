@@ -1,0 +1,180 @@
+/* idmap.c — raw id strings <-> dense indices.
+ *
+ * Open addressing (linear probing) over a power-of-two slot array holding
+ * index+1 (0 = empty). Names live back to back in one growing pool, each
+ * NUL-terminated, found through an offset per index; the table keeps each
+ * entry's hash so growing never rehashes strings. Load factor stays <= 1/2. */
+#include "factorlens.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fl_idmap {
+    uint32_t n, cap;   /* entries; capacity of offsets/hashes */
+    uint32_t n_slots;  /* power of two */
+    uint32_t *slots;   /* index+1 or 0 */
+    uint64_t *hashes;  /* [cap] */
+    uint64_t *offsets; /* [cap] into pool */
+    char *pool;
+    size_t pool_len, pool_cap;
+};
+
+static uint64_t hash_bytes(const char *s, size_t len) {
+    /* 8 bytes per step with a multiply-xorshift mix: ids are short, so the
+     * per-call cost matters more than avalanche quality. */
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        s += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    if (len) memcpy(&w, s, len);
+    h = (h ^ w) * 0x94d049bb133111ebULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
+}
+
+fl_idmap *fl_idmap_new(void) {
+    fl_idmap *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->n_slots = 64;
+    m->slots = calloc(m->n_slots, sizeof *m->slots);
+    if (!m->slots) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void fl_idmap_free(fl_idmap *m) {
+    if (!m) return;
+    free(m->slots);
+    free(m->hashes);
+    free(m->offsets);
+    free(m->pool);
+    free(m);
+}
+
+static int grow_slots(fl_idmap *m) {
+    uint32_t n_slots = m->n_slots * 2;
+    uint32_t *slots = calloc(n_slots, sizeof *slots);
+    if (!slots) return -1;
+    for (uint32_t k = 0; k < m->n; k++) {
+        uint32_t s = (uint32_t)m->hashes[k] & (n_slots - 1);
+        while (slots[s]) s = (s + 1) & (n_slots - 1);
+        slots[s] = k + 1;
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->n_slots = n_slots;
+    return 0;
+}
+
+static int lookup(const fl_idmap *m, const char *id, size_t len, uint64_t h, uint32_t *slot) {
+    uint32_t s = (uint32_t)h & (m->n_slots - 1);
+    for (;;) {
+        uint32_t e = m->slots[s];
+        if (!e) {
+            *slot = s;
+            return 0;
+        }
+        e--;
+        if (m->hashes[e] == h) {
+            const char *name = m->pool + m->offsets[e];
+            if (strncmp(name, id, len) == 0 && name[len] == '\0') {
+                *slot = e;
+                return 1;
+            }
+        }
+        s = (s + 1) & (m->n_slots - 1);
+    }
+}
+
+/* Ids never contain NUL: the names are C strings, and lookup's strncmp would
+ * otherwise stop early and read past a shorter stored name. */
+static int valid_id(const char *id, size_t len) {
+    return len <= FL_MAX_ID_LEN && (len == 0 || memchr(id, '\0', len) == NULL);
+}
+
+int fl_idmap_find(const fl_idmap *m, const char *id, size_t len, uint32_t *index) {
+    uint32_t r;
+    if (!m || !valid_id(id, len) || !lookup(m, id, len, hash_bytes(id, len), &r)) return 0;
+    if (index) *index = r;
+    return 1;
+}
+
+fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *index) {
+    if (!valid_id(id, len)) return FL_ERR_DATA;
+    uint64_t h = hash_bytes(id, len);
+    uint32_t slot;
+    if (lookup(m, id, len, h, &slot)) {
+        *index = slot;
+        return FL_OK;
+    }
+    if (m->n >= UINT32_MAX - 1) return FL_ERR_NOMEM;
+    /* Grow before inserting, so a failed allocation leaves the map unchanged. */
+    if ((uint64_t)(m->n + 1) * 2 > m->n_slots) {
+        if (m->n_slots >= (1u << 31) || grow_slots(m) != 0) return FL_ERR_NOMEM;
+        lookup(m, id, len, h, &slot);
+    }
+    if (m->n == m->cap) {
+        uint32_t cap = m->cap == 0 ? 64 : m->cap > UINT32_MAX / 2 ? UINT32_MAX : m->cap * 2;
+        uint64_t *hs = realloc(m->hashes, (size_t)cap * sizeof *hs);
+        if (!hs) return FL_ERR_NOMEM;
+        m->hashes = hs;
+        uint64_t *os = realloc(m->offsets, (size_t)cap * sizeof *os);
+        if (!os) return FL_ERR_NOMEM;
+        m->offsets = os;
+        m->cap = cap;
+    }
+    if (m->pool_len + len + 1 > m->pool_cap) {
+        size_t cap = m->pool_cap ? m->pool_cap * 2 : 1024;
+        while (cap < m->pool_len + len + 1) cap *= 2;
+        char *p = realloc(m->pool, cap);
+        if (!p) return FL_ERR_NOMEM;
+        m->pool = p;
+        m->pool_cap = cap;
+    }
+    uint32_t k = m->n++;
+    m->hashes[k] = h;
+    m->offsets[k] = m->pool_len;
+    if (len) memcpy(m->pool + m->pool_len, id, len);
+    m->pool[m->pool_len + len] = '\0';
+    m->pool_len += len + 1;
+    m->slots[slot] = k + 1;
+    *index = k;
+    return FL_OK;
+}
+
+const char *fl_idmap_name(const fl_idmap *m, uint32_t index) {
+    return m && index < m->n ? m->pool + m->offsets[index] : NULL;
+}
+
+uint32_t fl_idmap_size(const fl_idmap *m) { return m ? m->n : 0; }
+
+fl_idmap *fl_idmap_clone(const fl_idmap *m) {
+    if (!m) return NULL;
+    fl_idmap *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    *c = *m;
+    c->slots = malloc((size_t)m->n_slots * sizeof *c->slots);
+    c->hashes = malloc((size_t)(m->cap ? m->cap : 1) * sizeof *c->hashes);
+    c->offsets = malloc((size_t)(m->cap ? m->cap : 1) * sizeof *c->offsets);
+    c->pool = malloc(m->pool_cap ? m->pool_cap : 1);
+    if (!c->slots || !c->hashes || !c->offsets || !c->pool) {
+        fl_idmap_free(c);
+        return NULL;
+    }
+    memcpy(c->slots, m->slots, (size_t)m->n_slots * sizeof *c->slots);
+    if (m->n) {
+        memcpy(c->hashes, m->hashes, (size_t)m->n * sizeof *c->hashes);
+        memcpy(c->offsets, m->offsets, (size_t)m->n * sizeof *c->offsets);
+    }
+    if (m->pool_len) memcpy(c->pool, m->pool, m->pool_len);
+    return c;
+}

@@ -1,0 +1,519 @@
+/* ratings_reader.c — delimited ratings files of every MovieLens dialect.
+ *
+ * ml-100k u.data (tab), ml-1m/10M ratings.dat ("::"), ml-latest/20m/25m
+ * ratings.csv (comma, header, CRLF in some copies) and any other delimited
+ * file. The input streams through a fixed buffer one line at a time; each
+ * line is split into fields, the id fields are interned into the dataset's id
+ * maps and the rating is parsed strictly. Every rejected line produces
+ * "file:line: what is wrong". Memory: 12 bytes per rating (+4 with times),
+ * plus 4 per rating while duplicates are checked. */
+#include "data/byte_source.h"
+#include "data/dataset.h"
+#include "data/duplicates.h"
+
+#include "core/error.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_FIELDS 64
+#define CHUNK (8u << 20)
+
+enum { COL_SKIP = -1 };
+enum { F_USER, F_ITEM, F_RATING, F_TIME, N_ROLES };
+
+typedef struct field {
+    const char *s;
+    size_t len;
+} field;
+
+typedef struct parser {
+    const char *name;
+    const fl_read_opts *o;
+    char sep[8];
+    size_t sep_len;
+    int sep_spaces;   /* runs of blanks separate fields */
+    int ready;        /* separator, header and columns decided */
+    int seen_header;  /* the first line was a header */
+    int col[N_ROLES]; /* column of each role, -1 absent */
+    int min_fields;
+    size_t line;
+    fl_dataset_builder b;
+    uint32_t *lines; /* line of each rating, for duplicate messages */
+    size_t lines_cap;
+    char unquoted[2][FL_MAX_ID_LEN + 1];
+} parser;
+
+void fl_read_opts_default(fl_read_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->header = -1;
+    o->scale_lo = 1.0f;
+    o->scale_hi = 0.0f; /* lo > hi: any finite rating */
+    o->duplicates = FL_DUP_ERROR;
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+static void trim(field *f) {
+    while (f->len && is_blank(f->s[0])) f->s++, f->len--;
+    while (f->len && is_blank(f->s[f->len - 1])) f->len--;
+}
+
+/* Splits a line into fields. Quoted fields (RFC 4180) may hold the separator;
+ * the quotes are removed when the field is used as an id. Returns the field
+ * count, or -1 for an unterminated quote. */
+static int split(const parser *p, const char *s, size_t len, field *f) {
+    int n = 0;
+    size_t k = 0;
+    if (p->sep_spaces)
+        while (k < len && is_blank(s[k])) k++;
+    while (n < MAX_FIELDS) {
+        size_t start = k;
+        if (k < len && s[k] == '"') {
+            k++;
+            for (;;) {
+                if (k >= len) return -1;
+                if (s[k] == '"') {
+                    if (k + 1 < len && s[k + 1] == '"')
+                        k += 2;
+                    else
+                        break;
+                } else
+                    k++;
+            }
+            k++; /* closing quote */
+        }
+        if (p->sep_spaces) {
+            while (k < len && !is_blank(s[k])) k++;
+            f[n].s = s + start;
+            f[n].len = k - start;
+            n++;
+            while (k < len && is_blank(s[k])) k++;
+            if (k >= len) return n;
+        } else {
+            const char *hit = NULL;
+            if (p->sep_len == 1)
+                hit = memchr(s + k, p->sep[0], len - k);
+            else
+                for (size_t j = k; j + p->sep_len <= len; j++)
+                    if (memcmp(s + j, p->sep, p->sep_len) == 0) {
+                        hit = s + j;
+                        break;
+                    }
+            size_t end = hit ? (size_t)(hit - s) : len;
+            f[n].s = s + start;
+            f[n].len = end - start;
+            n++;
+            if (!hit) return n;
+            k = end + p->sep_len;
+        }
+    }
+    return n;
+}
+
+/* An id field without surrounding blanks and quotes; "" inside quotes -> ". */
+static int id_of(parser *p, field f, int slot, field *out) {
+    trim(&f);
+    if (f.len >= 2 && f.s[0] == '"' && f.s[f.len - 1] == '"') {
+        size_t n = 0;
+        for (size_t k = 1; k + 1 < f.len; k++) {
+            if (n >= FL_MAX_ID_LEN) return -1;
+            p->unquoted[slot][n++] = f.s[k];
+            if (f.s[k] == '"') k++;
+        }
+        out->s = p->unquoted[slot];
+        out->len = n;
+        return 0;
+    }
+    *out = f;
+    return 0;
+}
+
+/* Strict decimal: [+-]digits[.digits][e[+-]digits] or nan/inf (rejected by
+ * the caller as not finite). The common "4" / "3.5" stays on a fast path. */
+static int parse_rating(field f, float *out) {
+    trim(&f);
+    if (f.len >= 2 && f.s[0] == '"' && f.s[f.len - 1] == '"') f.s++, f.len -= 2;
+    if (f.len == 0 || f.len > 63) return -1;
+    for (size_t k = 0; k < f.len; k++)
+        if (f.s[k] == 'x' || f.s[k] == 'X') return -1; /* strtod would take hex */
+    const char *s = f.s;
+    size_t k = 0;
+    uint64_t mant = 0;
+    int digits = 0, frac = 0;
+    while (k < f.len && s[k] >= '0' && s[k] <= '9' && digits < 18)
+        mant = mant * 10 + (uint64_t)(s[k++] - '0'), digits++;
+    if (k < f.len && s[k] == '.') {
+        k++;
+        while (k < f.len && s[k] >= '0' && s[k] <= '9' && digits < 18)
+            mant = mant * 10 + (uint64_t)(s[k++] - '0'), digits++, frac++;
+    }
+    if (k == f.len && digits > 0) {
+        static const double p10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+        *out = (float)((double)mant / p10[frac]);
+        return 0;
+    }
+    char buf[64];
+    memcpy(buf, f.s, f.len);
+    buf[f.len] = '\0';
+    char *end;
+    double v = strtod(buf, &end);
+    if (end == buf || *end != '\0') return -1;
+    *out = (float)v;
+    return 0;
+}
+
+/* Unix seconds: digits with an optional fractional part (dropped). */
+static int parse_time(field f, uint32_t *out) {
+    trim(&f);
+    if (f.len == 0) return -1;
+    uint64_t v = 0;
+    size_t k = 0;
+    for (; k < f.len && f.s[k] >= '0' && f.s[k] <= '9'; k++) {
+        v = v * 10 + (uint64_t)(f.s[k] - '0');
+        if (v > UINT32_MAX) return -1;
+    }
+    if (k == 0) return -1;
+    if (k < f.len && f.s[k] == '.')
+        for (k++; k < f.len && f.s[k] >= '0' && f.s[k] <= '9'; k++) {
+        }
+    if (k != f.len) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static void detect_sep(parser *p, const char *s, size_t len) {
+    const char *o = p->o->sep;
+    if (o && *o) {
+        if (strcmp(o, " ") == 0 || strcasecmp(o, "space") == 0 || strcasecmp(o, "whitespace") == 0)
+            p->sep_spaces = 1;
+        else if (strcasecmp(o, "tab") == 0 || strcmp(o, "\\t") == 0)
+            strcpy(p->sep, "\t");
+        else
+            snprintf(p->sep, sizeof p->sep, "%s", o);
+    } else {
+        int has_tab = memchr(s, '\t', len) != NULL;
+        int has_dcolon = 0;
+        for (size_t k = 0; k + 1 < len && !has_dcolon; k++)
+            has_dcolon = s[k] == ':' && s[k + 1] == ':';
+        if (has_dcolon)
+            strcpy(p->sep, "::");
+        else if (has_tab)
+            strcpy(p->sep, "\t");
+        else if (memchr(s, ',', len))
+            strcpy(p->sep, ",");
+        else if (memchr(s, ';', len))
+            strcpy(p->sep, ";");
+        else if (memchr(s, '|', len))
+            strcpy(p->sep, "|");
+        else
+            p->sep_spaces = 1;
+    }
+    p->sep_len = strlen(p->sep);
+}
+
+static int role_of_name(field f) {
+    trim(&f);
+    if (f.len >= 2 && f.s[0] == '"' && f.s[f.len - 1] == '"') f.s++, f.len -= 2;
+    char b[32];
+    size_t n = 0;
+    for (size_t k = 0; k < f.len && n + 1 < sizeof b; k++)
+        if (f.s[k] != '_' && f.s[k] != ' ') b[n++] = (char)tolower((unsigned char)f.s[k]);
+    b[n] = '\0';
+    static const char *names[N_ROLES][6] = {
+        {"user", "userid", "uid", "customer", "customerid", NULL},
+        {"item", "itemid", "movie", "movieid", "iid", "product"},
+        {"rating", "score", "stars", "value", NULL, NULL},
+        {"timestamp", "time", "ts", "date", NULL, NULL}};
+    for (int r = 0; r < N_ROLES; r++)
+        for (int k = 0; k < 6 && names[r][k]; k++)
+            if (strcmp(b, names[r][k]) == 0) return r;
+    return COL_SKIP;
+}
+
+static fl_status columns_from_spec(parser *p, fl_error *err) {
+    for (int r = 0; r < N_ROLES; r++) p->col[r] = -1;
+    const char *s = p->o->columns;
+    int c = 0;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        field f = {s, len};
+        int role = role_of_name(f);
+        int skip = (len == 1 && s[0] == '_') || (len == 4 && strncasecmp(s, "skip", 4) == 0);
+        if (role == COL_SKIP && !skip)
+            return fl_fail(err, FL_ERR_USAGE,
+                           "--columns: '%.*s' is not one of user, item, rating, timestamp, _",
+                           (int)len, s);
+        if (role != COL_SKIP) {
+            if (p->col[role] >= 0)
+                return fl_fail(err, FL_ERR_USAGE, "--columns: '%.*s' is given twice", (int)len, s);
+            p->col[role] = c;
+        }
+        c++;
+        if (!e) break;
+        s = e + 1;
+    }
+    if (p->col[F_USER] < 0 || p->col[F_ITEM] < 0 || p->col[F_RATING] < 0)
+        return fl_fail(err, FL_ERR_USAGE, "--columns must name user, item and rating");
+    return FL_OK;
+}
+
+/* Decides separator, header and columns from the first non-empty line.
+ * Returns 1 when that line is a header to skip. */
+static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_error *err) {
+    detect_sep(p, s, len);
+    field f[MAX_FIELDS];
+    int n = split(p, s, len, f);
+    if (n < 0) n = 0;
+    int by_name[N_ROLES] = {-1, -1, -1, -1};
+    int named = 0;
+    for (int c = 0; c < n; c++) {
+        int r = role_of_name(f[c]);
+        if (r != COL_SKIP && by_name[r] < 0) by_name[r] = c, named++;
+    }
+    if (p->o->columns) {
+        fl_status st = columns_from_spec(p, err);
+        if (st) return st;
+    } else if (by_name[F_USER] >= 0 && by_name[F_ITEM] >= 0 && by_name[F_RATING] >= 0) {
+        memcpy(p->col, by_name, sizeof p->col);
+    } else {
+        p->col[F_USER] = 0, p->col[F_ITEM] = 1, p->col[F_RATING] = 2;
+        p->col[F_TIME] = n >= 4 ? 3 : -1;
+    }
+    if (p->o->header >= 0) {
+        *is_header = p->o->header;
+    } else {
+        float v;
+        /* A first line too short to hold a rating is a broken data line,
+         * not a header; parse_line reports it. */
+        *is_header = n > p->col[F_RATING] && parse_rating(f[p->col[F_RATING]], &v) != 0;
+    }
+    p->seen_header = *is_header;
+    if (p->col[F_TIME] < 0 && p->b.d->times) {
+        /* Nothing to keep: no times at all beats a column of zeros, so a
+         * temporal split later says clearly that timestamps are missing. */
+        free(p->b.d->times);
+        p->b.d->times = NULL;
+    }
+    p->min_fields = 0;
+    for (int r = 0; r < N_ROLES; r++)
+        if (p->col[r] + 1 > p->min_fields) p->min_fields = p->col[r] + 1;
+    p->ready = 1;
+    return FL_OK;
+}
+
+static fl_status bad_line(parser *p, fl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static fl_status bad_line(parser *p, fl_error *err, const char *fmt, ...) {
+    char what[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (p->o->skip_bad) {
+        fl_dataset *d = p->b.d;
+        /* A long message is cut: first_skipped is only a preview. */
+        if (d->n_skipped++ == 0 && snprintf(d->first_skipped, sizeof d->first_skipped, "%s:%zu: %s",
+                                            p->name, p->line, what) >= (int)sizeof d->first_skipped)
+            d->first_skipped[sizeof d->first_skipped - 1] = '\0';
+        return FL_OK;
+    }
+    return fl_fail(err, FL_ERR_DATA, "%s:%zu: %s", p->name, p->line, what);
+}
+
+static int shown(field f) { return f.len > 40 ? 40 : (int)f.len; }
+
+static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err) {
+    if (!p->ready && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3; /* BOM */
+    size_t k = 0;
+    while (k < len && (is_blank(s[k]) || s[k] == '\r')) k++;
+    if (k == len) return FL_OK; /* empty line */
+    if (memchr(s, '\0', len)) return bad_line(p, err, "line contains a NUL byte");
+    if (!p->ready) {
+        int is_header;
+        fl_status st = setup(p, s, len, &is_header, err);
+        if (st || is_header) return st;
+    }
+    field f[MAX_FIELDS];
+    int n = split(p, s, len, f);
+    if (n < 0) return bad_line(p, err, "unterminated quoted field");
+    if (n < p->min_fields)
+        return bad_line(p, err, "expected at least %d fields separated by '%s', found %d",
+                        p->min_fields,
+                        p->sep_spaces ? "blanks" : (p->sep[0] == '\t' ? "\\t" : p->sep), n);
+    field uid, iid;
+    if (id_of(p, f[p->col[F_USER]], 0, &uid) || uid.len > FL_MAX_ID_LEN)
+        return bad_line(p, err, "user id is longer than %d bytes", FL_MAX_ID_LEN);
+    if (id_of(p, f[p->col[F_ITEM]], 1, &iid) || iid.len > FL_MAX_ID_LEN)
+        return bad_line(p, err, "item id is longer than %d bytes", FL_MAX_ID_LEN);
+    if (uid.len == 0) return bad_line(p, err, "user id is empty");
+    if (iid.len == 0) return bad_line(p, err, "item id is empty");
+    float r;
+    field rf = f[p->col[F_RATING]];
+    if (parse_rating(rf, &r))
+        return bad_line(p, err, "rating '%.*s' is not a number", shown(rf), rf.s);
+    if (!isfinite(r))
+        return bad_line(p, err, "rating '%.*s' is not a finite number", shown(rf), rf.s);
+    const fl_read_opts *o = p->o;
+    if (o->scale_lo <= o->scale_hi && (r < o->scale_lo || r > o->scale_hi))
+        return bad_line(p, err, "rating %g is outside the scale %g..%g", (double)r,
+                        (double)o->scale_lo, (double)o->scale_hi);
+    uint32_t t = 0;
+    if (p->b.d->times && p->col[F_TIME] >= 0) {
+        field tf = f[p->col[F_TIME]];
+        if (parse_time(tf, &t))
+            return bad_line(p, err, "timestamp '%.*s' is not a non-negative integer", shown(tf),
+                            tf.s);
+    }
+    uint32_t u, i;
+    fl_dataset *d = p->b.d;
+    if (fl_idmap_intern(d->user_ids, uid.s, uid.len, &u) ||
+        fl_idmap_intern(d->item_ids, iid.s, iid.len, &i) || fl_dataset_push(&p->b, u, i, r, t))
+        return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
+    if (p->lines) {
+        if (d->n_ratings > p->lines_cap) {
+            size_t cap = p->lines_cap * 2;
+            uint32_t *nl = realloc(p->lines, cap * sizeof *nl);
+            if (!nl) return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
+            p->lines = nl;
+            p->lines_cap = cap;
+        }
+        p->lines[d->n_ratings - 1] = p->line > UINT32_MAX ? UINT32_MAX : (uint32_t)p->line;
+    }
+    return FL_OK;
+}
+
+/* Feeds complete lines of buf[0..len); returns how many bytes were consumed.
+ * A line ends at '\n', '\r\n' or a lone '\r'; with at_end the tail counts
+ * as a last line. */
+static fl_status feed(parser *p, const char *buf, size_t len, int at_end, size_t *used,
+                      fl_error *err) {
+    size_t k = 0;
+    while (k < len) {
+        const char *nl = memchr(buf + k, '\n', len - k);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        if (!nl && !at_end) break;
+        /* lone '\r' inside [k, end) ends lines too (old Mac files, mixed endings) */
+        size_t start = k;
+        for (;;) {
+            const char *cr = memchr(buf + start, '\r', end - start);
+            if (!cr || (size_t)(cr - buf) + 1 == end) break;
+            size_t cend = (size_t)(cr - buf);
+            p->line++;
+            fl_status st = parse_line(p, buf + start, cend - start, err);
+            if (st) return st;
+            start = cend + 1;
+        }
+        p->line++;
+        size_t l = end - start;
+        if (l && buf[start + l - 1] == '\r') l--;
+        fl_status st = parse_line(p, buf + start, l, err);
+        if (st) return st;
+        k = nl ? end + 1 : len;
+    }
+    *used = k;
+    return FL_OK;
+}
+
+static fl_status begin(parser *p, const char *name, const fl_read_opts *o, fl_error *err) {
+    memset(p, 0, sizeof *p);
+    p->name = name;
+    p->o = o;
+    p->b.d = fl_dataset_new(1024, o->keep_times);
+    p->b.cap = 1024;
+    if (p->b.d && o->duplicates != FL_DUP_KEEP) {
+        p->lines_cap = 1024;
+        p->lines = malloc(p->lines_cap * sizeof *p->lines);
+    }
+    if (!p->b.d || (o->duplicates != FL_DUP_KEEP && !p->lines)) {
+        fl_dataset_free(p->b.d);
+        free(p->lines);
+        p->b.d = NULL;
+        p->lines = NULL;
+        return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
+    }
+    snprintf(p->b.d->source, sizeof p->b.d->source, "%s", name);
+    return FL_OK;
+}
+
+static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err) {
+    fl_dataset *d = p->b.d;
+    if (st == FL_OK && d->n_ratings == 0) {
+        if (d->n_skipped)
+            st = fl_fail(err, FL_ERR_DATA,
+                         "%s: no ratings found: all %zu data lines were malformed "
+                         "(first: %s)",
+                         p->name, d->n_skipped, d->first_skipped);
+        else if (p->seen_header)
+            st = fl_fail(err, FL_ERR_DATA, "%s: has a header line but no ratings", p->name);
+        else
+            st = fl_fail(err, FL_ERR_DATA, "%s: is empty, expected ratings", p->name);
+    }
+    if (st == FL_OK && p->lines) st = fl_dedupe(d, p->o->duplicates, p->lines, p->name, err);
+    free(p->lines);
+    if (st) {
+        fl_dataset_free(d);
+        return st;
+    }
+    fl_dataset_shrink(&p->b);
+    *out = d;
+    return FL_OK;
+}
+
+fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const fl_read_opts *o,
+                           fl_dataset **out, fl_error *err) {
+    fl_read_opts def;
+    if (!o) fl_read_opts_default(&def), o = &def;
+    parser p;
+    fl_status st = begin(&p, name, o, err);
+    if (st) return st;
+    size_t used;
+    st = feed(&p, buf, len, 1, &used, err);
+    return finish(&p, st, out, err);
+}
+
+fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out,
+                          fl_error *err) {
+    fl_read_opts def;
+    if (!o) fl_read_opts_default(&def), o = &def;
+    fl_byte_source *src;
+    fl_status st = fl_source_open(path, &src, err);
+    if (st) return st;
+    char *buf = malloc(CHUNK);
+    if (!buf) {
+        fl_source_close(src);
+        return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    parser p;
+    st = begin(&p, path, o, err);
+    size_t have = 0;
+    while (st == FL_OK) {
+        size_t got;
+        st = fl_source_read(src, buf + have, CHUNK - have, &got, err);
+        if (st) break;
+        have += got;
+        size_t used;
+        st = feed(&p, buf, have, got == 0, &used, err);
+        if (st) break;
+        if (got == 0) break;
+        if (used == 0 && have == CHUNK) {
+            st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", path, p.line + 1,
+                         CHUNK);
+            break;
+        }
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    free(buf);
+    fl_source_close(src);
+    if (st && p.b.d == NULL) return st;
+    return finish(&p, st, out, err);
+}

@@ -1,0 +1,189 @@
+/* model.c — model life cycle (alloc, carve, free), shared accessors and the
+ * prediction dispatch by kind. */
+#include "models/model.h"
+
+#include "core/error.h"
+#include "models/mf.h"
+#include "models/nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define ROW_ALIGN 16 /* floats: one 64-byte cache line, one AVX-512 vector */
+
+static uint32_t padded(uint32_t k) { return (k + ROW_ALIGN - 1) / ROW_ALIGN * ROW_ALIGN; }
+
+size_t fl_model_param_floats(const fl_params *p, uint32_t n_users, uint32_t n_items,
+                             uint32_t stride) {
+    size_t n = ((size_t)n_users + n_items) * stride;
+    if (p->kind != FL_MODEL_DOT) n += (size_t)n_users + n_items;
+    if (p->kind == FL_MODEL_NN) {
+        int in = 2 * p->n_factors;
+        for (int l = 0; l <= p->n_layers; l++) {
+            int out = l < p->n_layers ? p->layers[l] : 1;
+            n += (size_t)in * out + out;
+            in = out;
+        }
+    }
+    return n;
+}
+
+void fl_model_carve(fl_model *m, float *block) {
+    float *p = block;
+    m->P = p, p += (size_t)m->n_users * m->stride;
+    m->Q = p, p += (size_t)m->n_items * m->stride;
+    m->bu = m->bi = NULL;
+    m->n_dense = 0;
+    if (m->kind != FL_MODEL_DOT) {
+        m->bu = p, p += m->n_users;
+        m->bi = p, p += m->n_items;
+    }
+    if (m->kind == FL_MODEL_NN) {
+        int in = 2 * (int)m->n_factors;
+        m->n_dense = m->params.n_layers + 1;
+        for (int l = 0; l < m->n_dense; l++) {
+            int out = l < m->params.n_layers ? m->params.layers[l] : 1;
+            m->dense[l].n_in = in;
+            m->dense[l].n_out = out;
+            m->dense[l].w = p, p += (size_t)in * out;
+            m->dense[l].b = p, p += out;
+            in = out;
+        }
+    }
+}
+
+fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idmap *items,
+                         fl_model **out, fl_error *err) {
+    fl_model *m = calloc(1, sizeof *m);
+    if (!m) return fl_fail(err, FL_ERR_NOMEM, "out of memory allocating the model");
+    m->kind = p->kind;
+    m->params = *p;
+    m->n_users = fl_idmap_size(users);
+    m->n_items = fl_idmap_size(items);
+    m->n_factors = (uint32_t)p->n_factors;
+    m->stride = padded(m->n_factors);
+    size_t n = fl_model_param_floats(p, m->n_users, m->n_items, m->stride);
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    m->block = aligned_alloc(64, bytes ? bytes : 64);
+    m->user_ids = fl_idmap_clone(users);
+    m->item_ids = fl_idmap_clone(items);
+    if (!m->block || !m->user_ids || !m->item_ids) {
+        fl_model_free(m);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory: the model needs %.1f MiB",
+                       (double)bytes / (1 << 20));
+    }
+    memset(m->block, 0, bytes);
+    fl_model_carve(m, m->block);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    *out = m;
+    return FL_OK;
+}
+
+void fl_model_free(fl_model *m) {
+    if (!m) return;
+    free(m->block);
+    if (m->map) munmap(m->map, m->map_len);
+    for (int k = 0; k < 4; k++) free(m->owned[k]);
+    free(m->seen_start);
+    free(m->seen_items);
+    free(m->item_count);
+    fl_idmap_free(m->user_ids);
+    fl_idmap_free(m->item_ids);
+    free(m);
+}
+
+fl_status fl_model_set_seen(fl_model *m, const fl_dataset *d, fl_error *err) {
+    free(m->seen_start);
+    free(m->seen_items);
+    free(m->item_count);
+    m->seen_start = calloc((size_t)m->n_users + 1, sizeof *m->seen_start);
+    m->seen_items = malloc((d->n_ratings ? d->n_ratings : 1) * sizeof *m->seen_items);
+    m->item_count = calloc(m->n_items ? m->n_items : 1, sizeof *m->item_count);
+    if (!m->seen_start || !m->seen_items || !m->item_count)
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory recording the training items");
+    for (size_t k = 0; k < d->n_ratings; k++) {
+        m->seen_start[d->users[k] + 1]++;
+        m->item_count[d->items[k]]++;
+    }
+    for (uint32_t u = 0; u < m->n_users; u++) m->seen_start[u + 1] += m->seen_start[u];
+    /* Fill by counting sort on item then stable bucket by user: each user's
+     * list comes out ascending without a comparison sort. */
+    uint64_t *item_start = calloc((size_t)m->n_items + 1, sizeof *item_start);
+    uint32_t *by_item = malloc((d->n_ratings ? d->n_ratings : 1) * sizeof *by_item);
+    uint64_t *fill = malloc(((size_t)m->n_users + 1) * sizeof *fill);
+    if (!item_start || !by_item || !fill) {
+        free(item_start), free(by_item), free(fill);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory recording the training items");
+    }
+    for (uint32_t i = 0; i < m->n_items; i++) item_start[i + 1] = item_start[i] + m->item_count[i];
+    for (size_t k = 0; k < d->n_ratings; k++) by_item[item_start[d->items[k]]++] = (uint32_t)k;
+    memcpy(fill, m->seen_start, ((size_t)m->n_users + 1) * sizeof *fill);
+    for (size_t j = 0; j < d->n_ratings; j++) {
+        uint32_t k = by_item[j];
+        m->seen_items[fill[d->users[k]]++] = d->items[k];
+    }
+    free(item_start), free(by_item), free(fill);
+    m->n_train = d->n_ratings;
+    return FL_OK;
+}
+
+float fl_squash(const fl_params *p, float z) {
+    if (!fl_model_squashes(p)) return z;
+    return p->y_lo + (p->y_hi - p->y_lo) / (1.0f + expf(-z));
+}
+
+float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i) {
+    float z = m->kind == FL_MODEL_NN ? fl_nn_score(m, u, i) : fl_mf_score(m, u, i);
+    return fl_model_clip(m, fl_squash(&m->params, z));
+}
+
+float fl_model_clip(const fl_model *m, float y) {
+    /* No rating outside the range seen in training is ever right, so a
+     * prediction beyond it is moved to the nearest end (this only lowers
+     * every error). */
+    if (m->rating_lo < m->rating_hi) {
+        if (y < m->rating_lo) return m->rating_lo;
+        if (y > m->rating_hi) return m->rating_hi;
+    }
+    return y;
+}
+
+float fl_model_user_bias(const fl_model *m, uint32_t u) {
+    return (m->bu && u < m->n_users) ? m->bu[u] : 0.0f;
+}
+float fl_model_item_bias(const fl_model *m, uint32_t i) {
+    return (m->bi && i < m->n_items) ? m->bi[i] : 0.0f;
+}
+const float *fl_model_item_factors(const fl_model *m, uint32_t i) {
+    return i < m->n_items ? m->Q + (size_t)i * m->stride : NULL;
+}
+const float *fl_model_user_factors(const fl_model *m, uint32_t u) {
+    return u < m->n_users ? m->P + (size_t)u * m->stride : NULL;
+}
+uint32_t fl_model_item_count(const fl_model *m, uint32_t i) {
+    return (m->item_count && i < m->n_items) ? m->item_count[i] : 0;
+}
+const fl_idmap *fl_model_user_ids(const fl_model *m) { return m->user_ids; }
+const fl_idmap *fl_model_item_ids(const fl_model *m) { return m->item_ids; }
+
+void fl_model_get_info(const fl_model *m, fl_model_info *o) {
+    memset(o, 0, sizeof *o);
+    o->kind = m->kind;
+    o->params = m->params;
+    o->n_users = m->n_users;
+    o->n_items = m->n_items;
+    o->n_train = m->n_train;
+    o->global_mean = m->global_mean;
+    o->rating_lo = m->rating_lo;
+    o->rating_hi = m->rating_hi;
+    o->epochs_run = m->epochs_run;
+    o->train_seconds = m->train_seconds;
+    memcpy(o->source, m->source, sizeof o->source);
+    memcpy(o->created, m->created, sizeof o->created);
+}

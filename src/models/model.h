@@ -1,0 +1,69 @@
+/* model.h — the in-memory model shared by every model kind.
+ *
+ * All parameters live in one block (malloc'd while training, or the mapped
+ * model file after fl_model_load). Factor rows are `stride` floats apart:
+ * stride = n_factors rounded up to 16 while training (aligned rows for the
+ * SIMD kernels), stride = n_factors when mapped from a file. */
+#ifndef FL_MODELS_MODEL_H
+#define FL_MODELS_MODEL_H
+
+#include "factorlens.h"
+
+typedef struct fl_dense {
+    int n_in, n_out;
+    float *w;                /* [n_out][n_in] row-major */
+    float *b;                /* [n_out] */
+} fl_dense;
+
+struct fl_model {
+    fl_model_kind kind;
+    fl_params params;
+    uint32_t n_users, n_items;
+    uint32_t n_factors, stride;
+    /* prediction = offset + bu[u] + bi[i] + <P[u], Q[i]> (dot/biased), or the
+     * net's output (nn); then y_lo + (y_hi - y_lo) * sigmoid(.) if squashing. */
+    float offset;
+    float global_mean;       /* mean training rating (the bias-only fallback's base) */
+    float rating_lo, rating_hi;
+    float *P;                /* [n_users][stride] */
+    float *Q;                /* [n_items][stride] */
+    float *bu, *bi;          /* [n_users], [n_items]; NULL unless biased */
+    int n_dense;             /* nn: hidden layers + output layer */
+    fl_dense dense[FL_MAX_LAYERS + 1];
+    fl_idmap *user_ids, *item_ids;
+    uint64_t *seen_start;    /* [n_users + 1] offsets into seen_items */
+    uint32_t *seen_items;    /* items each user rated in training, ascending */
+    uint32_t *item_count;    /* [n_items] training ratings per item */
+    size_t n_train;
+    int epochs_run;
+    double train_seconds;
+    char source[256];
+    char created[32];
+    /* storage */
+    void *block;             /* malloc'd parameters, or NULL */
+    void *map;               /* mmap'd file, or NULL */
+    size_t map_len;
+    void *owned[4];          /* other heap arrays to free */
+};
+
+/* True if predictions are squashed into (y_lo, y_hi). */
+static inline int fl_model_squashes(const fl_params *p) { return p->y_lo < p->y_hi; }
+
+/* Allocates an untrained model of the given shape with zeroed parameters
+ * (stride padded for training). Id maps are cloned. */
+fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idmap *items,
+                         fl_model **out, fl_error *err);
+/* Number of floats of all trainable parameters in the block. */
+size_t fl_model_param_floats(const fl_params *p, uint32_t n_users, uint32_t n_items,
+                             uint32_t stride);
+/* Carves the parameter block into P, Q, bu, bi and the dense layers. */
+void fl_model_carve(fl_model *m, float *block);
+/* Records per-user seen items and per-item counts from training data. */
+fl_status fl_model_set_seen(fl_model *m, const fl_dataset *train, fl_error *err);
+
+/* Raw (pre-squash) score and its squashed value. */
+float fl_squash(const fl_params *p, float z);
+/* A prediction limited to the rating range seen in training. */
+float fl_model_clip(const fl_model *m, float y);
+
+#endif

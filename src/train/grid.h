@@ -1,0 +1,35 @@
+/* grid.h — the rating matrix cut into nb x nb blocks for parallel SGD.
+ *
+ * Users and items are assigned to row/column blocks through random
+ * permutations (so popular ids spread evenly), and ratings are stored block
+ * by block as three parallel arrays, shuffled inside each block once. Blocks
+ * (r, c) and (r', c') with r != r' and c != c' touch disjoint parameters, so
+ * threads can update them at the same time without locks. */
+#ifndef FL_TRAIN_GRID_H
+#define FL_TRAIN_GRID_H
+
+#include "core/rng.h"
+#include "factorlens.h"
+
+typedef struct fl_grid {
+    int nb;                  /* blocks per side */
+    size_t n;                /* ratings */
+    size_t *start;           /* [nb*nb + 1]: block b = row*nb + col holds [start[b], start[b+1]) */
+    uint32_t *u, *i;         /* [n] dense indices */
+    float *r;                /* [n] */
+} fl_grid;
+
+fl_status fl_grid_build(const fl_dataset *d, int nb, fl_rng *rng, fl_grid *g, fl_error *err);
+void fl_grid_free(fl_grid *g);
+
+/* Stratum s (0 <= s < nb) is the set of blocks (b, (b + s) mod nb): nb blocks
+ * that share no row and no column range. Every block is in exactly one. */
+static inline int fl_grid_stratum_block(const fl_grid *g, int s, int b) {
+    return b * g->nb + (b + s) % g->nb;
+}
+
+/* Blocks per side for this problem: enough that each block's rows fit in a
+ * core's cache, at least 2 per thread, never more than the ids allow. */
+int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads);
+
+#endif

@@ -1,0 +1,111 @@
+/* params.c — hyper-parameter defaults, validation and names.
+ * Why each default is what it is: docs/defaults.md. */
+#include "factorlens.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void fl_params_default(fl_params *p, fl_model_kind kind) {
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->n_factors = 50;
+    p->init_std = 0.01f;
+    p->seed = 42;
+    p->n_threads = 0;
+    p->batch_size = 256;
+    p->patience = 3;
+    p->y_lo = p->y_hi = 0.0f;
+    if (kind == FL_MODEL_NN) {
+        p->n_layers = 2;
+        p->layers[0] = 100;
+        p->layers[1] = 50;
+        p->dropout[0] = 0.5f;
+        p->dropout[1] = 0.3f;
+        p->dropout[2] = 0.5f;
+        p->y_auto = 1;
+        fl_params_default_solver(p, FL_SOLVER_ADAM);
+        p->reg_factors = 3.0f;
+        p->epochs = 5;
+    } else {
+        fl_params_default_solver(p, FL_SOLVER_SGD);
+    }
+}
+
+void fl_params_default_solver(fl_params *p, fl_solver solver) {
+    p->solver = solver;
+    switch (solver) {
+    case FL_SOLVER_SGD:
+        p->lr = 0.05f;
+        p->reg_factors = 0.9f;
+        p->reg_bias = 0.5f;
+        p->epochs = 20;
+        break;
+    case FL_SOLVER_ADAM:
+        p->lr = 0.005f;
+        p->reg_factors = 1.0f;
+        p->reg_bias = 0.5f;
+        p->epochs = 10;
+        break;
+    case FL_SOLVER_ALS:
+        p->lr = 0.0f;
+        p->reg_factors = 0.05f;
+        p->reg_bias = 0.05f;
+        p->epochs = 10;
+        break;
+    }
+}
+
+const char *fl_params_check(const fl_params *p) {
+    if (p->kind < FL_MODEL_DOT || p->kind > FL_MODEL_NN) return "model must be dot, biased or nn";
+    if (p->solver < FL_SOLVER_SGD || p->solver > FL_SOLVER_ALS)
+        return "solver must be sgd, adam or als";
+    if (p->n_factors < 1 || p->n_factors > 4096) return "factors must be between 1 and 4096";
+    if (p->epochs < 1 || p->epochs > 100000) return "epochs must be between 1 and 100000";
+    if (!(p->lr >= 0.0f) || !isfinite(p->lr) || (p->solver != FL_SOLVER_ALS && p->lr == 0.0f))
+        return "learning rate must be a positive number";
+    if (!(p->reg_factors >= 0.0f) || !isfinite(p->reg_factors) || !(p->reg_bias >= 0.0f) ||
+        !isfinite(p->reg_bias))
+        return "regularisation must be a non-negative number";
+    if (!(p->init_std >= 0.0f) || !isfinite(p->init_std)) return "init std must be >= 0";
+    if (!isfinite(p->y_lo) || !isfinite(p->y_hi)) return "y-range must be finite";
+    if (p->y_auto != 0 && p->y_auto != 1) return "y_auto must be 0 or 1";
+    if (p->batch_size < 1 || p->batch_size > (1 << 20)) return "batch size must be between 1 and 1048576";
+    if (p->n_threads < 0 || p->n_threads > 1024) return "threads must be between 0 (all cores) and 1024";
+    if (!(p->valid_fraction >= 0.0 && p->valid_fraction < 1.0))
+        return "validation fraction must be in [0, 1)";
+    if (p->patience < 1) return "patience must be at least 1";
+    if (p->kind == FL_MODEL_NN) {
+        if (p->solver != FL_SOLVER_ADAM) return "the nn model trains with --solver adam only";
+        if (p->n_layers < 0 || p->n_layers > FL_MAX_LAYERS) return "nn: between 0 and 8 hidden layers";
+        for (int l = 0; l < p->n_layers; l++)
+            if (p->layers[l] < 1 || p->layers[l] > 4096) return "nn: layer widths must be 1..4096";
+        for (int l = 0; l <= p->n_layers; l++)
+            if (!(p->dropout[l] >= 0.0f && p->dropout[l] < 1.0f)) return "nn: dropout must be in [0, 1)";
+    }
+    if (p->solver == FL_SOLVER_ALS && (p->y_lo < p->y_hi || p->y_auto))
+        return "als solves the unsquashed model; drop --y-range or use sgd/adam";
+    return NULL;
+}
+
+const char *fl_model_kind_name(fl_model_kind k) {
+    static const char *names[] = {"dot", "biased", "nn"};
+    return (k >= FL_MODEL_DOT && k <= FL_MODEL_NN) ? names[k] : "?";
+}
+
+const char *fl_solver_name(fl_solver s) {
+    static const char *names[] = {"sgd", "adam", "als"};
+    return (s >= FL_SOLVER_SGD && s <= FL_SOLVER_ALS) ? names[s] : "?";
+}
+
+int fl_model_kind_parse(const char *s, fl_model_kind *out) {
+    for (int k = FL_MODEL_DOT; k <= FL_MODEL_NN; k++)
+        if (strcmp(s, fl_model_kind_name((fl_model_kind)k)) == 0) return *out = (fl_model_kind)k, 1;
+    return 0;
+}
+
+int fl_solver_parse(const char *s, fl_solver *out) {
+    for (int k = FL_SOLVER_SGD; k <= FL_SOLVER_ALS; k++)
+        if (strcmp(s, fl_solver_name((fl_solver)k)) == 0) return *out = (fl_solver)k, 1;
+    return 0;
+}

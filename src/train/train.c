@@ -1,0 +1,313 @@
+/* train.c — fl_train: the epoch loop shared by every solver.
+ *
+ * Per epoch: the solver makes one pass, then we measure the exact training
+ * data loss (MSE) and the regularisation penalty separately, evaluate the
+ * validation and test sets, report, and decide whether to stop. Losses are
+ * summed in fixed chunks in a fixed order, so reports (like the model) are
+ * identical for the same seed and thread count. */
+#include "core/error.h"
+#include "models/mf.h"
+#include "models/nn.h"
+#include "models/regularizer.h"
+#include "train/compact.h"
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOSS_CHUNKS 64
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void fl_trainer_progress(fl_trainer *t, size_t done, size_t total) {
+    const fl_train_hooks *h = t->hooks;
+    if (h && h->progress && h->progress(h->ctx, t->epoch, t->p->epochs, done, total))
+        t->cancelled = 1;
+}
+
+static const fl_solver_ops *solver_ops(fl_solver s) {
+    switch (s) {
+    case FL_SOLVER_SGD: return &fl_sgd_ops;
+    case FL_SOLVER_ADAM: return &fl_adam_ops;
+    case FL_SOLVER_ALS: return &fl_als_ops;
+    }
+    return NULL;
+}
+
+/* Starting point: small random factors, zero biases, and an offset that puts
+ * every first prediction at the training mean (through the inverse sigmoid
+ * when squashing), so early epochs learn deviations, not the mean. */
+static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng) {
+    const int k = (int)m->n_factors;
+    for (uint32_t u = 0; u < m->n_users; u++)
+        for (int f = 0; f < k; f++)
+            m->P[(size_t)u * m->stride + f] = (float)(p->init_std * fl_rng_normal(rng));
+    for (uint32_t i = 0; i < m->n_items; i++)
+        for (int f = 0; f < k; f++)
+            m->Q[(size_t)i * m->stride + f] = (float)(p->init_std * fl_rng_normal(rng));
+    m->offset = 0.0f;
+    if (m->kind != FL_MODEL_DOT) {
+        float target = mean;
+        if (fl_model_squashes(p)) {
+            float s = (mean - p->y_lo) / (p->y_hi - p->y_lo);
+            if (s < 0.01f) s = 0.01f;
+            if (s > 0.99f) s = 0.99f;
+            target = logf(s / (1.0f - s));
+        }
+        m->offset = target;
+    }
+    /* Dense layers: He-uniform for ReLU layers, so activations keep their
+     * scale through the stack; the output layer starts near zero. */
+    for (int l = 0; l < m->n_dense; l++) {
+        fl_dense *d = &m->dense[l];
+        int last = l == m->n_dense - 1;
+        float a = last ? 0.01f : sqrtf(6.0f / (float)d->n_in);
+        for (size_t j = 0; j < (size_t)d->n_in * d->n_out; j++)
+            d->w[j] = (float)((2.0 * fl_rng_uniform(rng) - 1.0) * a);
+        for (int o = 0; o < d->n_out; o++) d->b[o] = 0.0f;
+    }
+}
+
+typedef struct loss_job {
+    const fl_model *m;
+    const fl_dataset *d;
+    double se[LOSS_CHUNKS];
+} loss_job;
+
+static void loss_chunk(void *ctx, int task, int thread) {
+    loss_job *j = ctx;
+    size_t n = j->d->n_ratings;
+    size_t lo = n * (size_t)task / LOSS_CHUNKS, hi = n * (size_t)(task + 1) / LOSS_CHUNKS;
+    double se = 0.0;
+    for (size_t r = lo; r < hi; r++) {
+        double e = (double)fl_predict_index(j->m, j->d->users[r], j->d->items[r]) - j->d->ratings[r];
+        se += e * e;
+    }
+    j->se[task] = se;
+}
+
+static double train_mse(fl_trainer *t) {
+    loss_job j = {.m = t->m, .d = t->train};
+    fl_pool_run(t->pool, LOSS_CHUNKS, loss_chunk, &j);
+    double se = 0.0;
+    for (int c = 0; c < LOSS_CHUNKS; c++) se += j.se[c];
+    return t->train->n_ratings ? se / (double)t->train->n_ratings : 0.0;
+}
+
+typedef struct run {
+    fl_trainer t;
+    fl_params params;       /* the caller's, with the data-dependent parts resolved */
+    const fl_solver_ops *ops;
+    fl_dataset *owned_learn, *owned_split_train, *valid;
+    float *best;            /* early stopping: parameters of the best epoch */
+    size_t block_floats;
+} run;
+
+static void run_free(run *r) {
+    if (r->ops && r->ops->release) r->ops->release(&r->t);
+    fl_grid_free(&r->t.grid);
+    fl_pool_free(r->t.pool);
+    fl_dataset_free(r->owned_learn);
+    fl_dataset_free(r->owned_split_train);
+    fl_dataset_free(r->valid);
+    free(r->best);
+}
+
+/* The data the solver learns from: train minus the validation split, with
+ * ids that have no ratings left out. */
+static fl_status prepare_data(run *r, const fl_dataset *train, const fl_params *p,
+                              const fl_dataset **learn, fl_error *err) {
+    *learn = train;
+    if (p->valid_fraction > 0.0) {
+        fl_status st = fl_split_holdout(train, p->valid_fraction, p->seed ^ 0x5bd1e995u,
+                                        &r->owned_split_train, &r->valid, err);
+        if (st != FL_OK) return st;
+        *learn = r->owned_split_train;
+    }
+    fl_status st = fl_compact(*learn, learn, &r->owned_learn, err);
+    if (st != FL_OK) return st;
+    if ((*learn)->n_ratings == 0)
+        return fl_fail(err, FL_ERR_DATA, "%s: no ratings to train on", train->source);
+    return FL_OK;
+}
+
+static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, const fl_params *p,
+                           fl_rng *rng, fl_model **out, fl_error *err) {
+    fl_status st = fl_model_alloc(p, learn->user_ids, learn->item_ids, out, err);
+    if (st != FL_OK) return st;
+    fl_model *m = *out;
+    float mean = fl_dataset_mean(learn);
+    m->global_mean = mean;
+    m->rating_lo = m->rating_hi = learn->ratings[0];
+    for (size_t k = 0; k < learn->n_ratings; k++) {
+        if (learn->ratings[k] < m->rating_lo) m->rating_lo = learn->ratings[k];
+        if (learn->ratings[k] > m->rating_hi) m->rating_hi = learn->ratings[k];
+    }
+    memcpy(m->source, train->source, sizeof m->source);
+    if (p->y_auto) {
+        float span = m->rating_hi - m->rating_lo;
+        if (span <= 0.0f) span = 1.0f;
+        m->params.y_lo = m->rating_lo - 0.1f * span;
+        m->params.y_hi = m->rating_hi + 0.1f * span;
+        m->params.y_auto = 0;
+    }
+    init_params(m, &m->params, mean, rng);
+    return fl_model_set_seen(m, learn, err);
+}
+
+/* Threads, the block grid (SGD) and the solver's own state. */
+static fl_status start_solver(run *r, fl_error *err) {
+    fl_trainer *t = &r->t;
+    const fl_params *p = t->p;
+    fl_model *m = t->m;
+    int n_threads = p->n_threads ? p->n_threads : fl_cpu_count();
+    t->pool = fl_pool_new(n_threads);
+    if (!t->pool) return fl_fail(err, FL_ERR_OTHER, "cannot start %d training threads", n_threads);
+    if (p->solver == FL_SOLVER_SGD) {
+        int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);
+        fl_status st = fl_grid_build(t->train, nb, &t->rng, &t->grid, err);
+        if (st != FL_OK) return st;
+    }
+    r->ops = solver_ops(p->solver);
+    r->block_floats = fl_model_param_floats(p, m->n_users, m->n_items, m->stride);
+    if (r->valid) {
+        r->best = malloc(r->block_floats * sizeof *r->best);
+        if (!r->best) return fl_fail(err, FL_ERR_NOMEM, "out of memory keeping the best model");
+    }
+    return r->ops->init(t, err);
+}
+
+static int finite_params(const float *x, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(x[k])) return 0;
+    return 1;
+}
+
+/* The epochs: solver pass, losses, evaluation, report, stopping rules. */
+static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl_error *err) {
+    fl_trainer *t = &r->t;
+    const fl_params *p = t->p;
+    const fl_train_hooks *hooks = t->hooks;
+    double best_valid = INFINITY;
+    int since_best = 0;
+    fl_status st = FL_OK;
+    for (int e = 1; e <= p->epochs; e++) {
+        double te = now_seconds();
+        t->epoch = e;
+        t->lr = p->lr;
+        st = r->ops->epoch(t, err);
+        if (st != FL_OK) return st;
+        if (t->cancelled) return fl_fail(err, FL_ERR_CANCELLED, "training was cancelled in epoch %d", e);
+        fl_epoch_report rep = {.epoch = e, .epochs = p->epochs, .lr = t->lr};
+        rep.train_mse = train_mse(t);
+        rep.reg_penalty = fl_reg_penalty(t->m);
+        if (!isfinite(rep.train_mse) || !isfinite(rep.reg_penalty) || rep.train_mse > 1e6 ||
+            !finite_params(t->m->block, r->block_floats))
+            return fl_fail(err, FL_ERR_DIVERGED,
+                           "training diverged in epoch %d (the training loss became %g): lower "
+                           "--lr (it is %g)",
+                           e, rep.train_mse, (double)p->lr);
+        rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
+        fl_metrics mt;
+        if (r->valid && fl_evaluate(t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+            rep.valid_rmse = mt.rmse;
+        if (test && test->n_ratings && fl_evaluate(t->m, test, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+            rep.test_rmse = mt.rmse, rep.test_mae = mt.mae, rep.test_mse = mt.mse;
+        rep.seconds = now_seconds() - te;
+        res->epochs_run = e;
+        res->last = rep;
+        int stop = hooks && hooks->epoch_end && hooks->epoch_end(hooks->ctx, &rep);
+        if (r->valid) {
+            if (rep.valid_rmse < best_valid) {
+                best_valid = rep.valid_rmse;
+                res->best_epoch = e;
+                since_best = 0;
+                memcpy(r->best, t->m->block, r->block_floats * sizeof *r->best);
+            } else if (++since_best >= p->patience) {
+                stop = 1;
+            }
+        } else {
+            res->best_epoch = e;
+        }
+        if (stop) break;
+    }
+    /* Early stopping keeps the parameters of the best validation epoch. */
+    if (r->valid && res->best_epoch && res->best_epoch != res->epochs_run)
+        memcpy(t->m->block, r->best, r->block_floats * sizeof *r->best);
+    return FL_OK;
+}
+
+fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
+                   const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
+                   fl_error *err) {
+    *out = NULL;
+    const char *bad = fl_params_check(p);
+    if (bad) return fl_fail(err, FL_ERR_USAGE, "%s", bad);
+    if (!train || train->n_ratings == 0)
+        return fl_fail(err, FL_ERR_DATA, "%s: no ratings to train on",
+                       train ? train->source : "training set");
+    double t0 = now_seconds();
+    run r;
+    memset(&r, 0, sizeof r);
+    fl_trainer *t = &r.t;
+    t->p = p;
+    t->hooks = hooks;
+    fl_rng_seed(&t->rng, p->seed);
+    fl_train_result res;
+    memset(&res, 0, sizeof res);
+    fl_status st = prepare_data(&r, train, p, &t->train, err);
+    if (st == FL_OK) st = new_model(t->train, train, p, &t->rng, &t->m, err);
+    if (st == FL_OK) {
+        /* From here on everyone uses the resolved parameters the model holds. */
+        r.params = t->m->params;
+        t->p = &r.params;
+        st = start_solver(&r, err);
+    }
+    if (st == FL_OK) st = epochs(&r, test, &res, err);
+    fl_model *m = t->m;
+    t->m = NULL;
+    run_free(&r);
+    if (st != FL_OK) {
+        fl_model_free(m);
+        return st;
+    }
+    res.seconds = now_seconds() - t0;
+    m->epochs_run = res.epochs_run;
+    m->train_seconds = res.seconds;
+    if (result) *result = res;
+    *out = m;
+    return FL_OK;
+}
+
+fl_status fl_train_continue(fl_model *m, const fl_dataset *learn, const fl_dataset *test,
+                            const fl_params *p, const fl_train_hooks *hooks,
+                            fl_train_result *result, fl_error *err) {
+    const char *bad = fl_params_check(p);
+    if (bad) return fl_fail(err, FL_ERR_USAGE, "%s", bad);
+    if (p->valid_fraction > 0.0)
+        return fl_fail(err, FL_ERR_USAGE, "continued training takes no validation split");
+    if (fl_idmap_size(learn->user_ids) != m->n_users || fl_idmap_size(learn->item_ids) != m->n_items)
+        return fl_fail(err, FL_ERR_USAGE, "the ratings' id maps do not match the model's");
+    run r;
+    memset(&r, 0, sizeof r);
+    fl_trainer *t = &r.t;
+    t->p = p;
+    t->hooks = hooks;
+    t->m = m;
+    t->train = learn;
+    fl_rng_seed(&t->rng, p->seed);
+    fl_train_result res;
+    memset(&res, 0, sizeof res);
+    fl_status st = start_solver(&r, err);
+    if (st == FL_OK) st = epochs(&r, test, &res, err);
+    t->m = NULL;
+    run_free(&r);
+    if (st == FL_OK && result) *result = res;
+    return st;
+}

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# e2e_cli.sh — drives the factorlens binary end to end on MovieLens 100K:
+# the contract's flags, JSON fields and exit codes, plus determinism and demo.
+# Usage: bash tests/e2e_cli.sh /path/to/factorlens   (FACTORLENS_DATA: the data root)
+set -euo pipefail
+
+BIN=${1:?usage: e2e_cli.sh /path/to/factorlens}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export FACTORLENS_DATA=${FACTORLENS_DATA:-$HERE/../../shared/data}
+D=$FACTORLENS_DATA/ml-100k
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+[ -x "$BIN" ] || fail "no executable at $BIN"
+for f in u1.base u1.test u.item; do
+    [ -r "$D/$f" ] || fail "missing $D/$f: set FACTORLENS_DATA to the folder holding ml-100k/"
+done
+
+# run CODE NAME CMD...: runs CMD, keeps stdout in $T/out and stderr in $T/err,
+# and fails unless the exit code is CODE.
+run() {
+    local want=$1 name=$2
+    shift 2
+    local got=0
+    "$@" >"$T/out" 2>"$T/err" || got=$?
+    if [ "$got" != "$want" ]; then
+        echo "--- stdout:" >&2; tail -5 "$T/out" >&2
+        echo "--- stderr:" >&2; cat "$T/err" >&2
+        fail "$name: exit code $got, expected $want ($*)"
+    fi
+}
+
+# py EXPR-FILE: a python check reading the last stdout line as JSON into `j`.
+check_json() {
+    local name=$1 code=$2
+    tail -n 1 "$T/out" | python3 -c "
+import json, sys
+j = json.loads(sys.stdin.read())
+$code
+" || fail "$name: JSON check failed on: $(tail -n 1 "$T/out")"
+}
+
+# ---------------------------------------------------------------- help
+run 0 "--help" "$BIN" --help
+grep -qi "exit codes" "$T/out" || fail "factorlens --help does not mention exit codes"
+for c in train eval predict recommend similar info demo download; do
+    run 0 "$c --help" "$BIN" "$c" --help
+    grep -qi "exit codes" "$T/out" || fail "$c --help does not mention exit codes"
+    grep -q -- "--" "$T/out" || fail "$c --help lists no options"
+done
+grep -q -- "--json" "$T/out" || fail "download --help lacks --json"
+run 0 "--version" "$BIN" --version
+pass "help of every subcommand"
+
+# ---------------------------------------------------------------- train
+M=$T/m.flm
+run 0 "train" "$BIN" train --ratings "$D/u1.base" --test "$D/u1.test" --model biased \
+    --factors 50 --out "$M" --json
+[ -s "$M" ] || fail "train did not write $M"
+check_json "train summary" '
+need = ["epochs", "train_mse", "reg_penalty", "test_rmse", "test_mae", "test_mse", "n_train",
+        "n_test", "seconds", "model", "solver", "factors", "threads", "seed", "best_epoch",
+        "n_unknown_test", "out"]
+missing = [k for k in need if k not in j]
+assert not missing, "missing fields %s" % missing
+assert j["n_train"] == 80000 and j["n_test"] == 20000, (j["n_train"], j["n_test"])
+assert j["model"] == "biased" and j["factors"] == 50
+assert j["test_rmse"] <= 0.915, "test_rmse %.5f > 0.915" % j["test_rmse"]
+print("train test_rmse %.5f after %d epochs" % (j["test_rmse"], j["epochs"]))
+'
+TRAIN_RMSE=$(tail -n 1 "$T/out" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["test_rmse"])')
+# every line before the summary is one epoch object
+head -n -1 "$T/out" | python3 -c '
+import json, sys
+lines = [json.loads(l) for l in sys.stdin]
+assert lines, "no epoch lines"
+for i, e in enumerate(lines, 1):
+    for k in ["epoch", "epochs", "train_mse", "reg_penalty", "test_rmse", "test_mae",
+              "test_mse", "valid_rmse", "lr", "seconds"]:
+        assert k in e, "epoch line lacks %s: %s" % (k, e)
+    assert e["epoch"] == i and e["valid_rmse"] is None
+' || fail "train --json epoch lines are malformed"
+pass "train --json (test_rmse $TRAIN_RMSE)"
+
+run 0 "train human" "$BIN" train --ratings "$D/u1.base" --test "$D/u1.test" --epochs 2 --quiet
+grep -q "RMSE" "$T/out" || fail "human train output lacks RMSE"
+run 0 "train holdout" "$BIN" train --ratings "$D/u1.base" --holdout 0.2 --epochs 2 --json --quiet
+check_json "holdout" 'assert j["n_test"] == 16000 and j["n_train"] == 64000, j'
+run 0 "train folds" "$BIN" train --ratings "$D/u1.base" --folds 2 --epochs 1 --json --quiet
+check_json "folds" '
+assert j["folds"] == 2 and len(j["fold_test_rmse"]) == 2 and j["test_rmse"] > 0, j'
+run 2 "folds with --out" "$BIN" train --ratings "$D/u1.base" --folds 2 --out "$T/x.flm"
+pass "train splits"
+
+# ---------------------------------------------------------------- eval
+run 0 "eval" "$BIN" eval "$M" --ratings "$D/u1.test" --unknown=mean --json
+check_json "eval" "
+assert j['n'] == 20000, j
+assert abs(j['rmse'] - $TRAIN_RMSE) <= 1e-6, (j['rmse'], $TRAIN_RMSE)
+for k in ['mae', 'mse', 'n_unknown_users', 'n_unknown_items', 'n_skipped']: assert k in j, k
+"
+# u1.test has items u1.base never saw: the default policy names one and exits 3
+run 3 "eval unknown" "$BIN" eval "$M" --ratings "$D/u1.test"
+grep -q "is not in the model" "$T/err" || fail "eval: unknown-id message: $(cat "$T/err")"
+pass "eval"
+
+# ---------------------------------------------------------------- predict
+run 0 "predict" "$BIN" predict "$M" --user 196 --item 242
+python3 -c "import sys; r = float(open('$T/out').read()); sys.exit(not 1 <= r <= 5)" ||
+    fail "predict 196/242 printed '$(cat "$T/out")', not a rating in [1,5]"
+run 0 "predict json" "$BIN" predict "$M" --user 196 --item 242 --json
+check_json "predict" 'assert j["user"] == "196" and j["item"] == "242" and 1 <= j["rating"] <= 5'
+run 3 "predict unknown user" "$BIN" predict "$M" --user 999999 --item 242
+grep -q "999999" "$T/err" || fail "predict: message does not name the unknown user"
+run 0 "predict unknown=mean" "$BIN" predict "$M" --user 999999 --item 242 --unknown=mean
+python3 -c "float(open('$T/out').read())" || fail "predict --unknown=mean printed no number"
+pass "predict"
+
+# ---------------------------------------------------------------- recommend
+run 0 "recommend" "$BIN" recommend "$M" --user 196 -n 10 --items "$D/u.item"
+[ "$(wc -l <"$T/out")" -eq 10 ] || fail "recommend printed $(wc -l <"$T/out") lines, not 10"
+awk '{print $2}' "$T/out" >"$T/rec_ids"
+awk -F'\t' '$1 == "196" {print $2}' "$D/u1.base" >"$T/seen"
+[ -s "$T/seen" ] || fail "user 196 has no ratings in u1.base?"
+if grep -qxFf "$T/seen" "$T/rec_ids"; then fail "recommend lists items 196 rated in u1.base"; fi
+run 0 "recommend json" "$BIN" recommend "$M" --user 196 -n 10 --items "$D/u.item" --json
+check_json "recommend" "
+seen = set(open('$T/seen').read().split())
+items = j['items']
+assert len(items) == 10, len(items)
+assert not seen & {e['item'] for e in items}
+assert all(e['title'] for e in items), 'missing titles'
+assert [e['rank'] for e in items] == list(range(1, 11))
+"
+run 3 "recommend unknown" "$BIN" recommend "$M" --user 999999
+pass "recommend"
+
+# ---------------------------------------------------------------- similar, info
+run 0 "similar" "$BIN" similar "$M" --item 50 -n 5 --items "$D/u.item" --json
+check_json "similar" '
+assert j["title"] == "Star Wars (1977)", j["title"]
+s = j["similar"]
+assert len(s) == 5 and all(e["item"] != "50" for e in s)
+assert all(-1.0001 <= e["cosine"] <= 1.0001 for e in s)
+'
+run 0 "similar human" "$BIN" similar "$M" --item 50 -n 5
+[ "$(wc -l <"$T/out")" -eq 5 ] || fail "similar printed $(wc -l <"$T/out") lines, not 5"
+run 0 "info" "$BIN" info "$M"
+grep -q "biased" "$T/out" || fail "info does not show the kind"
+run 0 "info json" "$BIN" info "$M" --json
+check_json "info" '
+assert j["kind"] == "biased" and j["n_users"] == 943 and j["factors"] == 50, j
+assert j["n_train"] == 80000 and j["file_size"] > 0 and "u1.base" in j["source"], j
+'
+pass "similar and info"
+
+# ---------------------------------------------------------------- errors
+run 2 "bad number" "$BIN" train --ratings "$D/u1.base" --factors abc
+grep -q -- "--factors" "$T/err" || fail "bad-number message does not name --factors"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "usage error is not one line: $(cat "$T/err")"
+grep -q "^factorlens: " "$T/err" || fail "error does not start with 'factorlens: '"
+run 2 "unknown option" "$BIN" eval "$M" --ratings "$D/u1.test" --frobnicate
+run 2 "missing value" "$BIN" train --ratings "$D/u1.base" --epochs
+run 2 "bad number 1e999" "$BIN" train --ratings "$D/u1.base" --lr 1e999
+
+code=0
+"$BIN" train --ratings "$T/no-such-file.data" >"$T/out" 2>"$T/err" || code=$?
+[ "$code" -ne 0 ] || fail "train on a missing file exited 0"
+grep -q "no-such-file.data" "$T/err" || fail "missing-file message does not name the file"
+
+head -n 100 "$D/u1.base" >"$T/bad.data"
+sed -i '50s/.*/196\t242\tabc\t881250949/' "$T/bad.data"
+run 4 "malformed ratings" "$BIN" train --ratings "$T/bad.data"
+grep -q "bad.data:50" "$T/err" || fail "malformed-data message lacks file:line: $(cat "$T/err")"
+run 0 "skip-bad" "$BIN" train --ratings "$T/bad.data" --skip-bad --epochs 1 --json --quiet
+check_json "skip-bad" 'assert j["n_train"] == 99, j'
+
+cp "$M" "$T/corrupt.flm"
+python3 - "$T/corrupt.flm" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0xFF
+open(p, "wb").write(b)
+EOF
+run 5 "corrupt model" "$BIN" info "$T/corrupt.flm"
+run 5 "corrupt model (predict)" "$BIN" predict "$T/corrupt.flm" --user 196 --item 242
+pass "error exit codes"
+
+# ---------------------------------------------------------------- determinism
+for k in 1 2; do
+    run 0 "determinism run $k" "$BIN" train --ratings "$D/u1.base" --threads 2 --seed 7 \
+        --epochs 5 --quiet --out "$T/det$k.flm"
+done
+if ! cmp -s "$T/det1.flm" "$T/det2.flm"; then
+    # The file records wall-clock facts (training seconds, creation time) and a
+    # checksum over them; everything learned must still match byte for byte.
+    if ! python3 - "$T/det1.flm" "$T/det2.flm" <<'EOF'
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    for k in ("train_seconds", "created", "checksum"):
+        h["__metadata__"].pop(k, None)
+    return h, b[8 + n:]
+h1, p1 = load(sys.argv[1])
+h2, p2 = load(sys.argv[2])
+assert h1 == h2, "headers differ"
+assert p1 == p2, "tensors differ"
+EOF
+    then
+        fail "same --seed and --threads gave different models"
+    fi
+    echo "note: model files differ only in training time/creation time/checksum"
+fi
+pass "same --seed and --threads give the same model"
+
+# ---------------------------------------------------------------- demo
+run 0 "demo" "$BIN" demo --threads 2
+grep -q "global mean" "$T/out" || fail "demo does not show the global-mean baseline"
+grep -q "Star Wars" "$T/out" || fail "demo does not mention Star Wars"
+pass "demo"
+
+echo "all CLI end-to-end checks passed"

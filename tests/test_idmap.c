@@ -1,0 +1,138 @@
+/* test_idmap.c — raw id <-> dense index maps: interning, lookup, names,
+ * length limits, growth through many rehashes, and deep copies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "factorlens.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static uint32_t intern(fl_idmap *m, const char *s) {
+    uint32_t k = UINT32_MAX;
+    assert_int_equal(fl_idmap_intern(m, s, strlen(s), &k), FL_OK);
+    return k;
+}
+
+static void test_basic(void **state) {
+    (void)state;
+    fl_idmap *m = fl_idmap_new();
+    assert_non_null(m);
+    assert_int_equal(fl_idmap_size(m), 0);
+    assert_int_equal(intern(m, "196"), 0);
+    assert_int_equal(intern(m, "242"), 1);
+    assert_int_equal(intern(m, "196"), 0); /* known id keeps its index */
+    assert_int_equal(intern(m, ""), 2);    /* the empty string is an id like any other */
+    assert_int_equal(fl_idmap_size(m), 3);
+    assert_string_equal(fl_idmap_name(m, 0), "196");
+    assert_string_equal(fl_idmap_name(m, 1), "242");
+    assert_string_equal(fl_idmap_name(m, 2), "");
+    assert_null(fl_idmap_name(m, 3));
+    uint32_t k = 99;
+    assert_int_equal(fl_idmap_find(m, "242", 3, &k), 1);
+    assert_int_equal(k, 1);
+    assert_int_equal(fl_idmap_find(m, "24", 2, &k), 0);
+    assert_int_equal(fl_idmap_find(m, "2420", 4, &k), 0);
+    /* length-delimited: a longer buffer whose prefix is a known id */
+    assert_int_equal(fl_idmap_find(m, "196abc", 3, &k), 1);
+    assert_int_equal(k, 0);
+    fl_idmap_free(m);
+}
+
+static void test_limits(void **state) {
+    (void)state;
+    fl_idmap *m = fl_idmap_new();
+    char id[300];
+    memset(id, 'x', sizeof id);
+    uint32_t k;
+    assert_int_equal(fl_idmap_intern(m, id, FL_MAX_ID_LEN, &k), FL_OK);
+    assert_int_equal(strlen(fl_idmap_name(m, k)), FL_MAX_ID_LEN);
+    assert_int_equal(fl_idmap_intern(m, id, FL_MAX_ID_LEN + 1, &k), FL_ERR_DATA);
+    assert_int_equal(fl_idmap_find(m, id, FL_MAX_ID_LEN + 1, &k), 0);
+    /* an embedded NUL cannot be a C-string name */
+    assert_int_equal(fl_idmap_intern(m, "a\0b", 3, &k), FL_ERR_DATA);
+    assert_int_equal(fl_idmap_find(m, "a\0b", 3, &k), 0);
+    assert_int_equal(fl_idmap_size(m), 1);
+    fl_idmap_free(m);
+}
+
+static void test_many(void **state) {
+    (void)state;
+    enum { N = 200000 };
+    fl_idmap *m = fl_idmap_new();
+    char buf[32];
+    for (uint32_t i = 0; i < N; i++) {
+        int len = snprintf(buf, sizeof buf, "id-%u", i * 7919u);
+        uint32_t k;
+        assert_int_equal(fl_idmap_intern(m, buf, (size_t)len, &k), FL_OK);
+        assert_int_equal(k, i);
+    }
+    assert_int_equal(fl_idmap_size(m), N);
+    for (uint32_t i = 0; i < N; i++) {
+        int len = snprintf(buf, sizeof buf, "id-%u", i * 7919u);
+        uint32_t k;
+        assert_int_equal(fl_idmap_find(m, buf, (size_t)len, &k), 1);
+        assert_int_equal(k, i);
+        assert_string_equal(fl_idmap_name(m, i), buf);
+        /* re-interning changes nothing */
+        assert_int_equal(fl_idmap_intern(m, buf, (size_t)len, &k), FL_OK);
+        assert_int_equal(k, i);
+    }
+    assert_int_equal(fl_idmap_size(m), N);
+    assert_int_equal(fl_idmap_find(m, "id-1", 4, NULL), 0);
+    fl_idmap_free(m);
+}
+
+static void test_clone(void **state) {
+    (void)state;
+    fl_idmap *m = fl_idmap_new();
+    char buf[32];
+    for (int i = 0; i < 1000; i++) {
+        int len = snprintf(buf, sizeof buf, "u%d", i);
+        uint32_t k;
+        assert_int_equal(fl_idmap_intern(m, buf, (size_t)len, &k), FL_OK);
+    }
+    fl_idmap *c = fl_idmap_clone(m);
+    assert_non_null(c);
+    assert_int_equal(fl_idmap_size(c), 1000);
+    for (uint32_t i = 0; i < 1000; i++) {
+        assert_string_equal(fl_idmap_name(c, i), fl_idmap_name(m, i));
+        assert_ptr_not_equal(fl_idmap_name(c, i), fl_idmap_name(m, i));
+    }
+    /* the copy grows on its own */
+    assert_int_equal(intern(c, "new"), 1000);
+    assert_int_equal(fl_idmap_size(m), 1000);
+    assert_int_equal(fl_idmap_find(m, "new", 3, NULL), 0);
+    for (int i = 0; i < 5000; i++) {
+        int len = snprintf(buf, sizeof buf, "v%d", i);
+        uint32_t k;
+        assert_int_equal(fl_idmap_intern(c, buf, (size_t)len, &k), FL_OK);
+    }
+    fl_idmap_free(m); /* the clone outlives the original */
+    uint32_t k;
+    assert_int_equal(fl_idmap_find(c, "u999", 4, &k), 1);
+    assert_int_equal(k, 999);
+    assert_int_equal(fl_idmap_find(c, "v4999", 5, &k), 1);
+    assert_int_equal(k, 6000);
+    fl_idmap_free(c);
+
+    fl_idmap *e = fl_idmap_new(), *ec = fl_idmap_clone(e);
+    assert_non_null(ec);
+    assert_int_equal(fl_idmap_size(ec), 0);
+    assert_int_equal(intern(ec, "a"), 0);
+    fl_idmap_free(e);
+    fl_idmap_free(ec);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_many),
+        cmocka_unit_test(test_clone),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
