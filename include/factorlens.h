@@ -219,7 +219,8 @@ typedef struct fl_epoch_report {
     double test_rmse;       /* NAN without a test set */
     double test_mae;
     double test_mse;
-    double seconds;         /* this epoch, wall clock */
+    double seconds;         /* this epoch, wall clock, evaluation included */
+    double solve_seconds;   /* the solver's pass over the ratings alone */
     double lr;              /* learning rate used this epoch */
 } fl_epoch_report;
 
@@ -264,9 +265,9 @@ typedef struct fl_model_info {
     float global_mean;
     float rating_lo, rating_hi; /* range seen in training */
     int epochs_run;
-    double train_seconds;
+    double train_seconds;   /* -1 for a loaded model: files hold no wall-clock times */
     char source[256];       /* training file */
-    char created[32];       /* ISO-8601 UTC */
+    char created[32];       /* ISO-8601 UTC: training time, or the file's mtime once loaded */
 } fl_model_info;
 
 void fl_model_get_info(const fl_model *m, fl_model_info *out);

@@ -63,7 +63,7 @@ static void print_human(const char *path, const fl_model_info *in, long long siz
     printf("trained on    %zu ratings from %s\n", in->n_train, in->source[0] ? in->source : "?");
     printf("global mean   %.4f\nrating range  %g to %g\n", (double)in->global_mean,
            (double)in->rating_lo, (double)in->rating_hi);
-    printf("epochs run    %d of %d, %.2f s\n", in->epochs_run, p->epochs, in->train_seconds);
+    printf("epochs run    %d of %d\n", in->epochs_run, p->epochs);
     printf("created       %s\n", in->created);
     printf("lr            %g\nreg           %g\nreg-bias      %g\n", (double)p->lr,
            (double)p->reg_factors, (double)p->reg_bias);
@@ -125,7 +125,6 @@ int cmd_info(int argc, char **argv) {
         json_array_append_new(r, cli_json_float(in.rating_hi));
         json_object_set_new(o, "rating_range", r);
         json_object_set_new(o, "epochs_run", json_integer(in.epochs_run));
-        json_object_set_new(o, "train_seconds", cli_json_real(in.train_seconds));
         json_object_set_new(o, "source", json_string(in.source));
         json_object_set_new(o, "created", json_string(in.created));
         json_object_set_new(o, "params", params_json(&in.params));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* safetensors is little-endian; tensors are used in place, never swapped. */
@@ -271,8 +272,7 @@ static const char *save_problem(const fl_model *m, const tensor *t, int n_t, cha
     float scalars[4] = {m->offset, m->global_mean, m->rating_lo, m->rating_hi};
     for (int k = 0; k < 4; k++)
         if (!isfinite(scalars[k])) return "its offset, mean or rating range is not finite";
-    if (!isfinite(m->train_seconds) || m->train_seconds < 0 || m->epochs_run < 0)
-        return "its training time or epoch count is invalid";
+    if (m->epochs_run < 0) return "its epoch count is invalid";
     return check_seen(m->seen_start, m->n_users, m->seen_items, m->n_train, m->item_count,
                       m->n_items, why, why_len);
 }
@@ -348,9 +348,10 @@ static json_t *metadata(const fl_model *m) {
     bad |= set_fmt(o, "rating_hi", "%.9g", (double)m->rating_hi);
     bad |= set_fmt(o, "n_train", "%llu", (unsigned long long)m->n_train);
     bad |= set_fmt(o, "epochs_run", "%d", m->epochs_run);
-    bad |= set_fmt(o, "train_seconds", "%.17g", m->train_seconds);
     bad |= set_text(o, "source", m->source, sizeof m->source);
-    bad |= set_text(o, "created", m->created, sizeof m->created);
+    /* No wall-clock time (creation date, training seconds) goes in: the same
+     * seed and thread count must give a byte-identical file. The creation
+     * date shown after loading is the file's modification time. */
     char zeros[HEX_LEN + 1];
     memset(zeros, '0', HEX_LEN);
     zeros[HEX_LEN] = '\0';
@@ -778,9 +779,9 @@ static fl_status read_metadata(loader *ld, fl_model *m) {
         (st = meta_float(ld, "rating_lo", &m->rating_lo)) ||
         (st = meta_float(ld, "rating_hi", &m->rating_hi)) ||
         (st = meta_u64(ld, "n_train", &n_train)) ||
-        (st = meta_int(ld, "epochs_run", 0, INT32_MAX, &m->epochs_run)) ||
-        (st = meta_double(ld, "train_seconds", &m->train_seconds)))
+        (st = meta_int(ld, "epochs_run", 0, INT32_MAX, &m->epochs_run)))
         return st;
+    m->train_seconds = -1.0; /* not recorded in files */
     if (n_train > SIZE_MAX) return BAD(ld, "%s: n_train is too large", path);
     m->n_train = (size_t)n_train;
     if ((st = meta_str(ld, "source", &s))) return st;
@@ -788,11 +789,6 @@ static fl_status read_metadata(loader *ld, fl_model *m) {
         return BAD(ld, "%s: metadata 'source' is longer than %zu bytes", path,
                    sizeof m->source - 1);
     memcpy(m->source, s, strlen(s) + 1);
-    if ((st = meta_str(ld, "created", &s))) return st;
-    if (strlen(s) >= sizeof m->created)
-        return BAD(ld, "%s: metadata 'created' is longer than %zu bytes", path,
-                   sizeof m->created - 1);
-    memcpy(m->created, s, strlen(s) + 1);
     return FL_OK;
 }
 
@@ -936,8 +932,6 @@ static fl_status read_model(loader *ld, fl_model *m) {
         if (!used[t])
             return BAD(ld, "%s: unexpected tensor '%s' for a %s model", path, ld->t[t].name,
                        fl_model_kind_name(m->kind));
-    if (!isfinite(m->train_seconds) || m->train_seconds < 0)
-        return BAD(ld, "%s: metadata 'train_seconds' is negative", path);
 
     const char *why = check_seen(seen_start, m->n_users, seen_items, m->n_train, item_count,
                                  m->n_items, ld->why, sizeof ld->why);
@@ -1017,6 +1011,9 @@ fl_status fl_model_load(const char *path, fl_model **out, fl_error *err) {
         fl_model_free(m);
         return st;
     }
+    struct tm tm;
+    time_t mtime = sb.st_mtime;
+    if (gmtime_r(&mtime, &tm)) strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     *out = m;
     return FL_OK;
 }

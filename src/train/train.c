@@ -203,6 +203,7 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
         t->lr = p->lr;
         st = r->ops->epoch(t, err);
         if (st != FL_OK) return st;
+        double solved = now_seconds() - te;
         if (t->cancelled) return fl_fail(err, FL_ERR_CANCELLED, "training was cancelled in epoch %d", e);
         fl_epoch_report rep = {.epoch = e, .epochs = p->epochs, .lr = t->lr};
         rep.train_mse = train_mse(t);
@@ -220,6 +221,7 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
         if (test && test->n_ratings && fl_evaluate(t->m, test, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.test_rmse = mt.rmse, rep.test_mae = mt.mae, rep.test_mse = mt.mse;
         rep.seconds = now_seconds() - te;
+        rep.solve_seconds = solved;
         res->epochs_run = e;
         res->last = rep;
         int stop = hooks && hooks->epoch_end && hooks->epoch_end(hooks->ctx, &rep);
