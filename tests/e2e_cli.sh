@@ -97,14 +97,16 @@ run 2 "folds with --out" "$BIN" train --ratings "$D/u1.base" --folds 2 --out "$T
 pass "train splits"
 
 # ---------------------------------------------------------------- eval
-run 0 "eval" "$BIN" eval "$M" --ratings "$D/u1.test" --unknown=mean --json
+run 0 "eval" "$BIN" eval "$M" --ratings "$D/u1.test" --json
 check_json "eval" "
 assert j['n'] == 20000, j
 assert abs(j['rmse'] - $TRAIN_RMSE) <= 1e-6, (j['rmse'], $TRAIN_RMSE)
 for k in ['mae', 'mse', 'n_unknown_users', 'n_unknown_items', 'n_skipped']: assert k in j, k
 "
-# u1.test has items u1.base never saw: the default policy names one and exits 3
-run 3 "eval unknown" "$BIN" eval "$M" --ratings "$D/u1.test"
+# u1.test has 32 ratings of items u1.base never saw: the default scores them from the
+# biases and says so; --unknown=error names one and exits 3
+grep -q "32 of 20000" "$T/err" || fail "eval: no note about the 32 unknown items: $(cat "$T/err")"
+run 3 "eval unknown" "$BIN" eval "$M" --ratings "$D/u1.test" --unknown=error
 grep -q "is not in the model" "$T/err" || fail "eval: unknown-id message: $(cat "$T/err")"
 pass "eval"
 

@@ -3,6 +3,7 @@
 #include "core/digest.h"
 
 #include <openssl/evp.h>
+#include <string.h>
 
 struct fl_sha256 {
     EVP_MD_CTX *ctx;
@@ -23,9 +24,11 @@ void fl_sha256_update(fl_sha256 *h, const void *data, size_t len) {
 }
 
 void fl_sha256_end(fl_sha256 *h, char hex[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
+    /* If libcrypto failed, the all-zero digest below matches no real file,
+     * so every verification fails safely instead of reading garbage. */
+    unsigned char md[EVP_MAX_MD_SIZE] = {0};
     unsigned int n = 0;
-    EVP_DigestFinal_ex((EVP_MD_CTX *)h, md, &n);
+    if (EVP_DigestFinal_ex((EVP_MD_CTX *)h, md, &n) != 1 || n != 32) memset(md, 0, sizeof md);
     EVP_MD_CTX_free((EVP_MD_CTX *)h);
     static const char digits[] = "0123456789abcdef";
     for (unsigned k = 0; k < 32; k++) {

@@ -45,7 +45,7 @@ fl_status fl_atomic_write(fl_atomic_file *f, const void *buf, size_t len, fl_err
         ssize_t w = write(f->fd, p, len);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            int e = errno;
+            int e = w < 0 ? errno : ENOSPC; /* write(2) returning 0 sets no errno */
             fl_atomic_abort(f);
             return fl_fail(err, FL_ERR_IO, "cannot write '%s': %s", f->dest, strerror(e));
         }
@@ -56,15 +56,18 @@ fl_status fl_atomic_write(fl_atomic_file *f, const void *buf, size_t len, fl_err
 }
 
 fl_status fl_atomic_commit(fl_atomic_file *f, fl_error *err) {
-    if (fsync(f->fd) != 0 || close(f->fd) != 0) {
-        int e = errno;
-        f->fd = -1;
+    /* close() runs even when fsync() failed, so the descriptor never leaks. */
+    int synced = fsync(f->fd) == 0;
+    int e = errno;
+    int closed = close(f->fd) == 0;
+    if (synced && !closed) e = errno;
+    f->fd = -1;
+    if (!synced || !closed) {
         fl_atomic_abort(f);
         return fl_fail(err, FL_ERR_IO, "cannot flush '%s' to disk: %s", f->dest, strerror(e));
     }
-    f->fd = -1;
     if (rename(f->tmp, f->dest) != 0) {
-        int e = errno;
+        e = errno;
         fl_atomic_abort(f);
         return fl_fail(err, FL_ERR_IO, "cannot rename onto '%s': %s", f->dest, strerror(e));
     }
