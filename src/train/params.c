@@ -49,8 +49,8 @@ void fl_params_default_solver(fl_params *p, fl_solver solver) {
         break;
     case FL_SOLVER_ALS:
         p->lr = 0.0f;
-        p->reg_factors = 0.05f;
-        p->reg_bias = 0.05f;
+        p->reg_factors = 1.3f;
+        p->reg_bias = 0.5f;
         p->epochs = 10;
         break;
     }
