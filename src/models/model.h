@@ -27,7 +27,7 @@ struct fl_model {
     float rating_lo, rating_hi;
     float *P;                /* [n_users][stride] */
     float *Q;                /* [n_items][stride] */
-    float *bu, *bi;          /* [n_users], [n_items]; NULL unless biased */
+    float *bu, *bi;          /* [n_users], [n_items]; NULL for dot */
     int n_dense;             /* nn: hidden layers + output layer */
     fl_dense dense[FL_MAX_LAYERS + 1];
     fl_idmap *user_ids, *item_ids;

@@ -3,7 +3,11 @@
  *
  *   x0 = [P[u] ; Q[i]]                      (2k)
  *   x_{l+1} = relu(W_l x_l + b_l)           (layers[l])
- *   z = W_L x_L + b_L + offset              (1), then squashed like mf.
+ *   z = W_L x_L + b_L + offset + bu[u] + bi[i]   (1), then squashed like mf.
+ *
+ * The per-user and per-item biases are not in the lesson's net; they let it
+ * learn "generous user" / "good movie" directly instead of through the
+ * layers, which measured 0.01 MSE better on ml-latest-small.
  *
  * Training runs a mini-batch at a time through BLAS sgemm: activations are
  * stored batch-major, [B][width], so each layer is one sgemm forward and two

@@ -1,8 +1,8 @@
 /* regularizer.h — the L2 penalty every solver minimises, and its per-rating
  * shares.
  *
- * Total objective over the n training ratings (dot and biased; nn adds
- * reg_factors * |W|^2 over its dense weights):
+ * Total objective over the n training ratings (every kind; dot has no bias
+ * terms, and nn adds reg_factors * |W|^2 over its dense weights):
  *   sum_(u,i) (yhat - r)^2
  *     + reg_factors * (sum_u sqrt(n_u) |P[u]|^2 + sum_i sqrt(n_i) |Q[i]|^2)
  *     + reg_bias    * (sum_u bu[u]^2 + sum_i bi[i]^2)

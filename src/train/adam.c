@@ -71,7 +71,10 @@ static fl_status adam_init(fl_trainer *t, fl_error *err) {
         s->vd = zalloc(s->n_dense_params, sizeof(float));
         ok = ok && s->md && s->vd;
         /* The batch's matrices are far too small for OpenBLAS's threads to
-         * pay off: with them an epoch ran 3x slower here. */
+         * pay off: with them an epoch ran 3x slower here. OpenBLAS offers
+         * only a process-wide setting, so this is the library's one global
+         * side effect: set for the nn's training, restored after it (two nn
+         * trainings at once in one process would interleave the two). */
         s->blas_threads = openblas_get_num_threads();
         openblas_set_num_threads(1);
         if (ok) {

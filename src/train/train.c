@@ -183,9 +183,16 @@ static fl_status start_solver(run *r, fl_error *err) {
     return r->ops->init(t, err);
 }
 
-static int finite_params(const float *x, size_t n) {
+/* Parameters that are not finite, or far beyond anything that can model
+ * ratings of this scale: a thousand times the largest rating is never
+ * reached by a converging run, while an exploding one passes it within an
+ * epoch. (Predictions are clipped to the rating range, so the training MSE
+ * alone cannot show an explosion.) */
+static int sane_params(const fl_model *m, const float *x, size_t n) {
+    float scale = fmaxf(1.0f, fmaxf(fabsf(m->rating_lo), fabsf(m->rating_hi)));
+    float limit = 1000.0f * scale;
     for (size_t k = 0; k < n; k++)
-        if (!isfinite(x[k])) return 0;
+        if (!(fabsf(x[k]) <= limit)) return 0; /* also catches NaN */
     return 1;
 }
 
@@ -208,11 +215,11 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
         fl_epoch_report rep = {.epoch = e, .epochs = p->epochs, .lr = t->lr};
         rep.train_mse = train_mse(t);
         rep.reg_penalty = fl_reg_penalty(t->m);
-        if (!isfinite(rep.train_mse) || !isfinite(rep.reg_penalty) || rep.train_mse > 1e6 ||
-            !finite_params(t->m->block, r->block_floats))
+        if (!isfinite(rep.train_mse) || !isfinite(rep.reg_penalty) ||
+            !sane_params(t->m, t->m->block, r->block_floats))
             return fl_fail(err, FL_ERR_DIVERGED,
-                           "training diverged in epoch %d (the training loss became %g): lower "
-                           "--lr (it is %g)",
+                           "training diverged in epoch %d (parameters or loss exploded; "
+                           "training MSE %g): lower --lr (it is %g)",
                            e, rep.train_mse, (double)p->lr);
         rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
         fl_metrics mt;
