@@ -1,4 +1,5 @@
-/* grid.c — bucketing ratings into blocks (two counting passes, O(n)). */
+/* grid.c — renumbering rows and bucketing ratings into blocks (two
+ * counting passes, O(n)). */
 #include "train/grid.h"
 
 #include "core/error.h"
@@ -7,13 +8,11 @@
 #include <string.h>
 
 int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads) {
-    /* A block's user and item rows should stay within ~1 MiB so a pass over
-     * it runs from L2; 8 blocks minimum makes the model independent of the
-     * thread count up to 4 threads. */
     double bytes = ((double)n_users + n_items) * stride * sizeof(float);
     int nb = (int)(bytes / (1 << 20)) + 1;
     if (nb < 8) nb = 8;
-    if (nb < 2 * n_threads) nb = 2 * n_threads;
+    if (n_threads > 4) nb = (nb + n_threads - 1) / n_threads * n_threads;
+    else if (nb > 8) nb = (nb + 3) / 4 * 4; /* a multiple of 1, 2 and 4 threads alike */
     uint32_t lim = n_users < n_items ? n_users : n_items;
     if (lim < 1) lim = 1;
     if ((uint32_t)nb > lim) nb = (int)lim;
@@ -21,18 +20,25 @@ int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads) 
     return nb;
 }
 
-static uint32_t *block_of(uint32_t n, int nb, fl_rng *rng) {
-    uint32_t *perm = malloc((n ? n : 1) * sizeof *perm);
-    if (!perm) return NULL;
-    for (uint32_t k = 0; k < n; k++) perm[k] = k;
-    fl_rng_shuffle_u32(rng, perm, n);
-    /* perm[k] = id placed at position k; its block is k * nb / n */
-    uint32_t *blk = malloc((n ? n : 1) * sizeof *blk);
-    if (blk)
-        for (uint32_t k = 0; k < n; k++) blk[perm[k]] = (uint32_t)((uint64_t)k * nb / n);
-    free(perm);
-    return blk;
+/* A random permutation: at[pos] = original index. */
+static uint32_t *permutation(uint32_t n, fl_rng *rng) {
+    uint32_t *at = malloc((n ? n : 1) * sizeof *at);
+    if (!at) return NULL;
+    for (uint32_t k = 0; k < n; k++) at[k] = k;
+    fl_rng_shuffle_u32(rng, at, n);
+    return at;
 }
+
+/* pos[original] = position, the inverse of at. */
+static uint32_t *inverse(const uint32_t *at, uint32_t n) {
+    uint32_t *pos = malloc((n ? n : 1) * sizeof *pos);
+    if (pos)
+        for (uint32_t k = 0; k < n; k++) pos[at[k]] = k;
+    return pos;
+}
+
+/* The block of position k among n positions cut into nb ranges. */
+static inline size_t block_of(uint32_t k, uint32_t n, int nb) { return (size_t)((uint64_t)k * nb / n); }
 
 fl_status fl_grid_build(const fl_dataset *d, int nb, fl_rng *rng, fl_grid *g, fl_error *err) {
     memset(g, 0, sizeof *g);
@@ -41,27 +47,33 @@ fl_status fl_grid_build(const fl_dataset *d, int nb, fl_rng *rng, fl_grid *g, fl
     g->nb = nb;
     g->n = n;
     size_t nblocks = (size_t)nb * nb;
-    uint32_t *ub = block_of(nu, nb, rng), *ib = block_of(ni, nb, rng);
+    g->n_users = nu, g->n_items = ni;
+    g->user_at = permutation(nu, rng);
+    g->item_at = permutation(ni, rng);
+    uint32_t *upos = g->user_at ? inverse(g->user_at, nu) : NULL;
+    uint32_t *ipos = g->item_at ? inverse(g->item_at, ni) : NULL;
     g->start = calloc(nblocks + 1, sizeof *g->start);
     g->u = malloc((n ? n : 1) * sizeof *g->u);
     g->i = malloc((n ? n : 1) * sizeof *g->i);
     g->r = malloc((n ? n : 1) * sizeof *g->r);
     size_t *fill = malloc(nblocks * sizeof *fill);
-    if (!ub || !ib || !g->start || !g->u || !g->i || !g->r || !fill) {
-        free(ub), free(ib), free(fill);
+    if (!upos || !ipos || !g->start || !g->u || !g->i || !g->r || !fill) {
+        free(upos), free(ipos), free(fill);
         fl_grid_free(g);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
     }
-    for (size_t k = 0; k < n; k++) g->start[ub[d->users[k]] * nb + ib[d->items[k]] + 1]++;
+#define BLOCK(k) (block_of(upos[d->users[k]], nu, nb) * nb + block_of(ipos[d->items[k]], ni, nb))
+    for (size_t k = 0; k < n; k++) g->start[BLOCK(k) + 1]++;
     for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
     memcpy(fill, g->start, nblocks * sizeof *fill);
     for (size_t k = 0; k < n; k++) {
-        size_t at = fill[ub[d->users[k]] * nb + ib[d->items[k]]]++;
-        g->u[at] = d->users[k];
-        g->i[at] = d->items[k];
+        size_t at = fill[BLOCK(k)]++;
+        g->u[at] = upos[d->users[k]];
+        g->i[at] = ipos[d->items[k]];
         g->r[at] = d->ratings[k];
     }
-    free(ub), free(ib), free(fill);
+#undef BLOCK
+    free(upos), free(ipos), free(fill);
     /* One shuffle per block: SGD wants random order, and streaming the
      * shuffled arrays later costs nothing extra. */
     for (size_t b = 0; b < nblocks; b++) {
@@ -82,5 +94,7 @@ void fl_grid_free(fl_grid *g) {
     free(g->u);
     free(g->i);
     free(g->r);
+    free(g->user_at);
+    free(g->item_at);
     memset(g, 0, sizeof *g);
 }

@@ -1,10 +1,13 @@
 /* grid.h — the rating matrix cut into nb x nb blocks for parallel SGD.
  *
- * Users and items are assigned to row/column blocks through random
- * permutations (so popular ids spread evenly), and ratings are stored block
- * by block as three parallel arrays, shuffled inside each block once. Blocks
- * (r, c) and (r', c') with r != r' and c != c' touch disjoint parameters, so
- * threads can update them at the same time without locks. */
+ * Users and items are renumbered by random permutations (so popular ids
+ * spread evenly) and cut into nb contiguous ranges of the new numbers: row
+ * block b holds the users at positions k with floor(k * nb / nu) == b. Ratings are stored
+ * block by block as three parallel arrays of *positions*, shuffled inside each
+ * block once. Blocks (r, c) and (r', c') with r != r' and c != c' touch
+ * disjoint parameters, so threads can update them at the same time without
+ * locks; and because a block's rows are contiguous, two threads never write
+ * to the same cache line either. */
 #ifndef FL_TRAIN_GRID_H
 #define FL_TRAIN_GRID_H
 
@@ -15,8 +18,10 @@ typedef struct fl_grid {
     int nb;                  /* blocks per side */
     size_t n;                /* ratings */
     size_t *start;           /* [nb*nb + 1]: block b = row*nb + col holds [start[b], start[b+1]) */
-    uint32_t *u, *i;         /* [n] dense indices */
+    uint32_t *u, *i;         /* [n] user / item positions */
     float *r;                /* [n] */
+    uint32_t n_users, n_items;
+    uint32_t *user_at, *item_at; /* position -> the dataset's index */
 } fl_grid;
 
 fl_status fl_grid_build(const fl_dataset *d, int nb, fl_rng *rng, fl_grid *g, fl_error *err);
@@ -29,7 +34,10 @@ static inline int fl_grid_stratum_block(const fl_grid *g, int s, int b) {
 }
 
 /* Blocks per side for this problem: enough that each block's rows fit in a
- * core's cache, at least 2 per thread, never more than the ids allow. */
+ * core's cache, at least 8 (so up to 4 threads share one grid, and the thread
+ * count does not change the model), a multiple of the thread count (so every
+ * thread gets the same number of blocks per stratum), never more than the
+ * ids allow. */
 int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads);
 
 #endif

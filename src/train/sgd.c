@@ -4,53 +4,70 @@
  * factor row keeps the running sum G of its mean squared gradient, and steps
  * by lr / sqrt(G). Rows seen often take ever smaller steps while rare rows
  * keep learning, which removes the learning-rate decay one would otherwise
- * tune per dataset. Biases get the same treatment with their own sums.
+ * tune per dataset. Biases get the same treatment with their own sums. The
+ * arithmetic is sgd_kernel.h's; the loop that runs it is sgd_simd.c's.
  *
  * Parallelism: an epoch runs the grid's nb strata in a random order; the nb
  * blocks of a stratum are row- and column-disjoint and run on the pool's
  * threads without locks. The result does not depend on which thread takes
- * which block, so a seed fixes the model. */
+ * which block, so a seed fixes the model.
+ *
+ * Layout: SGD works on its own copy of the factor rows in the grid's
+ * numbering (each block's rows contiguous, see grid.h) and writes them back
+ * in the model's order after every epoch, for evaluation and saving. */
 #include "core/error.h"
-#include "models/mf.h"
 #include "models/regularizer.h"
-#include "train/sgd_kernel.h"
+#include "train/sgd_simd.h"
 #include "train/trainer.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct sgd_state {
-    float *gu, *gi;     /* [n_users], [n_items]: row gradient sums */
-    float *gbu, *gbi;   /* bias gradient sums (biased model) */
-    fl_reg_shares reg;  /* each rating's share of its rows' penalties */
-    int *order;         /* [nb] strata order of this epoch */
-
+    float *P, *Q;            /* factor rows by grid position */
+    fl_sgd_row *urow, *irow; /* per-row bias, AdaGrad sums and penalty share, by position */
+    int *order;              /* [nb] strata order of this epoch */
+    fl_sgd_kernel kernel;
 } sgd_state;
 
 static fl_status sgd_init(fl_trainer *t, fl_error *err) {
     fl_model *m = t->m;
+    if (m->stride % 16 != 0 || ((uintptr_t)m->P % 64) != 0)
+        return fl_fail(err, FL_ERR_USAGE, "SGD needs a model with padded rows (a trained, not a loaded one)");
     sgd_state *s = calloc(1, sizeof *s);
     if (!s) return fl_fail(err, FL_ERR_NOMEM, "out of memory");
     t->state = s;
     size_t nu = m->n_users ? m->n_users : 1, ni = m->n_items ? m->n_items : 1;
-    s->gu = malloc(nu * sizeof *s->gu);
-    s->gi = malloc(ni * sizeof *s->gi);
-    s->gbu = malloc(nu * sizeof *s->gbu);
-    s->gbi = malloc(ni * sizeof *s->gbi);
-    s->order = malloc((size_t)t->grid.nb * sizeof *s->order);
-    if (!s->gu || !s->gi || !s->gbu || !s->gbi || !s->order)
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD step sizes");
-    /* Starting sums at 1 make the first steps exactly lr. */
-    for (size_t k = 0; k < nu; k++) s->gu[k] = s->gbu[k] = 1.0f;
-    for (size_t k = 0; k < ni; k++) s->gi[k] = s->gbi[k] = 1.0f;
-    return fl_reg_shares_build(m, &s->reg, err);
+    const fl_grid *g = &t->grid;
+    size_t row = m->stride * sizeof(float);
+    s->P = aligned_alloc(64, nu * row);
+    s->Q = aligned_alloc(64, ni * row);
+    s->urow = malloc(nu * sizeof *s->urow);
+    s->irow = malloc(ni * sizeof *s->irow);
+    s->order = malloc((size_t)g->nb * sizeof *s->order);
+    if (!s->P || !s->Q || !s->urow || !s->irow || !s->order)
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD working copy");
+    /* Sums start at 1 so the first steps are exactly lr. */
+    for (uint32_t pos = 0; pos < m->n_users; pos++) {
+        uint32_t u = g->user_at[pos], c = fl_model_user_count(m, u);
+        memcpy(s->P + (size_t)pos * m->stride, m->P + (size_t)u * m->stride, row);
+        s->urow[pos] = (fl_sgd_row){m->bu ? m->bu[u] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
+    }
+    for (uint32_t pos = 0; pos < m->n_items; pos++) {
+        uint32_t i = g->item_at[pos], c = m->item_count[i];
+        memcpy(s->Q + (size_t)pos * m->stride, m->Q + (size_t)i * m->stride, row);
+        s->irow[pos] = (fl_sgd_row){m->bi ? m->bi[i] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
+    }
+    s->kernel = fl_sgd_pick(NULL);
+    return FL_OK;
 }
 
 static void sgd_release(fl_trainer *t) {
     sgd_state *s = t->state;
     if (!s) return;
-    free(s->gu), free(s->gi), free(s->gbu), free(s->gbi), free(s->order);
-    fl_reg_shares_free(&s->reg);
+    free(s->P), free(s->Q), free(s->urow), free(s->irow), free(s->order);
     free(s);
     t->state = NULL;
 }
@@ -60,24 +77,29 @@ typedef struct stratum_job {
     int s;
 } stratum_job;
 
-/* One block, in its stored (shuffled) order. Layout: rows of P and Q are
- * `stride` floats, 64-byte aligned; ratings stream from three arrays. The
- * loop is bound by the two row loads (L2 hits when a block's rows fit). */
 static void sgd_block(void *ctx, int task, int thread) {
     (void)thread;
     stratum_job *job = ctx;
     fl_trainer *t = job->t;
     sgd_state *st = t->state;
+    const fl_model *m = t->m;
     const fl_grid *g = &t->grid;
     int b = fl_grid_stratum_block(g, job->s, task);
-    fl_sgd_rows rows = {st->gu, st->gi, st->gbu, st->gbi, &st->reg};
-    for (size_t n = g->start[b]; n < g->start[b + 1]; n++)
-        fl_sgd_step(t->m, t->p, &rows, g->u[n], g->i[n], g->r[n], t->lr);
+    size_t lo = g->start[b];
+    fl_sgd_job j = {
+        .P = st->P, .Q = st->Q, .stride = (int)m->stride, .k = (int)m->n_factors,
+        .urow = st->urow, .irow = st->irow,
+        .u = g->u + lo, .i = g->i + lo, .r = g->r + lo, .n = g->start[b + 1] - lo,
+        .offset = m->offset, .lr = t->lr, .reg_f = t->p->reg_factors, .reg_b = t->p->reg_bias,
+        .biased = m->kind == FL_MODEL_BIASED, .y_lo = t->p->y_lo, .y_hi = t->p->y_hi,
+    };
+    st->kernel(&j);
 }
 
 static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
     (void)err;
     sgd_state *s = t->state;
+    fl_model *m = t->m;
     const fl_grid *g = &t->grid;
     for (int k = 0; k < g->nb; k++) s->order[k] = k;
     for (int k = g->nb; k > 1; k--) {
@@ -95,6 +117,18 @@ static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
             done += g->start[blk + 1] - g->start[blk];
         }
         fl_trainer_progress(t, done, g->n);
+    }
+    /* Back into the model's order: evaluation and saving read the model. */
+    size_t row = m->stride * sizeof(float);
+    for (uint32_t pos = 0; pos < m->n_users; pos++) {
+        uint32_t u = g->user_at[pos];
+        memcpy(m->P + (size_t)u * m->stride, s->P + (size_t)pos * m->stride, row);
+        if (m->bu) m->bu[u] = s->urow[pos].bias;
+    }
+    for (uint32_t pos = 0; pos < m->n_items; pos++) {
+        uint32_t i = g->item_at[pos];
+        memcpy(m->Q + (size_t)i * m->stride, s->Q + (size_t)pos * m->stride, row);
+        if (m->bi) m->bi[i] = s->irow[pos].bias;
     }
     return FL_OK;
 }

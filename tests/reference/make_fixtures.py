@@ -227,15 +227,16 @@ def sgd_pass(kind, y, offset, lr):
                       + REG_B * (b_u ** 2 * bu_share[u] + b_i ** 2 * bi_share[i]))
         half.backward()
         with torch.no_grad():
-            G_u[u] += (p.grad ** 2).mean()
-            G_i[i] += (q.grad ** 2).mean()
+            # The step uses the sums from before this rating (sgd_kernel.h).
             P[u] = p - lr / torch.sqrt(G_u[u]) * p.grad
             Q[i] = q - lr / torch.sqrt(G_i[i]) * q.grad
+            G_u[u] += (p.grad ** 2).mean()
+            G_i[i] += (q.grad ** 2).mean()
             if kind == "biased":
-                G_bu[u] += b_u.grad ** 2
-                G_bi[i] += b_i.grad ** 2
                 bu[u] = b_u - lr / torch.sqrt(G_bu[u]) * b_u.grad
                 bi[i] = b_i - lr / torch.sqrt(G_bi[i]) * b_i.grad
+                G_bu[u] += b_u.grad ** 2
+                G_bi[i] += b_i.grad ** 2
     return P, Q, bu, bi
 
 

@@ -1,0 +1,122 @@
+/* sgd_simd.c — the vectorised SGD update (see sgd_simd.h and, for the
+ * arithmetic, sgd_kernel.h, its scalar reference).
+ *
+ * Per rating: two factor rows (L2-resident while a block runs: a block's
+ * rows are contiguous and sized to fit) and two 16-byte row records are read
+ * and written; the ratings stream. Rows are prefetched a few ratings ahead
+ * because, within a block, the next rating's rows are random. The four step
+ * sizes of a rating come from the sums *before* the rating, so their square
+ * roots overlap the dot product instead of following it. The same loop
+ * (sgd_simd_body.h) is compiled for SSE2 (any x86-64), AVX2+FMA and AVX-512. */
+#include "train/sgd_simd.h"
+
+#include <math.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define PREFETCH_AHEAD 6
+
+/* lr / sqrt(g) for four sums at once: the hardware's reciprocal square root
+ * estimate refined by one Newton step (relative error ~1e-7, against ~40
+ * cycles for a sqrt and a divide). */
+static inline __attribute__((always_inline)) void steps4(float lr, const float g[4], float out[4]) {
+#if defined(__x86_64__)
+    __m128 x = _mm_loadu_ps(g);
+    __m128 y = _mm_rsqrt_ps(x);
+    __m128 yy = _mm_mul_ps(y, y);
+    y = _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(0.5f), y),
+                   _mm_sub_ps(_mm_set1_ps(3.0f), _mm_mul_ps(x, yy)));
+    _mm_storeu_ps(out, _mm_mul_ps(_mm_set1_ps(lr), y));
+#else
+    for (int k = 0; k < 4; k++) out[k] = lr / sqrtf(g[k]);
+#endif
+}
+
+/* ---- baseline: 8-float vectors (two SSE registers each) */
+typedef float v8 __attribute__((vector_size(32), aligned(32)));
+static inline __attribute__((always_inline)) float hsum8(v8 a) {
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+#define VEC v8
+#define HSUM hsum8
+#define ATTR static inline __attribute__((always_inline))
+#define RUN run_generic
+#include "train/sgd_simd_body.h"
+#undef VEC
+#undef HSUM
+#undef ATTR
+#undef RUN
+
+#if defined(__x86_64__)
+/* ---- AVX2 + FMA: one register per 8 floats */
+__attribute__((target("avx2,fma"))) static inline float hsum_avx2(v8 a) {
+    __m256 x = (__m256)a;
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#define VEC v8
+#define HSUM hsum_avx2
+#define ATTR static inline __attribute__((target("avx2,fma"), always_inline))
+#define RUN run_avx2
+#include "train/sgd_simd_body.h"
+#undef VEC
+#undef HSUM
+#undef ATTR
+#undef RUN
+
+/* ---- AVX-512: one register per 16 floats (rows are padded to 16) */
+typedef float v16 __attribute__((vector_size(64), aligned(64)));
+__attribute__((target("avx512f"))) static inline float hsum_avx512(v16 a) {
+    return _mm512_reduce_add_ps((__m512)a);
+}
+#define VEC v16
+#define HSUM hsum_avx512
+#define ATTR static inline __attribute__((target("avx512f"), always_inline))
+#define RUN run_avx512
+#include "train/sgd_simd_body.h"
+#undef VEC
+#undef HSUM
+#undef ATTR
+#undef RUN
+#endif
+
+/* nv (vectors per row) is a compile-time constant in the common cases, so
+ * the row loops unroll and a row stays in registers from load to store. */
+#define DISPATCH(run, job, lanes)                                                                  \
+    switch ((job)->stride / (lanes)) {                                                             \
+    case 1: run(job, 1); break;                                                                    \
+    case 2: run(job, 2); break;                                                                    \
+    case 4: run(job, 4); break;                                                                    \
+    case 8: run(job, 8); break;                                                                    \
+    default: run(job, (job)->stride / (lanes)); break;                                             \
+    }
+
+void fl_sgd_kernel_generic(const fl_sgd_job *job) { DISPATCH(run_generic, job, 8) }
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void fl_sgd_kernel_avx2(const fl_sgd_job *job) {
+    DISPATCH(run_avx2, job, 8)
+}
+__attribute__((target("avx512f"))) void fl_sgd_kernel_avx512(const fl_sgd_job *job) {
+    DISPATCH(run_avx512, job, 16)
+}
+#endif
+
+fl_sgd_kernel fl_sgd_pick(const char **name) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        if (name) *name = "avx512";
+        return fl_sgd_kernel_avx512;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (name) *name = "avx2+fma";
+        return fl_sgd_kernel_avx2;
+    }
+#endif
+    if (name) *name = "generic";
+    return fl_sgd_kernel_generic;
+}

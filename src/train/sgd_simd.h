@@ -1,0 +1,48 @@
+/* sgd_simd.h — the fast SGD kernel: one block of ratings through the update
+ * of sgd_kernel.h, vectorised over the factor rows, with every per-row scalar
+ * the update needs (bias, AdaGrad sums, regularisation share) packed into one
+ * 16-byte record so an update touches 2 factor rows + 2 records, not ten
+ * scattered arrays.
+ *
+ * Compiled three times: for baseline x86-64 (SSE2), AVX2+FMA and AVX-512; fl_sgd_pick
+ * chooses at run time, so one binary runs everywhere and uses what the CPU
+ * has. They differ only in summation order within a row (last-bit
+ * differences); a given machine always takes the same path, so a seed still
+ * fixes the model there. */
+#ifndef FL_TRAIN_SGD_SIMD_H
+#define FL_TRAIN_SGD_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fl_sgd_row {
+    float bias;   /* the row's bias (biased model) */
+    float G;      /* AdaGrad sum of the factor row's mean squared gradient, starts at 1 */
+    float Gb;     /* AdaGrad sum of the bias's squared gradient, starts at 1 */
+    float share;  /* 1/sqrt(n): this row's share of its factor penalty per rating */
+} fl_sgd_row;
+
+typedef struct fl_sgd_job {
+    float *P, *Q;            /* factor rows, `stride` floats apart, 32-byte aligned */
+    int stride;              /* multiple of 16; padding entries are zero and stay zero */
+    int k;                   /* real factors (for the mean squared gradient) */
+    fl_sgd_row *urow, *irow; /* per user / per item records */
+    const uint32_t *u, *i;   /* the block's ratings */
+    const float *r;
+    size_t n;
+    float offset, lr, reg_f, reg_b;
+    int biased;
+    float y_lo, y_hi;        /* squashing when y_lo < y_hi */
+} fl_sgd_job;
+
+typedef void (*fl_sgd_kernel)(const fl_sgd_job *job);
+
+void fl_sgd_kernel_generic(const fl_sgd_job *job);
+#if defined(__x86_64__)
+void fl_sgd_kernel_avx2(const fl_sgd_job *job);
+void fl_sgd_kernel_avx512(const fl_sgd_job *job);
+#endif
+/* The best kernel this CPU runs, and its name ("avx512", "avx2+fma", "generic"). */
+fl_sgd_kernel fl_sgd_pick(const char **name);
+
+#endif

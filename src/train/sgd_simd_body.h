@@ -1,0 +1,70 @@
+/* sgd_simd_body.h — the SGD block loop, included by sgd_simd.c once per
+ * instruction set with these macros defined:
+ *   VEC      vector type (float lanes, vector_size == sizeof(VEC))
+ *   LANES    floats per VEC
+ *   HSUM     function VEC -> float, the sum of the lanes
+ *   ATTR     function attributes (target, always_inline)
+ *   RUN      name of the generated function
+ * The update is sgd_kernel.h's; see sgd_simd.c for the layout. No include
+ * guard: it is meant to be included several times. */
+
+ATTR void RUN(const fl_sgd_job *j, const int nv) {
+    const float inv_k = 1.0f / (float)j->k, lr = j->lr, lf = j->reg_f, lb = j->reg_b;
+    const int squash = j->y_lo < j->y_hi, biased = j->biased;
+    const float span = j->y_hi - j->y_lo;
+    const size_t row_bytes = (size_t)j->stride * sizeof(float);
+    for (size_t n = 0; n < j->n; n++) {
+        if (n + PREFETCH_AHEAD < j->n) {
+            uint32_t pu = j->u[n + PREFETCH_AHEAD], pi = j->i[n + PREFETCH_AHEAD];
+            const char *a = (const char *)(j->P + (size_t)pu * j->stride);
+            const char *b = (const char *)(j->Q + (size_t)pi * j->stride);
+            for (size_t c = 0; c < row_bytes; c += 64) {
+                __builtin_prefetch(a + c, 1);
+                __builtin_prefetch(b + c, 1);
+            }
+            __builtin_prefetch(&j->urow[pu], 1);
+            __builtin_prefetch(&j->irow[pi], 1);
+        }
+        const uint32_t u = j->u[n], i = j->i[n];
+        VEC *restrict p = (VEC *)(j->P + (size_t)u * j->stride);
+        VEC *restrict q = (VEC *)(j->Q + (size_t)i * j->stride);
+        fl_sgd_row *ru = &j->urow[u], *ri = &j->irow[i];
+        /* Step sizes come from the sums before this rating (see
+         * sgd_kernel.h), so they are ready while the dot product runs. */
+        float g[4] = {ru->G, ri->G, ru->Gb, ri->Gb}, e[4];
+        steps4(lr, g, e);
+        VEC acc = {0};
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) acc += p[v] * q[v];
+        float z = HSUM(acc);
+        if (biased) z += j->offset + ru->bias + ri->bias;
+        float yhat = z, slope = 1.0f;
+        if (squash) {
+            float sg = 1.0f / (1.0f + expf(-z));
+            yhat = j->y_lo + span * sg;
+            slope = span * sg * (1.0f - sg);
+        }
+        const float dz = (yhat - j->r[n]) * slope;
+        const float lu = lf * ru->share, li = lf * ri->share;
+        VEC sp = {0}, sq = {0};
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            VEC pv = p[v], qv = q[v];
+            VEC gp = dz * qv + lu * pv, gq = dz * pv + li * qv;
+            sp += gp * gp;
+            sq += gq * gq;
+            p[v] = pv - e[0] * gp;
+            q[v] = qv - e[1] * gq;
+        }
+        ru->G += HSUM(sp) * inv_k;
+        ri->G += HSUM(sq) * inv_k;
+        if (biased) {
+            const float gbu = dz + lb * ru->share * ru->share * ru->bias;
+            const float gbi = dz + lb * ri->share * ri->share * ri->bias;
+            ru->Gb += gbu * gbu;
+            ri->Gb += gbi * gbi;
+            ru->bias -= e[2] * gbu;
+            ri->bias -= e[3] * gbi;
+        }
+    }
+}

@@ -1,0 +1,147 @@
+/* test_grid.c — the parallel SGD scheduler: the grid holds every rating
+ * exactly once, each block's rows are a contiguous range of positions, the
+ * blocks of one stratum share no row and no column (so concurrent updates
+ * never touch the same parameters), every block is in exactly one stratum,
+ * grid sizes suit the thread count, and the pool runs every task once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "train/grid.h"
+#include "train/pool.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fl_dataset *synthetic(void) {
+    fl_synth_opts o;
+    fl_synth_opts_default(&o);
+    o.n_users = 300, o.n_items = 200, o.n_ratings = 20000, o.seed = 5;
+    fl_dataset *d = NULL;
+    fl_error err;
+    assert_int_equal(fl_synth_generate(&o, &d, &err), FL_OK);
+    return d;
+}
+
+static void test_every_rating_once(void **state) {
+    (void)state;
+    fl_dataset *d = synthetic();
+    fl_rng rng;
+    fl_rng_seed(&rng, 1);
+    fl_grid g;
+    fl_error err;
+    assert_int_equal(fl_grid_build(d, 8, &rng, &g, &err), FL_OK);
+    assert_int_equal(g.n, d->n_ratings);
+    assert_int_equal(g.start[0], 0);
+    assert_int_equal(g.start[64], d->n_ratings);
+    /* Map positions back to dataset indices and count (user, item) pairs. */
+    unsigned char *seen = calloc((size_t)g.n_users * g.n_items, 1);
+    for (size_t k = 0; k < d->n_ratings; k++) seen[(size_t)d->users[k] * g.n_items + d->items[k]]++;
+    for (size_t k = 0; k < g.n; k++) {
+        uint32_t u = g.user_at[g.u[k]], i = g.item_at[g.i[k]];
+        assert_int_equal(seen[(size_t)u * g.n_items + i], 1);
+        seen[(size_t)u * g.n_items + i] = 2;
+    }
+    for (size_t k = 0; k < d->n_ratings; k++)
+        assert_int_equal(seen[(size_t)d->users[k] * g.n_items + d->items[k]], 2);
+    free(seen);
+    fl_grid_free(&g);
+    fl_dataset_free(d);
+}
+
+static void test_strata_disjoint(void **state) {
+    (void)state;
+    fl_dataset *d = synthetic();
+    fl_rng rng;
+    fl_rng_seed(&rng, 2);
+    fl_grid g;
+    fl_error err;
+    const int nb = 8;
+    assert_int_equal(fl_grid_build(d, nb, &rng, &g, &err), FL_OK);
+    /* Row and column ranges of each block, from the positions it holds. */
+    int *in_stratum = calloc((size_t)nb * nb, sizeof *in_stratum);
+    for (int s = 0; s < nb; s++) {
+        int *user_owner = malloc(g.n_users * sizeof *user_owner);
+        int *item_owner = malloc(g.n_items * sizeof *item_owner);
+        for (uint32_t k = 0; k < g.n_users; k++) user_owner[k] = -1;
+        for (uint32_t k = 0; k < g.n_items; k++) item_owner[k] = -1;
+        for (int b = 0; b < nb; b++) {
+            int blk = fl_grid_stratum_block(&g, s, b);
+            in_stratum[blk]++;
+            uint32_t ulo = UINT32_MAX, uhi = 0;
+            for (size_t k = g.start[blk]; k < g.start[blk + 1]; k++) {
+                /* No other block of this stratum touches this row or column. */
+                assert_true(user_owner[g.u[k]] == -1 || user_owner[g.u[k]] == blk);
+                assert_true(item_owner[g.i[k]] == -1 || item_owner[g.i[k]] == blk);
+                user_owner[g.u[k]] = blk;
+                item_owner[g.i[k]] = blk;
+                if (g.u[k] < ulo) ulo = g.u[k];
+                if (g.u[k] > uhi) uhi = g.u[k];
+            }
+            /* Row block r holds the positions k with floor(k * nb / nu) == r:
+             * one contiguous range. */
+            int row = blk / nb;
+            if (g.start[blk] < g.start[blk + 1]) {
+                assert_int_equal((uint64_t)ulo * nb / g.n_users, row);
+                assert_int_equal((uint64_t)uhi * nb / g.n_users, row);
+            }
+        }
+        free(user_owner), free(item_owner);
+    }
+    for (int b = 0; b < nb * nb; b++) assert_int_equal(in_stratum[b], 1);
+    free(in_stratum);
+    fl_grid_free(&g);
+    fl_dataset_free(d);
+}
+
+static void test_grid_size(void **state) {
+    (void)state;
+    for (int t = 1; t <= 16; t++) {
+        int nb = fl_grid_size(100000, 50000, 32, t);
+        assert_true(nb >= 8 && nb >= t);
+        assert_int_equal(nb % t == 0 || t == 3, 1); /* 3 threads: 8 or a multiple of 4 */
+    }
+    /* The same grid for 1, 2 and 4 threads: the model does not depend on it. */
+    assert_int_equal(fl_grid_size(100000, 50000, 32, 1), fl_grid_size(100000, 50000, 32, 2));
+    assert_int_equal(fl_grid_size(100000, 50000, 32, 1), fl_grid_size(100000, 50000, 32, 4));
+    /* Never more blocks than ids. */
+    assert_int_equal(fl_grid_size(3, 1000, 16, 2), 3);
+}
+
+typedef struct count_job {
+    atomic_int runs[1000];
+} count_job;
+
+static void count_task(void *ctx, int task, int thread) {
+    count_job *j = ctx;
+    assert_true(thread >= 0 && thread < 4);
+    atomic_fetch_add(&j->runs[task], 1);
+}
+
+static void test_pool_runs_each_task_once(void **state) {
+    (void)state;
+    fl_pool *p = fl_pool_new(4);
+    assert_non_null(p);
+    count_job *j = calloc(1, sizeof *j);
+    for (int round = 0; round < 50; round++) {
+        int n = 1 + round * 19;
+        memset(j, 0, sizeof *j);
+        fl_pool_run(p, n, count_task, j);
+        for (int k = 0; k < n; k++) assert_int_equal(atomic_load(&j->runs[k]), 1);
+        for (int k = n; k < 1000; k++) assert_int_equal(atomic_load(&j->runs[k]), 0);
+    }
+    free(j);
+    fl_pool_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_rating_once),
+        cmocka_unit_test(test_strata_disjoint),
+        cmocka_unit_test(test_grid_size),
+        cmocka_unit_test(test_pool_runs_each_task_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
