@@ -247,6 +247,13 @@ typedef struct fl_train_result {
 fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
                    const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                    fl_error *err);
+/* Like fl_train, but train's rating arrays may become the solver's working
+ * copy instead of being duplicated, which halves peak memory on large data.
+ * On return (success or not) train holds no ratings (n_ratings is 0); its id
+ * maps and source remain. */
+fl_status fl_train_owned(fl_dataset *train, const fl_dataset *test, const fl_params *p,
+                         const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
+                         fl_error *err);
 void fl_model_free(fl_model *m);
 
 /* ---------------------------------------------------------------- using a model */

@@ -32,7 +32,7 @@ static void test_every_rating_once(void **state) {
     fl_rng_seed(&rng, 1);
     fl_grid g;
     fl_error err;
-    assert_int_equal(fl_grid_build(d, 8, &rng, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, 8, &rng, &g, &err), FL_OK);
     assert_int_equal(g.n, d->n_ratings);
     assert_int_equal(g.start[0], 0);
     assert_int_equal(g.start[64], d->n_ratings);
@@ -59,7 +59,7 @@ static void test_strata_disjoint(void **state) {
     fl_grid g;
     fl_error err;
     const int nb = 8;
-    assert_int_equal(fl_grid_build(d, nb, &rng, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, &rng, &g, &err), FL_OK);
     /* Row and column ranges of each block, from the positions it holds. */
     int *in_stratum = calloc((size_t)nb * nb, sizeof *in_stratum);
     for (int s = 0; s < nb; s++) {

@@ -175,13 +175,16 @@ static int interrupted_exit(void) {
     return cli_error(1, "interrupted; training stopped and no model was written");
 }
 
-/* Trains on train, scores test (may be NULL); *model is kept for saving. */
-static int run_one(const train_cfg *c, const fl_dataset *train, const fl_dataset *test,
+/* Trains on train, scores test (may be NULL); *model is kept for saving.
+ * train's ratings are handed to the library (fl_train_owned): one copy in
+ * memory instead of two, and nothing here needs them afterwards. */
+static int run_one(const train_cfg *c, fl_dataset *train, const fl_dataset *test,
                    cli_epoch_log *log, fl_model **model, run_out *ro) {
     memset(ro, 0, sizeof *ro);
     fl_error err = {0};
     fl_train_hooks hooks = cli_epoch_log_hooks(log);
-    fl_status st = fl_train(train, test, &c->p, &hooks, model, &ro->res, &err);
+    ro->n_train = train->n_ratings;
+    fl_status st = fl_train_owned(train, test, &c->p, &hooks, model, &ro->res, &err);
     cli_progress_clear(&log->bar);
     if (cli_interrupted()) {
         fl_model_free(*model);
@@ -189,7 +192,6 @@ static int run_one(const train_cfg *c, const fl_dataset *train, const fl_dataset
         return interrupted_exit();
     }
     if (st != FL_OK) return cli_fail(&err);
-    ro->n_train = train->n_ratings;
     if (test && test->n_ratings) {
         ro->n_test = test->n_ratings;
         /* Unknown test ids are scored from the biases and counted, as during training. */

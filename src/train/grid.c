@@ -40,7 +40,32 @@ static uint32_t *inverse(const uint32_t *at, uint32_t n) {
 /* The block of position k among n positions cut into nb ranges. */
 static inline size_t block_of(uint32_t k, uint32_t n, int nb) { return (size_t)((uint64_t)k * nb / n); }
 
-fl_status fl_grid_build(const fl_dataset *d, int nb, fl_rng *rng, fl_grid *g, fl_error *err) {
+/* Reorders the ratings in place so block b occupies [start[b], start[b+1]):
+ * American-flag sort, each rating moved at most once to its final block,
+ * O(n) time and no extra memory beyond the counts. */
+static void bucket_in_place(fl_grid *g, size_t *fill) {
+    const int nb = g->nb;
+    const size_t nblocks = (size_t)nb * nb;
+    memcpy(fill, g->start, nblocks * sizeof *fill);
+    for (size_t b = 0; b < nblocks; b++) {
+        while (fill[b] < g->start[b + 1]) {
+            size_t k = fill[b];
+            size_t c = block_of(g->u[k], g->n_users, nb) * nb + block_of(g->i[k], g->n_items, nb);
+            if (c == b) {
+                fill[b]++;
+                continue;
+            }
+            size_t to = fill[c]++;
+            uint32_t tu = g->u[k], ti = g->i[k];
+            float tr = g->r[k];
+            g->u[k] = g->u[to], g->i[k] = g->i[to], g->r[k] = g->r[to];
+            g->u[to] = tu, g->i[to] = ti, g->r[to] = tr;
+        }
+    }
+}
+
+fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid *g,
+                        fl_error *err) {
     memset(g, 0, sizeof *g);
     uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
     size_t n = d->n_ratings;
@@ -53,26 +78,35 @@ fl_status fl_grid_build(const fl_dataset *d, int nb, fl_rng *rng, fl_grid *g, fl
     uint32_t *upos = g->user_at ? inverse(g->user_at, nu) : NULL;
     uint32_t *ipos = g->item_at ? inverse(g->item_at, ni) : NULL;
     g->start = calloc(nblocks + 1, sizeof *g->start);
-    g->u = malloc((n ? n : 1) * sizeof *g->u);
-    g->i = malloc((n ? n : 1) * sizeof *g->i);
-    g->r = malloc((n ? n : 1) * sizeof *g->r);
     size_t *fill = malloc(nblocks * sizeof *fill);
+    if (consume) {
+        /* Take the dataset's arrays: the grid is then the only copy. */
+        g->u = d->users, g->i = d->items, g->r = d->ratings;
+        d->users = d->items = NULL, d->ratings = NULL;
+        free(d->times), d->times = NULL;
+        d->n_ratings = 0;
+    } else {
+        g->u = malloc((n ? n : 1) * sizeof *g->u);
+        g->i = malloc((n ? n : 1) * sizeof *g->i);
+        g->r = malloc((n ? n : 1) * sizeof *g->r);
+        if (g->u && g->i && g->r) {
+            memcpy(g->u, d->users, n * sizeof *g->u);
+            memcpy(g->i, d->items, n * sizeof *g->i);
+            memcpy(g->r, d->ratings, n * sizeof *g->r);
+        }
+    }
     if (!upos || !ipos || !g->start || !g->u || !g->i || !g->r || !fill) {
         free(upos), free(ipos), free(fill);
         fl_grid_free(g);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
     }
-#define BLOCK(k) (block_of(upos[d->users[k]], nu, nb) * nb + block_of(ipos[d->items[k]], ni, nb))
-    for (size_t k = 0; k < n; k++) g->start[BLOCK(k) + 1]++;
-    for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
-    memcpy(fill, g->start, nblocks * sizeof *fill);
     for (size_t k = 0; k < n; k++) {
-        size_t at = fill[BLOCK(k)]++;
-        g->u[at] = upos[d->users[k]];
-        g->i[at] = ipos[d->items[k]];
-        g->r[at] = d->ratings[k];
+        g->u[k] = upos[g->u[k]];
+        g->i[k] = ipos[g->i[k]];
+        g->start[block_of(g->u[k], nu, nb) * nb + block_of(g->i[k], ni, nb) + 1]++;
     }
-#undef BLOCK
+    for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
+    bucket_in_place(g, fill);
     free(upos), free(ipos), free(fill);
     /* One shuffle per block: SGD wants random order, and streaming the
      * shuffled arrays later costs nothing extra. */

@@ -24,7 +24,11 @@ typedef struct fl_grid {
     uint32_t *user_at, *item_at; /* position -> the dataset's index */
 } fl_grid;
 
-fl_status fl_grid_build(const fl_dataset *d, int nb, fl_rng *rng, fl_grid *g, fl_error *err);
+/* With consume, the grid takes d's rating arrays (d is left with none) instead
+ * of copying them: one copy of the ratings in memory instead of two. The
+ * layout is the same either way. */
+fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid *g,
+                        fl_error *err);
 void fl_grid_free(fl_grid *g);
 
 /* Stratum s (0 <= s < nb) is the set of blocks (b, (b + s) mod nb): nb blocks

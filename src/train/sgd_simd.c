@@ -15,7 +15,7 @@
 #include <immintrin.h>
 #endif
 
-#define PREFETCH_AHEAD 6
+#define PREFETCH_AHEAD 8
 
 /* lr / sqrt(g) for four sums at once: the hardware's reciprocal square root
  * estimate refined by one Newton step (relative error ~1e-7, against ~40

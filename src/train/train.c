@@ -74,30 +74,43 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
     }
 }
 
+/* The training ratings, from the dataset or (when SGD took the dataset's
+ * arrays) from the grid, whose indices are positions mapped by user_at. */
 typedef struct loss_job {
     const fl_model *m;
-    const fl_dataset *d;
+    const uint32_t *u, *i;
+    const float *r;
+    size_t n;
+    const uint32_t *user_at, *item_at; /* NULL when u, i are model indices */
     double se[LOSS_CHUNKS];
 } loss_job;
 
 static void loss_chunk(void *ctx, int task, int thread) {
     loss_job *j = ctx;
-    size_t n = j->d->n_ratings;
-    size_t lo = n * (size_t)task / LOSS_CHUNKS, hi = n * (size_t)(task + 1) / LOSS_CHUNKS;
+    size_t lo = j->n * (size_t)task / LOSS_CHUNKS, hi = j->n * (size_t)(task + 1) / LOSS_CHUNKS;
     double se = 0.0;
-    for (size_t r = lo; r < hi; r++) {
-        double e = (double)fl_predict_index(j->m, j->d->users[r], j->d->items[r]) - j->d->ratings[r];
+    for (size_t k = lo; k < hi; k++) {
+        uint32_t u = j->user_at ? j->user_at[j->u[k]] : j->u[k];
+        uint32_t i = j->item_at ? j->item_at[j->i[k]] : j->i[k];
+        double e = (double)fl_predict_index(j->m, u, i) - j->r[k];
         se += e * e;
     }
     j->se[task] = se;
 }
 
 static double train_mse(fl_trainer *t) {
-    loss_job j = {.m = t->m, .d = t->train};
+    loss_job j = {.m = t->m};
+    if (t->grid.n) {
+        j.u = t->grid.u, j.i = t->grid.i, j.r = t->grid.r, j.n = t->grid.n;
+        j.user_at = t->grid.user_at, j.item_at = t->grid.item_at;
+    } else {
+        j.u = t->train->users, j.i = t->train->items, j.r = t->train->ratings;
+        j.n = t->train->n_ratings;
+    }
     fl_pool_run(t->pool, LOSS_CHUNKS, loss_chunk, &j);
     double se = 0.0;
     for (int c = 0; c < LOSS_CHUNKS; c++) se += j.se[c];
-    return t->train->n_ratings ? se / (double)t->train->n_ratings : 0.0;
+    return j.n ? se / (double)j.n : 0.0;
 }
 
 typedef struct run {
@@ -105,6 +118,7 @@ typedef struct run {
     fl_params params;       /* the caller's, with the data-dependent parts resolved */
     const fl_solver_ops *ops;
     fl_dataset *owned_learn, *owned_split_train, *valid;
+    fl_dataset *consumable; /* the learning set if its ratings may be taken (ours, or given) */
     float *best;            /* early stopping: parameters of the best epoch */
     size_t block_floats;
 } run;
@@ -171,7 +185,12 @@ static fl_status start_solver(run *r, fl_error *err) {
     if (!t->pool) return fl_fail(err, FL_ERR_OTHER, "cannot start %d training threads", n_threads);
     if (p->solver == FL_SOLVER_SGD) {
         int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);
-        fl_status st = fl_grid_build(t->train, nb, &t->rng, &t->grid, err);
+        fl_dataset *mine = NULL;
+        if (t->train == r->owned_learn) mine = r->owned_learn;
+        else if (t->train == r->owned_split_train) mine = r->owned_split_train;
+        else if (t->train == r->consumable) mine = r->consumable;
+        fl_status st = fl_grid_build(mine ? mine : (fl_dataset *)t->train, mine != NULL, nb,
+                                     &t->rng, &t->grid, err);
         if (st != FL_OK) return st;
     }
     r->ops = solver_ops(p->solver);
@@ -252,9 +271,9 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
     return FL_OK;
 }
 
-fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
-                   const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
-                   fl_error *err) {
+static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, const fl_dataset *test,
+                       const fl_params *p, const fl_train_hooks *hooks, fl_model **out,
+                       fl_train_result *result, fl_error *err) {
     *out = NULL;
     const char *bad = fl_params_check(p);
     if (bad) return fl_fail(err, FL_ERR_USAGE, "%s", bad);
@@ -264,6 +283,7 @@ fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_par
     double t0 = now_seconds();
     run r;
     memset(&r, 0, sizeof r);
+    r.consumable = consumable;
     fl_trainer *t = &r.t;
     t->p = p;
     t->hooks = hooks;
@@ -292,6 +312,23 @@ fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_par
     if (result) *result = res;
     *out = m;
     return FL_OK;
+}
+
+fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
+                   const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
+                   fl_error *err) {
+    return train_run(train, NULL, test, p, hooks, out, result, err);
+}
+
+fl_status fl_train_owned(fl_dataset *d, const fl_dataset *test, const fl_params *p,
+                         const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
+                         fl_error *err) {
+    fl_status st = train_run(d, d, test, p, hooks, out, result, err);
+    /* Whatever the solver did with them, the ratings are given up. */
+    free(d->users), free(d->items), free(d->ratings), free(d->times);
+    d->users = d->items = NULL, d->ratings = NULL, d->times = NULL;
+    d->n_ratings = 0;
+    return st;
 }
 
 fl_status fl_train_continue(fl_model *m, const fl_dataset *learn, const fl_dataset *test,
