@@ -25,7 +25,7 @@ void fl_params_default(fl_params *p, fl_model_kind kind) {
         p->dropout[2] = 0.5f;
         p->y_auto = 1;
         fl_params_default_solver(p, FL_SOLVER_ADAM);
-        p->reg_factors = 3.0f;
+        p->reg_factors = 5.0f;
         p->epochs = 5;
     } else {
         fl_params_default_solver(p, FL_SOLVER_SGD);

@@ -38,47 +38,66 @@ typedef float v8 __attribute__((vector_size(32), aligned(32)));
 static inline __attribute__((always_inline)) float hsum8(v8 a) {
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
+static inline __attribute__((always_inline)) void hsum3_8(v8 a, v8 b, v8 c, float out[3]) {
+    out[0] = hsum8(a), out[1] = hsum8(b), out[2] = hsum8(c);
+}
 #define VEC v8
-#define HSUM hsum8
+#define HSUM3 hsum3_8
 #define ATTR static inline __attribute__((always_inline))
 #define RUN run_generic
 #include "train/sgd_simd_body.h"
 #undef VEC
-#undef HSUM
+#undef HSUM3
 #undef ATTR
 #undef RUN
 
 #if defined(__x86_64__)
+/* Three 4-lane partial sums to [sum a, sum b, sum c] with two horizontal adds. */
+static inline __attribute__((target("sse3"), always_inline)) void finish3(__m128 a, __m128 b, __m128 c, float out[3]) {
+    __m128 ab = _mm_hadd_ps(a, b);     /* a01 a23 b01 b23 */
+    __m128 cc = _mm_hadd_ps(c, c);     /* c01 c23 c01 c23 */
+    __m128 r = _mm_hadd_ps(ab, cc);    /* a b c c */
+    float t[4];
+    _mm_storeu_ps(t, r);
+    out[0] = t[0], out[1] = t[1], out[2] = t[2];
+}
+
 /* ---- AVX2 + FMA: one register per 8 floats */
-__attribute__((target("avx2,fma"))) static inline float hsum_avx2(v8 a) {
+__attribute__((target("avx2,fma"))) static inline __m128 half_avx2(v8 a) {
     __m256 x = (__m256)a;
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    return _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+}
+__attribute__((target("avx2,fma"))) static inline void hsum3_avx2(v8 a, v8 b, v8 c, float out[3]) {
+    finish3(half_avx2(a), half_avx2(b), half_avx2(c), out);
 }
 #define VEC v8
-#define HSUM hsum_avx2
+#define HSUM3 hsum3_avx2
 #define ATTR static inline __attribute__((target("avx2,fma"), always_inline))
 #define RUN run_avx2
 #include "train/sgd_simd_body.h"
 #undef VEC
-#undef HSUM
+#undef HSUM3
 #undef ATTR
 #undef RUN
 
 /* ---- AVX-512: one register per 16 floats (rows are padded to 16) */
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
-__attribute__((target("avx512f"))) static inline float hsum_avx512(v16 a) {
-    return _mm512_reduce_add_ps((__m512)a);
+__attribute__((target("avx512f"))) static inline __m128 quarter_avx512(v16 a) {
+    __m512 x = (__m512)a;
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x), hi);
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+__attribute__((target("avx512f"))) static inline void hsum3_avx512(v16 a, v16 b, v16 c, float out[3]) {
+    finish3(quarter_avx512(a), quarter_avx512(b), quarter_avx512(c), out);
 }
 #define VEC v16
-#define HSUM hsum_avx512
+#define HSUM3 hsum3_avx512
 #define ATTR static inline __attribute__((target("avx512f"), always_inline))
 #define RUN run_avx512
 #include "train/sgd_simd_body.h"
 #undef VEC
-#undef HSUM
+#undef HSUM3
 #undef ATTR
 #undef RUN
 #endif

@@ -2,7 +2,7 @@
  * instruction set with these macros defined:
  *   VEC      vector type (float lanes, vector_size == sizeof(VEC))
  *   LANES    floats per VEC
- *   HSUM     function VEC -> float, the sum of the lanes
+ *   HSUM3    function (VEC a, VEC b, VEC c, float out[3]): the lane sums of a, b, c
  *   ATTR     function attributes (target, always_inline)
  *   RUN      name of the generated function
  * The update is sgd_kernel.h's; see sgd_simd.c for the layout. No include
@@ -33,10 +33,20 @@ ATTR void RUN(const fl_sgd_job *j, const int nv) {
          * sgd_kernel.h), so they are ready while the dot product runs. */
         float g[4] = {ru->G, ri->G, ru->Gb, ri->Gb}, e[4];
         steps4(lr, g, e);
-        VEC acc = {0};
+        /* p.q, |p|^2 and |q|^2 in one pass and one combined reduction: the
+         * squared gradient norms follow from them in closed form
+         * (|dz q + l p|^2 = dz^2 |q|^2 + 2 dz l p.q + l^2 |p|^2), so the
+         * update loop below is only the two row updates. */
+        VEC acc = {0}, pp = {0}, qq = {0};
 #pragma GCC unroll 8
-        for (int v = 0; v < nv; v++) acc += p[v] * q[v];
-        float z = HSUM(acc);
+        for (int v = 0; v < nv; v++) {
+            acc += p[v] * q[v];
+            pp += p[v] * p[v];
+            qq += q[v] * q[v];
+        }
+        float sums[3];
+        HSUM3(acc, pp, qq, sums);
+        float z = sums[0];
         if (biased) z += j->offset + ru->bias + ri->bias;
         float yhat = z, slope = 1.0f;
         if (squash) {
@@ -46,18 +56,17 @@ ATTR void RUN(const fl_sgd_job *j, const int nv) {
         }
         const float dz = (yhat - j->r[n]) * slope;
         const float lu = lf * ru->share, li = lf * ri->share;
-        VEC sp = {0}, sq = {0};
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
             VEC pv = p[v], qv = q[v];
-            VEC gp = dz * qv + lu * pv, gq = dz * pv + li * qv;
-            sp += gp * gp;
-            sq += gq * gq;
-            p[v] = pv - e[0] * gp;
-            q[v] = qv - e[1] * gq;
+            p[v] = pv - e[0] * (dz * qv + lu * pv);
+            q[v] = qv - e[1] * (dz * pv + li * qv);
         }
-        ru->G += HSUM(sp) * inv_k;
-        ri->G += HSUM(sq) * inv_k;
+        const float cross = 2.0f * dz * sums[0];
+        const float sp = dz * dz * sums[2] + lu * cross + lu * lu * sums[1];
+        const float sq = dz * dz * sums[1] + li * cross + li * li * sums[2];
+        ru->G += fmaxf(sp, 0.0f) * inv_k; /* >= 0 exactly; rounding may not be */
+        ri->G += fmaxf(sq, 0.0f) * inv_k;
         if (biased) {
             const float gbu = dz + lb * ru->share * ru->share * ru->bias;
             const float gbi = dz + lb * ri->share * ri->share * ri->bias;
