@@ -76,6 +76,16 @@ static void test_learns_planted_model(void **state) {
     assert_true(fabs(mt.mse - res.last.train_mse) <= 1e-9 * (1.0 + mt.mse));
     assert_true(fabs(fl_reg_penalty(m) - res.last.reg_penalty) <= 1e-12);
     assert_true(res.last.reg_penalty > 0.0);
+    /* SGD lists the training items from its grid after training: the same
+     * lists the direct way gives (the training set's ids are all rated, so
+     * the model's indices are the dataset's). */
+    fl_model *ref = NULL;
+    assert_int_equal(fl_model_alloc(&m->params, m->user_ids, m->item_ids, &ref, &err), FL_OK);
+    assert_int_equal(fl_model_set_seen(ref, f->train, &err), FL_OK);
+    assert_memory_equal(ref->seen_start, m->seen_start, ((size_t)m->n_users + 1) * sizeof(uint64_t));
+    assert_memory_equal(ref->seen_items, m->seen_items, m->n_train * sizeof(uint32_t));
+    assert_memory_equal(ref->item_count, m->item_count, m->n_items * sizeof(uint32_t));
+    fl_model_free(ref);
     fl_model_free(m);
 }
 

@@ -98,20 +98,29 @@ void fl_model_free(fl_model *m) {
     free(m);
 }
 
-fl_status fl_model_set_seen(fl_model *m, const fl_dataset *d, fl_error *err) {
+fl_status fl_model_set_counts(fl_model *m, const fl_dataset *d, fl_error *err) {
     free(m->seen_start);
     free(m->seen_items);
     free(m->item_count);
+    m->seen_items = NULL;
     m->seen_start = calloc((size_t)m->n_users + 1, sizeof *m->seen_start);
-    m->seen_items = malloc((d->n_ratings ? d->n_ratings : 1) * sizeof *m->seen_items);
     m->item_count = calloc(m->n_items ? m->n_items : 1, sizeof *m->item_count);
-    if (!m->seen_start || !m->seen_items || !m->item_count)
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory recording the training items");
+    if (!m->seen_start || !m->item_count)
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory recording the training counts");
     for (size_t k = 0; k < d->n_ratings; k++) {
         m->seen_start[d->users[k] + 1]++;
         m->item_count[d->items[k]]++;
     }
     for (uint32_t u = 0; u < m->n_users; u++) m->seen_start[u + 1] += m->seen_start[u];
+    m->n_train = d->n_ratings;
+    return FL_OK;
+}
+
+fl_status fl_model_set_seen(fl_model *m, const fl_dataset *d, fl_error *err) {
+    fl_status st = fl_model_set_counts(m, d, err);
+    if (st != FL_OK) return st;
+    m->seen_items = malloc((d->n_ratings ? d->n_ratings : 1) * sizeof *m->seen_items);
+    if (!m->seen_items) return fl_fail(err, FL_ERR_NOMEM, "out of memory recording the training items");
     /* Fill by counting sort on item then stable bucket by user: each user's
      * list comes out ascending without a comparison sort. */
     uint64_t *item_start = calloc((size_t)m->n_items + 1, sizeof *item_start);
@@ -129,7 +138,6 @@ fl_status fl_model_set_seen(fl_model *m, const fl_dataset *d, fl_error *err) {
         m->seen_items[fill[d->users[k]]++] = d->items[k];
     }
     free(item_start), free(by_item), free(fill);
-    m->n_train = d->n_ratings;
     return FL_OK;
 }
 

@@ -60,6 +60,10 @@ size_t fl_model_param_floats(const fl_params *p, uint32_t n_users, uint32_t n_it
 void fl_model_carve(fl_model *m, float *block);
 /* Records per-user seen items and per-item counts from training data. */
 fl_status fl_model_set_seen(fl_model *m, const fl_dataset *train, fl_error *err);
+/* Only the counts (seen_start, item_count, n_train); seen_items stays NULL
+ * until the caller fills it (SGD builds it from its grid after training, so
+ * the ratings are never held twice). */
+fl_status fl_model_set_counts(fl_model *m, const fl_dataset *train, fl_error *err);
 
 /* Raw (pre-squash) score and its squashed value. */
 float fl_squash(const fl_params *p, float z);

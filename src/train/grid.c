@@ -132,3 +132,39 @@ void fl_grid_free(fl_grid *g) {
     free(g->item_at);
     memset(g, 0, sizeof *g);
 }
+
+static int by_index(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **items, fl_error *err) {
+    *items = NULL;
+    size_t n = g->n;
+    uint64_t *fill = malloc(((size_t)g->n_users + 1) * sizeof *fill);
+    if (!fill) return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
+    for (size_t k = 0; k < n; k++) g->u[k] = g->user_at[g->u[k]], g->i[k] = g->item_at[g->i[k]];
+    /* American-flag sort by user, as in bucket_in_place. */
+    memcpy(fill, seen_start, ((size_t)g->n_users + 1) * sizeof *fill);
+    for (uint32_t b = 0; b < g->n_users; b++) {
+        while (fill[b] < seen_start[b + 1]) {
+            size_t k = fill[b];
+            uint32_t c = g->u[k];
+            if (c == b) {
+                fill[b]++;
+                continue;
+            }
+            size_t to = fill[c]++;
+            uint32_t tu = g->u[k], ti = g->i[k];
+            g->u[k] = g->u[to], g->i[k] = g->i[to];
+            g->u[to] = tu, g->i[to] = ti;
+        }
+    }
+    free(fill);
+    for (uint32_t u = 0; u < g->n_users; u++)
+        qsort(g->i + seen_start[u], seen_start[u + 1] - seen_start[u], sizeof *g->i, by_index);
+    *items = g->i;
+    g->i = NULL;
+    fl_grid_free(g);
+    return FL_OK;
+}

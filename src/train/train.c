@@ -172,6 +172,8 @@ static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, con
         m->params.y_auto = 0;
     }
     init_params(m, &m->params, mean, rng);
+    /* SGD lists the seen items from its grid once training is done. */
+    if (p->solver == FL_SOLVER_SGD) return fl_model_set_counts(m, learn, err);
     return fl_model_set_seen(m, learn, err);
 }
 
@@ -299,6 +301,11 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
         st = start_solver(&r, err);
     }
     if (st == FL_OK) st = epochs(&r, test, &res, err);
+    if (st == FL_OK && !t->m->seen_items) {
+        if (r.ops && r.ops->release) r.ops->release(t); /* its memory first */
+        r.ops = NULL;
+        st = fl_grid_to_seen(&t->grid, t->m->seen_start, &t->m->seen_items, err);
+    }
     fl_model *m = t->m;
     t->m = NULL;
     run_free(&r);
