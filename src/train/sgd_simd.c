@@ -102,15 +102,24 @@ __attribute__((target("avx512f"))) static inline void hsum3_avx512(v16 a, v16 b,
 #undef RUN
 #endif
 
-/* nv (vectors per row) is a compile-time constant in the common cases, so
- * the row loops unroll and a row stays in registers from load to store. */
-#define DISPATCH(run, job, lanes)                                                                  \
+/* nv (vectors per row), biases and squashing are compile-time constants in
+ * the common cases, so the row loops unroll, a row stays in registers from
+ * load to store, and the per-rating branches disappear. */
+#define ROWS(run, job, lanes, b, s)                                                                \
     switch ((job)->stride / (lanes)) {                                                             \
-    case 1: run(job, 1); break;                                                                    \
-    case 2: run(job, 2); break;                                                                    \
-    case 4: run(job, 4); break;                                                                    \
-    case 8: run(job, 8); break;                                                                    \
-    default: run(job, (job)->stride / (lanes)); break;                                             \
+    case 1: run(job, 1, b, s); break;                                                              \
+    case 2: run(job, 2, b, s); break;                                                              \
+    case 4: run(job, 4, b, s); break;                                                              \
+    case 8: run(job, 8, b, s); break;                                                              \
+    default: run(job, (job)->stride / (lanes), b, s); break;                                       \
+    }
+#define DISPATCH(run, job, lanes)                                                                  \
+    if ((job)->y_lo < (job)->y_hi) {                                                               \
+        run(job, (job)->stride / (lanes), (job)->biased, 1);                                       \
+    } else if ((job)->biased) {                                                                    \
+        ROWS(run, job, lanes, 1, 0)                                                                \
+    } else {                                                                                       \
+        ROWS(run, job, lanes, 0, 0)                                                                \
     }
 
 void fl_sgd_kernel_generic(const fl_sgd_job *job) { DISPATCH(run_generic, job, 8) }

@@ -8,27 +8,31 @@
  * The update is sgd_kernel.h's; see sgd_simd.c for the layout. No include
  * guard: it is meant to be included several times. */
 
-ATTR void RUN(const fl_sgd_job *j, const int nv) {
+ATTR void RUN(const fl_sgd_job *j, const int nv, const int biased, const int squash) {
     const float inv_k = 1.0f / (float)j->k, lr = j->lr, lf = j->reg_f, lb = j->reg_b;
-    const int squash = j->y_lo < j->y_hi, biased = j->biased;
-    const float span = j->y_hi - j->y_lo;
+    const float span = j->y_hi - j->y_lo, y_lo = j->y_lo, offset = j->offset;
+    const uint32_t *const us = j->u, *const is = j->i;
+    const float *const rs = j->r;
+    float *const P = j->P, *const Q = j->Q;
+    fl_sgd_row *const urow = j->urow, *const irow = j->irow;
+    const size_t stride = (size_t)j->stride, n_ratings = j->n;
     const size_t row_bytes = (size_t)j->stride * sizeof(float);
-    for (size_t n = 0; n < j->n; n++) {
-        if (n + PREFETCH_AHEAD < j->n) {
-            uint32_t pu = j->u[n + PREFETCH_AHEAD], pi = j->i[n + PREFETCH_AHEAD];
-            const char *a = (const char *)(j->P + (size_t)pu * j->stride);
-            const char *b = (const char *)(j->Q + (size_t)pi * j->stride);
+    for (size_t n = 0; n < n_ratings; n++) {
+        if (n + PREFETCH_AHEAD < n_ratings) {
+            uint32_t pu = us[n + PREFETCH_AHEAD], pi = is[n + PREFETCH_AHEAD];
+            const char *a = (const char *)(P + pu * stride);
+            const char *b = (const char *)(Q + pi * stride);
             for (size_t c = 0; c < row_bytes; c += 64) {
                 __builtin_prefetch(a + c, 1);
                 __builtin_prefetch(b + c, 1);
             }
-            __builtin_prefetch(&j->urow[pu], 1);
-            __builtin_prefetch(&j->irow[pi], 1);
+            __builtin_prefetch(&urow[pu], 1);
+            __builtin_prefetch(&irow[pi], 1);
         }
-        const uint32_t u = j->u[n], i = j->i[n];
-        VEC *restrict p = (VEC *)(j->P + (size_t)u * j->stride);
-        VEC *restrict q = (VEC *)(j->Q + (size_t)i * j->stride);
-        fl_sgd_row *ru = &j->urow[u], *ri = &j->irow[i];
+        const uint32_t u = us[n], i = is[n];
+        VEC *restrict p = (VEC *)(P + u * stride);
+        VEC *restrict q = (VEC *)(Q + i * stride);
+        fl_sgd_row *ru = &urow[u], *ri = &irow[i];
         /* Step sizes come from the sums before this rating (see
          * sgd_kernel.h), so they are ready while the dot product runs. */
         float g[4] = {ru->G, ri->G, ru->Gb, ri->Gb}, e[4];
@@ -47,14 +51,14 @@ ATTR void RUN(const fl_sgd_job *j, const int nv) {
         float sums[3];
         HSUM3(acc, pp, qq, sums);
         float z = sums[0];
-        if (biased) z += j->offset + ru->bias + ri->bias;
+        if (biased) z += offset + ru->bias + ri->bias;
         float yhat = z, slope = 1.0f;
         if (squash) {
             float sg = 1.0f / (1.0f + expf(-z));
-            yhat = j->y_lo + span * sg;
+            yhat = y_lo + span * sg;
             slope = span * sg * (1.0f - sg);
         }
-        const float dz = (yhat - j->r[n]) * slope;
+        const float dz = (yhat - rs[n]) * slope;
         const float lu = lf * ru->share, li = lf * ri->share;
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
