@@ -10,6 +10,7 @@
 #include "factorlens.h"
 #include "models/model.h"
 #include "models/regularizer.h"
+#include "core/memory.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -293,6 +294,16 @@ static void test_params_check(void **state) {
     assert_non_null(fl_params_check(&p));
 }
 
+static void test_memory_check(void **state) {
+    (void)state;
+    fl_error err = {0};
+    assert_true(fl_memory_available() > 0.0);
+    assert_int_equal(fl_memory_check(1 << 20, "a small job", &err), FL_OK);
+    assert_int_equal(fl_memory_check(1e18, "training", &err), FL_ERR_NOMEM);
+    assert_non_null(strstr(err.msg, "training needs"));
+    assert_non_null(strstr(err.msg, "GiB"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_planted_model),
@@ -304,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_recommend_and_similar),
         cmocka_unit_test(test_every_model_and_solver),
         cmocka_unit_test(test_params_check),
+        cmocka_unit_test(test_memory_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,6 +6,7 @@
  * summed in fixed chunks in a fixed order, so reports (like the model) are
  * identical for the same seed and thread count. */
 #include "core/error.h"
+#include "core/memory.h"
 #include "models/mf.h"
 #include "models/nn.h"
 #include "models/regularizer.h"
@@ -151,6 +152,29 @@ static fl_status prepare_data(run *r, const fl_dataset *train, const fl_params *
     return FL_OK;
 }
 
+/* Bytes the model and the solver's state will take, beyond the ratings the
+ * caller already holds (consumed: the solver may take those over). */
+static double training_bytes(const fl_params *p, double nu, double ni, double n, int consumed) {
+    double stride = (p->n_factors + 15) / 16 * 16, rows = nu + ni;
+    double model = rows * stride * 4 + rows * 4 * 2 + nu * 8 + n * 4; /* factors, biases, counts, seen */
+    if (p->kind == FL_MODEL_NN) {
+        double in = 2.0 * p->n_factors, w = 0;
+        for (int l = 0; l <= p->n_layers; l++) {
+            double out = l < p->n_layers ? p->layers[l] : 1;
+            w += in * out + out;
+            in = out;
+        }
+        model += w * 4;
+    }
+    double solver = 0;
+    switch (p->solver) {
+    case FL_SOLVER_SGD: solver = rows * stride * 4 + rows * 24 + (consumed ? 0 : n * 12); break;
+    case FL_SOLVER_ADAM: solver = 3 * rows * stride * 4 + rows * 32 + n * 4; break;
+    case FL_SOLVER_ALS: solver = n * 16 + rows * 16; break;
+    }
+    return model + solver;
+}
+
 static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, const fl_params *p,
                            fl_rng *rng, fl_model **out, fl_error *err) {
     fl_status st = fl_model_alloc(p, learn->user_ids, learn->item_ids, out, err);
@@ -293,6 +317,14 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
     fl_train_result res;
     memset(&res, 0, sizeof res);
     fl_status st = prepare_data(&r, train, p, &t->train, err);
+    if (st == FL_OK) {
+        int consumed = t->train == r.owned_learn || t->train == r.owned_split_train ||
+                       t->train == consumable;
+        st = fl_memory_check(training_bytes(p, fl_idmap_size(t->train->user_ids),
+                                            fl_idmap_size(t->train->item_ids),
+                                            (double)t->train->n_ratings, consumed),
+                             "training", err);
+    }
     if (st == FL_OK) st = new_model(t->train, train, p, &t->rng, &t->m, err);
     if (st == FL_OK) {
         /* From here on everyone uses the resolved parameters the model holds. */
