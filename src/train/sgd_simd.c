@@ -17,17 +17,14 @@
 
 #define PREFETCH_AHEAD 8
 
-/* lr / sqrt(g) for four sums at once: the hardware's reciprocal square root
- * estimate refined by one Newton step (relative error ~1e-7, against ~40
- * cycles for a sqrt and a divide). */
+/* lr / sqrt(g) for four sums at once, with one vector sqrt and one divide.
+ * Exact IEEE operations, not the faster rsqrt estimate: that estimate
+ * differs between CPU vendors, and a seed must give the same model on any
+ * machine that runs the same kernel. Off the critical path, it costs little. */
 static inline __attribute__((always_inline)) void steps4(float lr, const float g[4], float out[4]) {
 #if defined(__x86_64__)
     __m128 x = _mm_loadu_ps(g);
-    __m128 y = _mm_rsqrt_ps(x);
-    __m128 yy = _mm_mul_ps(y, y);
-    y = _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(0.5f), y),
-                   _mm_sub_ps(_mm_set1_ps(3.0f), _mm_mul_ps(x, yy)));
-    _mm_storeu_ps(out, _mm_mul_ps(_mm_set1_ps(lr), y));
+    _mm_storeu_ps(out, _mm_div_ps(_mm_set1_ps(lr), _mm_sqrt_ps(x)));
 #else
     for (int k = 0; k < 4; k++) out[k] = lr / sqrtf(g[k]);
 #endif
