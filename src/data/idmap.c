@@ -12,11 +12,13 @@
 struct fl_idmap {
     uint32_t n, cap;   /* entries; capacity of offsets/hashes */
     uint32_t n_slots;  /* power of two */
-    uint32_t *slots;   /* index+1 or 0 */
+    uint64_t *slots;   /* (hash >> 32) << 32 | index+1, or 0: the tag rejects
+                          most mismatches without touching hashes or names */
     uint64_t *hashes;  /* [cap] */
     uint64_t *offsets; /* [cap] into pool */
     char *pool;
     size_t pool_len, pool_cap;
+    uint32_t last;     /* index+1 of the last id interned, 0 if none */
 };
 
 static uint64_t hash_bytes(const char *s, size_t len) {
@@ -62,12 +64,12 @@ void fl_idmap_free(fl_idmap *m) {
 
 static int grow_slots(fl_idmap *m) {
     uint32_t n_slots = m->n_slots * 2;
-    uint32_t *slots = calloc(n_slots, sizeof *slots);
+    uint64_t *slots = calloc(n_slots, sizeof *slots);
     if (!slots) return -1;
     for (uint32_t k = 0; k < m->n; k++) {
         uint32_t s = (uint32_t)m->hashes[k] & (n_slots - 1);
         while (slots[s]) s = (s + 1) & (n_slots - 1);
-        slots[s] = k + 1;
+        slots[s] = (m->hashes[k] >> 32) << 32 | (k + 1);
     }
     free(m->slots);
     m->slots = slots;
@@ -78,15 +80,19 @@ static int grow_slots(fl_idmap *m) {
 static int lookup(const fl_idmap *m, const char *id, size_t len, uint64_t h, uint32_t *slot) {
     uint32_t s = (uint32_t)h & (m->n_slots - 1);
     for (;;) {
-        uint32_t e = m->slots[s];
+        uint64_t v = m->slots[s];
+        uint32_t e = (uint32_t)v;
         if (!e) {
             *slot = s;
             return 0;
         }
         e--;
-        if (m->hashes[e] == h) {
+        if ((v >> 32) == (h >> 32) && m->hashes[e] == h) {
+            /* Names lie back to back, so a name's length is the distance to
+             * the next one: compare lengths, then bytes, never past either. */
+            size_t end = e + 1 < m->n ? m->offsets[e + 1] : m->pool_len;
             const char *name = m->pool + m->offsets[e];
-            if (strncmp(name, id, len) == 0 && name[len] == '\0') {
+            if (end - m->offsets[e] == len + 1 && memcmp(name, id, len) == 0) {
                 *slot = e;
                 return 1;
             }
@@ -109,11 +115,22 @@ int fl_idmap_find(const fl_idmap *m, const char *id, size_t len, uint32_t *index
 }
 
 fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *index) {
+    /* Ratings files are usually grouped by user: the same id as last time is
+     * answered without hashing or probing. */
+    if (m->last) {
+        uint32_t e = m->last - 1;
+        size_t end = e + 1 < m->n ? m->offsets[e + 1] : m->pool_len;
+        if (end - m->offsets[e] == len + 1 && memcmp(m->pool + m->offsets[e], id, len) == 0) {
+            *index = e;
+            return FL_OK;
+        }
+    }
     if (!valid_id(id, len)) return FL_ERR_DATA;
     uint64_t h = hash_bytes(id, len);
     uint32_t slot;
     if (lookup(m, id, len, h, &slot)) {
         *index = slot;
+        m->last = slot + 1;
         return FL_OK;
     }
     if (m->n >= UINT32_MAX - 1) return FL_ERR_NOMEM;
@@ -146,8 +163,9 @@ fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *ind
     if (len) memcpy(m->pool + m->pool_len, id, len);
     m->pool[m->pool_len + len] = '\0';
     m->pool_len += len + 1;
-    m->slots[slot] = k + 1;
+    m->slots[slot] = (h >> 32) << 32 | (k + 1);
     *index = k;
+    m->last = k + 1;
     return FL_OK;
 }
 
