@@ -69,7 +69,7 @@ int cmd_eval(int argc, char **argv) {
         if (unknown_n && unknown_values[unknown] == FL_UNKNOWN_MEAN)
             fprintf(stderr,
                     "factorlens: note: %zu of %zu ratings have a user or item the model never "
-                    "saw (%zu users, %zu items); they were predicted from the biases\n",
+                    "saw (unknown users: %zu, unknown items: %zu); they were predicted from the biases\n",
                     unknown_n, mt.n, mt.n_unknown_users, mt.n_unknown_items);
         if (json) {
             json_t *o = json_object();

@@ -247,7 +247,7 @@ static void summary_human(const train_cfg *c, const run_out *r, const char *sour
         size_t unk = r->test.n_unknown_users + r->test.n_unknown_items;
         if (unk)
             printf("         %zu test rating%s had a user or item unseen in training "
-                   "(%zu users, %zu items): predicted from the biases\n",
+                   "(unknown users: %zu, unknown items: %zu): predicted from the biases\n",
                    unk, unk == 1 ? "" : "s", r->test.n_unknown_users, r->test.n_unknown_items);
     }
 }

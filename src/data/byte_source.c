@@ -56,6 +56,8 @@ fl_status fl_source_read(fl_byte_source *s, char *buf, size_t cap, size_t *got, 
         int n = gzread(s->gz, buf, want);
         int zerr = Z_OK;
         const char *msg = gzerror(s->gz, &zerr);
+        /* zlib prefixes its own name for the stream ("<fd:3>: "); we name the file. */
+        if (msg && strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": ")) msg = strstr(msg, ": ") + 2;
         if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END))
             return fl_fail(err, FL_ERR_DATA, "%s: corrupt or truncated gzip data (%s)", s->path,
                            msg ? msg : "unknown zlib error");

@@ -265,6 +265,12 @@ static fl_status columns_from_spec(parser *p, fl_error *err) {
     return FL_OK;
 }
 
+static int blank_field(field f) {
+    trim(&f);
+    if (f.len >= 2 && f.s[0] == '"' && f.s[f.len - 1] == '"') f.s++, f.len -= 2;
+    return f.len == 0;
+}
+
 /* Decides separator, header and columns from the first non-empty line.
  * Returns 1 when that line is a header to skip. */
 static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_error *err) {
@@ -292,8 +298,14 @@ static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_
     } else {
         float v;
         /* A first line too short to hold a rating is a broken data line,
-         * not a header; parse_line reports it. */
-        *is_header = n > p->col[F_RATING] && parse_rating(f[p->col[F_RATING]], &v) != 0;
+         * not a header; parse_line reports it. So is one whose rating field
+         * is empty, or whose user and item are numbers ("196\t242\toops"):
+         * a header names its columns, and swallowing that line as one would
+         * lose a rating without a word. */
+        *is_header = n > p->col[F_RATING] && parse_rating(f[p->col[F_RATING]], &v) != 0 &&
+                     !blank_field(f[p->col[F_RATING]]) &&
+                     !(parse_rating(f[p->col[F_USER]], &v) == 0 &&
+                       parse_rating(f[p->col[F_ITEM]], &v) == 0);
     }
     p->seen_header = *is_header;
     if (p->col[F_TIME] < 0 && p->b.d->times) {
@@ -358,6 +370,7 @@ static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err)
     if (iid.len == 0) return bad_line(p, err, "item id is empty");
     float r;
     field rf = f[p->col[F_RATING]];
+    if (blank_field(rf)) return bad_line(p, err, "rating is empty");
     if (parse_rating(rf, &r))
         return bad_line(p, err, "rating '%.*s' is not a number", shown(rf), rf.s);
     if (!isfinite(r))

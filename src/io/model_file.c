@@ -529,13 +529,19 @@ static int by_begin(const void *a, const void *b) {
 static fl_status read_layout(loader *ld) {
     const char *path = ld->path;
     memcpy(&ld->header_len, ld->base, 8);
+    /* Every safetensors header is a JSON object, so a file whose ninth byte
+     * is not '{' is something else (a ratings file passed by mistake): say
+     * so rather than quoting its text read as a length. */
+    if (ld->size > 8 && ld->base[8] != '{')
+        return BAD(ld, "%s: not a factorlens model file (no safetensors header)", path);
     if (ld->header_len > ld->size - 8)
         return BAD(ld, "%s: truncated: header says %llu bytes but the file has %zu", path,
                    (unsigned long long)(ld->header_len + 8 < ld->header_len ? UINT64_MAX
                                                                              : ld->header_len + 8),
                    ld->size);
-    if (ld->header_len < 2 || ld->base[8] != '{')
-        return BAD(ld, "%s: not a safetensors file: the header does not start with '{'", path);
+    if (ld->header_len < 2)
+        return BAD(ld, "%s: not a factorlens model file (header of %llu bytes)", path,
+                   (unsigned long long)ld->header_len);
     ld->data_off = 8 + ld->header_len;
     ld->data_len = ld->size - ld->data_off;
     json_error_t je;
@@ -974,6 +980,8 @@ fl_status fl_model_load(const char *path, fl_model **out, fl_error *err) {
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
+        if (S_ISDIR(sb.st_mode))
+            return fl_fail(err, FL_ERR_IO, "%s: is a directory, expected a model file", path);
         return fl_fail(err, FL_ERR_IO, "%s: not a regular file", path);
     }
     if (sb.st_size < 8) {

@@ -3,6 +3,7 @@
 #include "models/model.h"
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "models/mf.h"
 #include "models/nn.h"
 
@@ -57,12 +58,19 @@ void fl_model_carve(fl_model *m, float *block) {
 
 fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idmap *items,
                          fl_model **out, fl_error *err) {
+    /* Checked before anything is allocated, so a model that cannot fit is
+     * refused with the figures instead of failing (or swapping) halfway. */
+    uint32_t n_users = fl_idmap_size(users), n_items = fl_idmap_size(items);
+    double need = (double)fl_model_param_floats(p, n_users, n_items, padded((uint32_t)p->n_factors)) *
+                  sizeof(float);
+    fl_status st = fl_memory_check(need, "the model", err);
+    if (st != FL_OK) return st;
     fl_model *m = calloc(1, sizeof *m);
     if (!m) return fl_fail(err, FL_ERR_NOMEM, "out of memory allocating the model");
     m->kind = p->kind;
     m->params = *p;
-    m->n_users = fl_idmap_size(users);
-    m->n_items = fl_idmap_size(items);
+    m->n_users = n_users;
+    m->n_items = n_items;
     m->n_factors = (uint32_t)p->n_factors;
     m->stride = padded(m->n_factors);
     size_t n = fl_model_param_floats(p, m->n_users, m->n_items, m->stride);

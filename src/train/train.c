@@ -264,8 +264,9 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
             !sane_params(t->m, t->m->block, r->block_floats))
             return fl_fail(err, FL_ERR_DIVERGED,
                            "training diverged in epoch %d (parameters or loss exploded; "
-                           "training MSE %g): lower --lr (it is %g)",
-                           e, rep.train_mse, (double)p->lr);
+                           "training MSE %s%.4g): lower --lr (it is %g)",
+                           e, isfinite(rep.train_mse) ? "" : "not finite, ",
+                           isfinite(rep.train_mse) ? rep.train_mse : 0.0, (double)p->lr);
         rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
         fl_metrics mt;
         if (r->valid && fl_evaluate(t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)

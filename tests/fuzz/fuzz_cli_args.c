@@ -1,8 +1,10 @@
 /* fuzz_cli_args.c — libFuzzer target for the CLI's option and number
  * parsing: the input is split at NUL bytes into an argv, which is run
  * through the same matchers `factorlens train` uses, and each piece through
- * the pure number parsers. */
+ * the pure number parsers; the reader options (--sep, --scale,
+ * --duplicates, ...) go through the same matcher `train` and `eval` use. */
 #include "cli/args.c"
+#include "cli/read_options.c"
 
 #include <stdint.h>
 
@@ -34,8 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t seed = 0;
     const char *s = NULL;
     static const char *const choices[] = {"dot", "biased", "nn", NULL};
+    fl_read_opts ro;
+    fl_read_opts_default(&ro);
     while (cli_next(&a)) {
-        if (cli_int(&a, "--factors", 1, 4096, &factors) || cli_flag(&a, "--json", &flag) ||
+        if (cli_read_option(&a, &ro) || cli_int(&a, "--factors", 1, 4096, &factors) || cli_flag(&a, "--json", &flag) ||
             cli_size(&a, "-n|--top", 1, 100000, &top) || cli_u64(&a, "--seed", &seed) ||
             cli_double(&a, "--lr", 0, 10, &lr) || cli_fraction(&a, "--holdout", &frac) ||
             cli_choice(&a, "--model", choices, &choice) || cli_range(&a, "--y-range", 1, &lo, &hi) ||

@@ -1,12 +1,26 @@
 /* fuzz_ratings.c — libFuzzer target for the delimited ratings reader in all
  * its dialects. The first byte picks the read options (separator given or
  * detected, header forced or detected, skip-bad, duplicates policy, scale),
- * the rest is the file. Any result is fine; crashes, leaks, hangs and
- * sanitizer reports are not. */
+ * the rest is the file. A file starting with the gzip magic goes through a
+ * scratch file and fl_dataset_read, so truncated and corrupt gzip streams
+ * are fuzzed too. Any result is fine; crashes, leaks, hangs and sanitizer
+ * reports are not. */
 #include "factorlens.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* The whole input as a file named like a download, for the gzip path. */
+static const char *as_file(const uint8_t *data, size_t size) {
+    static char path[64];
+    if (!path[0]) snprintf(path, sizeof path, "/tmp/fl-fuzz-ratings-%ld.gz", (long)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f) return NULL;
+    int ok = fwrite(data, 1, size, f) == size;
+    return fclose(f) == 0 && ok ? path : NULL;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
@@ -23,7 +37,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     o.keep_times = mode & 1;
     fl_dataset *d = NULL;
     fl_error err;
-    if (fl_dataset_parse("fuzz.csv", (const char *)data + 1, size - 1, &o, &d, &err) == FL_OK) {
+    fl_status st;
+    if (size >= 3 && data[1] == 0x1f && data[2] == 0x8b) {
+        const char *path = as_file(data + 1, size - 1);
+        if (!path) return 0;
+        st = fl_dataset_read(path, &o, &d, &err);
+    } else {
+        st = fl_dataset_parse("fuzz.csv", (const char *)data + 1, size - 1, &o, &d, &err);
+    }
+    if (st == FL_OK) {
         /* Touch what a caller would: every index must be inside its map. */
         uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
         for (size_t k = 0; k < d->n_ratings; k++)
