@@ -8,6 +8,8 @@
 set -euo pipefail
 
 BIN=${1:?usage: e2e_bad_input.sh /path/to/factorlens}
+# The cases run in a scratch folder: a relative path must still find the binary.
+case $BIN in /*) ;; *) BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 export FACTORLENS_DATA=${FACTORLENS_DATA:-$HERE/../../shared/data}
 D=$FACTORLENS_DATA/ml-100k

@@ -14,6 +14,7 @@
 #include "train/trainer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -260,13 +261,14 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
         fl_epoch_report rep = {.epoch = e, .epochs = p->epochs, .lr = t->lr};
         rep.train_mse = train_mse(t);
         rep.reg_penalty = fl_reg_penalty(t->m);
+        char mse_text[32] = "not finite";
+        if (isfinite(rep.train_mse)) snprintf(mse_text, sizeof mse_text, "%.4g", rep.train_mse);
         if (!isfinite(rep.train_mse) || !isfinite(rep.reg_penalty) ||
             !sane_params(t->m, t->m->block, r->block_floats))
             return fl_fail(err, FL_ERR_DIVERGED,
                            "training diverged in epoch %d (parameters or loss exploded; "
-                           "training MSE %s%.4g): lower --lr (it is %g)",
-                           e, isfinite(rep.train_mse) ? "" : "not finite, ",
-                           isfinite(rep.train_mse) ? rep.train_mse : 0.0, (double)p->lr);
+                           "training MSE %s): lower --lr (it is %g)",
+                           e, mse_text, (double)p->lr);
         rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
         fl_metrics mt;
         if (r->valid && fl_evaluate(t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
