@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include "rss.h"
 
 #define DEFAULT_PATH "/tmp/fl-bench-25m.csv"
 
@@ -19,21 +20,6 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double rss_now(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        fclose(f);
-    }
-    return (double)resident * (double)sysconf(_SC_PAGESIZE);
-}
-
-static double rss_peak(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss * 1024.0;
-}
 
 /* Synthetic ids are "u<n>" / "i<n>"; ml-25m's are plain numbers from 1. */
 static unsigned long numeric_id(const char *name) { return strtoul(name + 1, NULL, 10) + 1; }

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "rss.h"
 
 #define MAX_GRID 16
 #define MAX_EPOCHS 1000
@@ -138,22 +139,6 @@ static int configure(int argc, char **argv, config *c) {
     return 0;
 }
 
-/* Resident set size now, in bytes (/proc/self/statm's second field is pages). */
-static double rss_now(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        fclose(f);
-    }
-    return (double)resident * (double)sysconf(_SC_PAGESIZE);
-}
-
-static double rss_peak(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss * 1024.0; /* Linux reports kilobytes */
-}
 
 /* Binary split for the peer, little-endian as this machine writes it:
  * "FLBENCH1", u32 n_users, u32 n_items, u64 n_train, u64 n_test, then for train and
