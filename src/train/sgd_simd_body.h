@@ -1,83 +1,131 @@
 /* sgd_simd_body.h — the SGD block loop, included by sgd_simd.c once per
  * instruction set with these macros defined:
  *   VEC      vector type (float lanes, vector_size == sizeof(VEC))
- *   LANES    floats per VEC
  *   HSUM3    function (VEC a, VEC b, VEC c, float out[3]): the lane sums of a, b, c
+ *   SUMS4    function (const VEC acc[4], const VEC pp[4], const VEC qq[4], v4 out[3]):
+ *            the same sums for four ratings, one rating per lane, bit for bit HSUM3's
  *   ATTR     function attributes (target, always_inline)
- *   RUN      name of the generated function
+ *   GROUP, RUN  names of the generated functions
  * The update is sgd_kernel.h's; see sgd_simd.c for the layout. No include
  * guard: it is meant to be included several times. */
 
-ATTR void RUN(const fl_sgd_job *j, const int nv, const int biased, const int squash) {
+/* m ratings (1, or 4 with four different users and four different items):
+ * the per-rating scalars run four to a vector, one lane per rating, with the
+ * row records transposed into it. Four such ratings touch disjoint memory,
+ * so doing them together is exactly doing them in turn, and it is where one
+ * rating at a time spent most of its instructions. A lone rating runs the
+ * same code with its record in every lane, so both paths give the same
+ * bits. Step sizes come from the sums before the rating (see
+ * sgd_kernel.h), so they are ready while the dot products run. */
+ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int squash, const int m,
+                size_t n) {
     const float inv_k = 1.0f / (float)j->k, lr = j->lr, lf = j->reg_f, lb = j->reg_b;
-    const float span = j->y_hi - j->y_lo, y_lo = j->y_lo, offset = j->offset;
+    const size_t stride = (size_t)nv * (sizeof(VEC) / sizeof(float)); /* == j->stride */
+    VEC *restrict p[4], *restrict q[4];
+    fl_sgd_row *ru[4], *ri[4];
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; l++) {
+        const size_t at = n + (l < m ? l : 0);
+        const uint32_t u = j->u[at], i = j->i[at];
+        p[l] = (VEC *)(j->P + u * stride);
+        q[l] = (VEC *)(j->Q + i * stride);
+        ru[l] = &j->urow[u], ri[l] = &j->irow[i];
+    }
+    v4 ub, uG, uGb, us, ib, iG, iGb, is;
+    rows4_load(ru, &ub, &uG, &uGb, &us);
+    rows4_load(ri, &ib, &iG, &iGb, &is);
+    const v4 eu = lr / sqrt4(uG), ei = lr / sqrt4(iG);
+    /* p.q, |p|^2 and |q|^2 in one pass and one combined reduction: the
+     * squared gradient norms follow from them in closed form
+     * (|dz q + l p|^2 = dz^2 |q|^2 + 2 dz l p.q + l^2 |p|^2), so the
+     * update loop below is only the two row updates. */
+    VEC acc[4], pp[4], qq[4];
+#pragma GCC unroll 4
+    for (int l = 0; l < m; l++) {
+        acc[l] = (VEC){0}, pp[l] = (VEC){0}, qq[l] = (VEC){0};
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            acc[l] += p[l][v] * q[l][v];
+            pp[l] += p[l][v] * p[l][v];
+            qq[l] += q[l][v] * q[l][v];
+        }
+    }
+    v4 s[3];
+    if (m == 4) {
+        SUMS4(acc, pp, qq, s);
+    } else {
+        float t[3];
+        HSUM3(acc[0], pp[0], qq[0], t);
+        for (int x = 0; x < 3; x++) s[x] = (v4){t[x], t[x], t[x], t[x]};
+    }
+    v4 z = s[0];
+    if (biased) z += j->offset + ub + ib;
+    v4 yhat = z, slope = {1.0f, 1.0f, 1.0f, 1.0f};
+    if (squash) {
+        const float span = j->y_hi - j->y_lo;
+        for (int l = 0; l < 4; l++) {
+            float sg = 1.0f / (1.0f + expf(-z[l]));
+            yhat[l] = j->y_lo + span * sg;
+            slope[l] = span * sg * (1.0f - sg);
+        }
+    }
+    v4 r;
+    if (m == 4) memcpy(&r, j->r + n, sizeof r);
+    else r = (v4){j->r[n], j->r[n], j->r[n], j->r[n]};
+    const v4 dz = (yhat - r) * slope;
+    const v4 lu = lf * us, li = lf * is;
+#pragma GCC unroll 4
+    for (int l = 0; l < m; l++) {
+        const float dzl = dz[l], lul = lu[l], lil = li[l], eul = eu[l], eil = ei[l];
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            VEC pv = p[l][v], qv = q[l][v];
+            p[l][v] = pv - eul * (dzl * qv + lul * pv);
+            q[l][v] = qv - eil * (dzl * pv + lil * qv);
+        }
+    }
+    const v4 cross = 2.0f * dz * s[0];
+    const v4 sp = dz * dz * s[2] + lu * cross + lu * lu * s[1];
+    const v4 sq = dz * dz * s[1] + li * cross + li * li * s[2];
+    uG += positive4(sp) * inv_k; /* >= 0 exactly; rounding may not be */
+    iG += positive4(sq) * inv_k;
+    if (biased) {
+        const v4 ebu = lr / sqrt4(uGb), ebi = lr / sqrt4(iGb);
+        const v4 gbu = dz + lb * us * us * ub;
+        const v4 gbi = dz + lb * is * is * ib;
+        uGb += gbu * gbu;
+        iGb += gbi * gbi;
+        ub -= ebu * gbu;
+        ib -= ebi * gbi;
+    }
+    rows4_store(ru, ub, uG, uGb, us);
+    rows4_store(ri, ib, iG, iGb, is);
+}
+
+ATTR void RUN(const fl_sgd_job *j, const int nv, const int biased, const int squash) {
     const uint32_t *const us = j->u, *const is = j->i;
-    const float *const rs = j->r;
-    float *const P = j->P, *const Q = j->Q;
-    fl_sgd_row *const urow = j->urow, *const irow = j->irow;
-    const size_t stride = (size_t)j->stride, n_ratings = j->n;
-    const size_t row_bytes = (size_t)j->stride * sizeof(float);
-    for (size_t n = 0; n < n_ratings; n++) {
-        if (n + PREFETCH_AHEAD < n_ratings) {
-            uint32_t pu = us[n + PREFETCH_AHEAD], pi = is[n + PREFETCH_AHEAD];
-            const char *a = (const char *)(P + pu * stride);
-            const char *b = (const char *)(Q + pi * stride);
+    const size_t stride = (size_t)nv * (sizeof(VEC) / sizeof(float)), n_ratings = j->n;
+    const size_t row_bytes = (size_t)nv * sizeof(VEC);
+    size_t pf = 0;
+    for (size_t n = 0; n < n_ratings;) {
+        /* Rows are random within a block: fetch them a few ratings ahead. */
+        const size_t until = n + PREFETCH_AHEAD + 4 < n_ratings ? n + PREFETCH_AHEAD + 4 : n_ratings;
+        for (; pf < until; pf++) {
+            const char *a = (const char *)(j->P + us[pf] * stride);
+            const char *b = (const char *)(j->Q + is[pf] * stride);
             for (size_t c = 0; c < row_bytes; c += 64) {
                 __builtin_prefetch(a + c, 1);
                 __builtin_prefetch(b + c, 1);
             }
-            __builtin_prefetch(&urow[pu], 1);
-            __builtin_prefetch(&irow[pi], 1);
+            __builtin_prefetch(&j->urow[us[pf]], 1);
+            __builtin_prefetch(&j->irow[is[pf]], 1);
         }
-        const uint32_t u = us[n], i = is[n];
-        VEC *restrict p = (VEC *)(P + u * stride);
-        VEC *restrict q = (VEC *)(Q + i * stride);
-        fl_sgd_row *ru = &urow[u], *ri = &irow[i];
-        /* Step sizes come from the sums before this rating (see
-         * sgd_kernel.h), so they are ready while the dot product runs. */
-        float g[4] = {ru->G, ri->G, ru->Gb, ri->Gb}, e[4];
-        steps4(lr, g, e);
-        /* p.q, |p|^2 and |q|^2 in one pass and one combined reduction: the
-         * squared gradient norms follow from them in closed form
-         * (|dz q + l p|^2 = dz^2 |q|^2 + 2 dz l p.q + l^2 |p|^2), so the
-         * update loop below is only the two row updates. */
-        VEC acc = {0}, pp = {0}, qq = {0};
-#pragma GCC unroll 8
-        for (int v = 0; v < nv; v++) {
-            acc += p[v] * q[v];
-            pp += p[v] * p[v];
-            qq += q[v] * q[v];
-        }
-        float sums[3];
-        HSUM3(acc, pp, qq, sums);
-        float z = sums[0];
-        if (biased) z += offset + ru->bias + ri->bias;
-        float yhat = z, slope = 1.0f;
-        if (squash) {
-            float sg = 1.0f / (1.0f + expf(-z));
-            yhat = y_lo + span * sg;
-            slope = span * sg * (1.0f - sg);
-        }
-        const float dz = (yhat - rs[n]) * slope;
-        const float lu = lf * ru->share, li = lf * ri->share;
-#pragma GCC unroll 8
-        for (int v = 0; v < nv; v++) {
-            VEC pv = p[v], qv = q[v];
-            p[v] = pv - e[0] * (dz * qv + lu * pv);
-            q[v] = qv - e[1] * (dz * pv + li * qv);
-        }
-        const float cross = 2.0f * dz * sums[0];
-        const float sp = dz * dz * sums[2] + lu * cross + lu * lu * sums[1];
-        const float sq = dz * dz * sums[1] + li * cross + li * li * sums[2];
-        ru->G += fmaxf(sp, 0.0f) * inv_k; /* >= 0 exactly; rounding may not be */
-        ri->G += fmaxf(sq, 0.0f) * inv_k;
-        if (biased) {
-            const float gbu = dz + lb * ru->share * ru->share * ru->bias;
-            const float gbi = dz + lb * ri->share * ri->share * ri->bias;
-            ru->Gb += gbu * gbu;
-            ri->Gb += gbi * gbi;
-            ru->bias -= e[2] * gbu;
-            ri->bias -= e[3] * gbi;
+        if (n + 4 <= n_ratings && distinct4(us + n, is + n)) {
+            GROUP(j, nv, biased, squash, 4, n);
+            n += 4;
+        } else {
+            GROUP(j, nv, biased, squash, 1, n);
+            n += 1;
         }
     }
 }
