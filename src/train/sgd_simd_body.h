@@ -18,8 +18,8 @@
  * bits. Step sizes come from the sums before the rating (see
  * sgd_kernel.h), so they are ready while the dot products run. */
 ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int squash, const int m,
-                size_t n) {
-    const float inv_k = 1.0f / (float)j->k, lr = j->lr, lf = j->reg_f, lb = j->reg_b;
+                size_t n, const float inv_k) {
+    const float lr = j->lr, lf = j->reg_f, lb = j->reg_b;
     const size_t stride = (size_t)nv * (sizeof(VEC) / sizeof(float)); /* == j->stride */
     VEC *restrict p[4], *restrict q[4];
     fl_sgd_row *ru[4], *ri[4];
@@ -74,9 +74,15 @@ ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int s
     else r = (v4){j->r[n], j->r[n], j->r[n], j->r[n]};
     const v4 dz = (yhat - r) * slope;
     const v4 lu = lf * us, li = lf * is;
+    /* Through memory on purpose: a broadcast from memory is a load, while
+     * one from a register lane takes the shuffle port the sums and the
+     * record transposes already keep busy. */
+    v4 coef[5] = {dz, lu, li, eu, ei};
+    __asm__("" : "+m"(coef)); /* keeps the compiler from turning them back into lane shuffles */
+    const float *cf = (const float *)coef;
 #pragma GCC unroll 4
     for (int l = 0; l < m; l++) {
-        const float dzl = dz[l], lul = lu[l], lil = li[l], eul = eu[l], eil = ei[l];
+        const float dzl = cf[l], lul = cf[4 + l], lil = cf[8 + l], eul = cf[12 + l], eil = cf[16 + l];
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
             VEC pv = p[l][v], qv = q[l][v];
@@ -102,7 +108,11 @@ ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int s
     rows4_store(ri, ib, iG, iGb, is);
 }
 
-ATTR void RUN(const fl_sgd_job *j, const int nv, const int biased, const int squash) {
+ATTR void RUN(const fl_sgd_job *job, const int nv, const int biased, const int squash) {
+    /* A private copy: the row stores below cannot alias it, so its fields
+     * stay in registers instead of being reloaded after every update. */
+    const fl_sgd_job copy = *job, *const j = &copy;
+    const float inv_k = 1.0f / (float)j->k;
     const uint32_t *const us = j->u, *const is = j->i;
     const size_t stride = (size_t)nv * (sizeof(VEC) / sizeof(float)), n_ratings = j->n;
     const size_t row_bytes = (size_t)nv * sizeof(VEC);
@@ -121,10 +131,10 @@ ATTR void RUN(const fl_sgd_job *j, const int nv, const int biased, const int squ
             __builtin_prefetch(&j->irow[is[pf]], 1);
         }
         if (n + 4 <= n_ratings && distinct4(us + n, is + n)) {
-            GROUP(j, nv, biased, squash, 4, n);
+            GROUP(j, nv, biased, squash, 4, n, inv_k);
             n += 4;
         } else {
-            GROUP(j, nv, biased, squash, 1, n);
+            GROUP(j, nv, biased, squash, 1, n, inv_k);
             n += 1;
         }
     }
