@@ -108,10 +108,36 @@ static void sgd_block(void *ctx, int task, int thread) {
     st->kernel(&j);
 }
 
+/* Copying the rows back is a few percent of an epoch on one thread, and
+ * plain memory traffic: it is split over the pool like the blocks. */
+enum { WRITE_BACK_TASKS = 16 };
+
+static void write_back(void *ctx, int task, int thread) {
+    (void)thread;
+    fl_trainer *t = ctx;
+    const sgd_state *s = t->state;
+    fl_model *m = t->m;
+    const fl_grid *g = &t->grid;
+    const size_t row = m->stride * sizeof(float);
+    const uint32_t u_lo = (uint32_t)((uint64_t)m->n_users * task / WRITE_BACK_TASKS);
+    const uint32_t u_hi = (uint32_t)((uint64_t)m->n_users * (task + 1) / WRITE_BACK_TASKS);
+    for (uint32_t pos = u_lo; pos < u_hi; pos++) {
+        uint32_t u = g->user_at[pos];
+        memcpy(m->P + (size_t)u * m->stride, s->P + (size_t)pos * m->stride, row);
+        if (m->bu) m->bu[u] = s->urow[pos].bias;
+    }
+    const uint32_t i_lo = (uint32_t)((uint64_t)m->n_items * task / WRITE_BACK_TASKS);
+    const uint32_t i_hi = (uint32_t)((uint64_t)m->n_items * (task + 1) / WRITE_BACK_TASKS);
+    for (uint32_t pos = i_lo; pos < i_hi; pos++) {
+        uint32_t i = g->item_at[pos];
+        memcpy(m->Q + (size_t)i * m->stride, s->Q + (size_t)pos * m->stride, row);
+        if (m->bi) m->bi[i] = s->irow[pos].bias;
+    }
+}
+
 static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
     (void)err;
     sgd_state *s = t->state;
-    fl_model *m = t->m;
     const fl_grid *g = &t->grid;
     for (int k = 0; k < g->nb; k++) s->order[k] = k;
     for (int k = g->nb; k > 1; k--) {
@@ -131,17 +157,7 @@ static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
         fl_trainer_progress(t, done, g->n);
     }
     /* Back into the model's order: evaluation and saving read the model. */
-    size_t row = m->stride * sizeof(float);
-    for (uint32_t pos = 0; pos < m->n_users; pos++) {
-        uint32_t u = g->user_at[pos];
-        memcpy(m->P + (size_t)u * m->stride, s->P + (size_t)pos * m->stride, row);
-        if (m->bu) m->bu[u] = s->urow[pos].bias;
-    }
-    for (uint32_t pos = 0; pos < m->n_items; pos++) {
-        uint32_t i = g->item_at[pos];
-        memcpy(m->Q + (size_t)i * m->stride, s->Q + (size_t)pos * m->stride, row);
-        if (m->bi) m->bi[i] = s->irow[pos].bias;
-    }
+    fl_pool_run(t->pool, WRITE_BACK_TASKS, write_back, t);
     return FL_OK;
 }
 
