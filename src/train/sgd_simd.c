@@ -4,10 +4,13 @@
  * Per rating: two factor rows (L2-resident while a block runs: a block's
  * rows are contiguous and sized to fit) and two 16-byte row records are read
  * and written; the ratings stream. Rows are prefetched a few ratings ahead
- * because, within a block, the next rating's rows are random. The four step
- * sizes of a rating come from the sums *before* the rating, so their square
- * roots overlap the dot product instead of following it. The same loop
- * (sgd_simd_body.h) is compiled for SSE2 (any x86-64), AVX2+FMA and AVX-512. */
+ * because, within a block, the next rating's rows are random. Ratings go
+ * four at a time when their users and items differ (sgd_simd_body.h): the
+ * factor rows in full-width vectors, the per-rating scalars four to a
+ * 4-lane vector. The four step sizes of a rating come from the sums
+ * *before* the rating, so their square roots overlap the dot product
+ * instead of following it. The same loop is compiled for SSE2 (any x86-64),
+ * AVX2+FMA and AVX-512. */
 #include "train/sgd_simd.h"
 
 #include <math.h>
@@ -18,38 +21,14 @@
 
 #define PREFETCH_AHEAD 8
 
-/* lr / sqrt(g) for four sums at once, with one vector sqrt and one divide.
- * Exact IEEE operations, not the faster rsqrt estimate: that estimate
- * differs between CPU vendors, and a seed must give the same model on any
- * machine that runs the same kernel. Off the critical path, it costs little. */
-static inline __attribute__((always_inline)) void steps_rec(float lr, const fl_sgd_row *ru, const fl_sgd_row *ri, float out[4]) {
-#if defined(__x86_64__)
-    __m128 a = _mm_loadu_ps(&ru->bias), b = _mm_loadu_ps(&ri->bias);
-    __m128 g = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 1, 2, 1)); /* Gu Gbu Gi Gbi */
-    __m128 e = _mm_div_ps(_mm_set1_ps(lr), _mm_sqrt_ps(g));
-    out[0] = _mm_cvtss_f32(e);
-    out[1] = _mm_cvtss_f32(_mm_shuffle_ps(e, e, 2));
-    out[2] = _mm_cvtss_f32(_mm_shuffle_ps(e, e, 1));
-    out[3] = _mm_cvtss_f32(_mm_shuffle_ps(e, e, 3));
-#else
-    out[0] = lr / sqrtf(ru->G), out[1] = lr / sqrtf(ri->G), out[2] = lr / sqrtf(ru->Gb), out[3] = lr / sqrtf(ri->Gb);
-#endif
-}
-static inline __attribute__((always_inline)) void steps4(float lr, const float g[4], float out[4]) {
-#if defined(__x86_64__)
-    __m128 x = _mm_loadu_ps(g);
-    _mm_storeu_ps(out, _mm_div_ps(_mm_set1_ps(lr), _mm_sqrt_ps(x)));
-#else
-    for (int k = 0; k < 4; k++) out[k] = lr / sqrtf(g[k]);
-#endif
-}
-
-
 /* Four ratings' scalars, one per lane. */
 typedef float v4 __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef uint32_t v4u __attribute__((vector_size(16)));
 
+/* Square roots are exact IEEE operations, not the faster rsqrt estimate:
+ * that estimate differs between CPU vendors, and a seed must give the same
+ * model on any machine that runs the same kernel. */
 static inline __attribute__((always_inline)) v4 sqrt4(v4 x) {
 #if defined(__x86_64__)
     return (v4)_mm_sqrt_ps((__m128)x);
@@ -64,23 +43,24 @@ static inline __attribute__((always_inline)) v4 positive4(v4 x) {
     return (v4)((v4i)x & (x > 0.0f));
 }
 
+/* Rows of a 4x4 matrix to its columns. */
+static inline __attribute__((always_inline)) void transpose4(v4 *a, v4 *b, v4 *c, v4 *d) {
+    v4 t0 = __builtin_shuffle(*a, *b, (v4i){0, 4, 1, 5}), t1 = __builtin_shuffle(*a, *b, (v4i){2, 6, 3, 7});
+    v4 t2 = __builtin_shuffle(*c, *d, (v4i){0, 4, 1, 5}), t3 = __builtin_shuffle(*c, *d, (v4i){2, 6, 3, 7});
+    *a = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5});
+    *b = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
+    *c = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5});
+    *d = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
+}
+
 /* Four 16-byte row records to one vector per field, and back. */
 static inline __attribute__((always_inline)) void rows4_load(fl_sgd_row *const r[4], v4 *bias, v4 *g, v4 *gb, v4 *share) {
-    v4 a, b, c, d;
-    memcpy(&a, r[0], 16), memcpy(&b, r[1], 16), memcpy(&c, r[2], 16), memcpy(&d, r[3], 16);
-    v4 t0 = __builtin_shuffle(a, b, (v4i){0, 4, 1, 5}), t1 = __builtin_shuffle(a, b, (v4i){2, 6, 3, 7});
-    v4 t2 = __builtin_shuffle(c, d, (v4i){0, 4, 1, 5}), t3 = __builtin_shuffle(c, d, (v4i){2, 6, 3, 7});
-    *bias = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5});
-    *g = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
-    *gb = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5});
-    *share = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
+    memcpy(bias, r[0], 16), memcpy(g, r[1], 16), memcpy(gb, r[2], 16), memcpy(share, r[3], 16);
+    transpose4(bias, g, gb, share);
 }
 static inline __attribute__((always_inline)) void rows4_store(fl_sgd_row *const r[4], v4 bias, v4 g, v4 gb, v4 share) {
-    v4 t0 = __builtin_shuffle(bias, g, (v4i){0, 4, 1, 5}), t1 = __builtin_shuffle(bias, g, (v4i){2, 6, 3, 7});
-    v4 t2 = __builtin_shuffle(gb, share, (v4i){0, 4, 1, 5}), t3 = __builtin_shuffle(gb, share, (v4i){2, 6, 3, 7});
-    v4 a = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5}), b = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
-    v4 c = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5}), d = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
-    memcpy(r[0], &a, 16), memcpy(r[1], &b, 16), memcpy(r[2], &c, 16), memcpy(r[3], &d, 16);
+    transpose4(&bias, &g, &gb, &share);
+    memcpy(r[0], &bias, 16), memcpy(r[1], &g, 16), memcpy(r[2], &gb, 16), memcpy(r[3], &share, 16);
 }
 
 /* Whether four ratings have four different users and four different items. */
@@ -93,122 +73,110 @@ static inline __attribute__((always_inline)) int distinct4(const uint32_t *u, co
     return !(same[0] | same[1] | same[2] | same[3]);
 }
 
+/* Each instruction set supplies the row vector VEC and two steps of the
+ * lane sums of a rating's p.q, |p|^2 and |q|^2 (three VECs):
+ *   FOLD3(a, b, c)        -> PART, one rating's partial sums, folded as far
+ *                            as can be done without the other ratings
+ *   FINISH4(z0..z3, s[3]) -> s[0] = the four p.q, s[1] the |p|^2, s[2] the |q|^2
+ * A lone rating passes its PART four times and gets its sums in every lane.
+ * Every set adds lanes in the same pairs whatever the grouping, so a rating
+ * gets the same bits alone or in a group. */
+
 /* ---- baseline: 8-float vectors (two SSE registers each) */
 typedef float v8 __attribute__((vector_size(32), aligned(32)));
 static inline __attribute__((always_inline)) float hsum8(v8 a) {
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
-static inline __attribute__((always_inline)) void hsum3_8(v8 a, v8 b, v8 c, float out[3]) {
-    out[0] = hsum8(a), out[1] = hsum8(b), out[2] = hsum8(c);
+static inline __attribute__((always_inline)) v4 fold3_8(v8 a, v8 b, v8 c) {
+    return (v4){hsum8(a), hsum8(b), hsum8(c), 0.0f};
 }
-static inline __attribute__((always_inline)) void sums4_8(const v8 a[4], const v8 b[4], const v8 c[4], v4 out[3]) {
-    float t[4][3];
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) hsum3_8(a[l], b[l], c[l], t[l]);
-    for (int x = 0; x < 3; x++) out[x] = (v4){t[0][x], t[1][x], t[2][x], t[3][x]};
+static inline __attribute__((always_inline)) void finish4_v4(v4 z0, v4 z1, v4 z2, v4 z3, v4 s[3]) {
+    transpose4(&z0, &z1, &z2, &z3);
+    s[0] = z0, s[1] = z1, s[2] = z2;
 }
 #define VEC v8
-#define HSUM3 hsum3_8
-#define SUMS4 sums4_8
-#define ATTR static inline __attribute__((always_inline))
-#define RUN run_generic
+#define PART v4
+#define FOLD3 fold3_8
+#define FINISH4 finish4_v4
 #define GROUP group_generic
+#define RUN run_generic
+#define ATTR static inline __attribute__((always_inline))
 #include "train/sgd_simd_body.h"
 #undef VEC
-#undef HSUM3
-#undef ATTR
-#undef RUN
+#undef PART
+#undef FOLD3
+#undef FINISH4
 #undef GROUP
-#undef SUMS4
+#undef RUN
+#undef ATTR
 
 #if defined(__x86_64__)
-/* Three 4-lane partial sums to [sum a, sum b, sum c] with two horizontal adds. */
-static inline __attribute__((target("sse3"), always_inline)) void finish3(__m128 a, __m128 b, __m128 c, float out[3]) {
-    __m128 ab = _mm_hadd_ps(a, b);     /* a01 a23 b01 b23 */
-    __m128 cc = _mm_hadd_ps(c, c);     /* c01 c23 c01 c23 */
-    __m128 r = _mm_hadd_ps(ab, cc);    /* a b c c */
-    float t[4];
-    _mm_storeu_ps(t, r);
-    out[0] = t[0], out[1] = t[1], out[2] = t[2];
-}
-
 /* ---- AVX2 + FMA: one register per 8 floats */
 __attribute__((target("avx2,fma"))) static inline __m128 half_avx2(v8 a) {
     __m256 x = (__m256)a;
     return _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
 }
-__attribute__((target("avx2,fma"))) static inline void hsum3_avx2(v8 a, v8 b, v8 c, float out[3]) {
-    finish3(half_avx2(a), half_avx2(b), half_avx2(c), out);
-}
-__attribute__((target("avx2,fma"))) static inline void sums4_avx2(const v8 a[4], const v8 b[4], const v8 c[4], v4 out[3]) {
-    float t[4][3];
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) hsum3_avx2(a[l], b[l], c[l], t[l]);
-    for (int x = 0; x < 3; x++) out[x] = (v4){t[0][x], t[1][x], t[2][x], t[3][x]};
+/* [sum a, sum b, sum c, sum c] from three 4-lane partial sums, by pairs. */
+__attribute__((target("avx2,fma"))) static inline v4 fold3_avx2(v8 a, v8 b, v8 c) {
+    __m128 ab = _mm_hadd_ps(half_avx2(a), half_avx2(b)); /* a01 a23 b01 b23 */
+    __m128 cc = _mm_hadd_ps(half_avx2(c), half_avx2(c)); /* c01 c23 c01 c23 */
+    return (v4)_mm_hadd_ps(ab, cc);
 }
 #define VEC v8
-#define HSUM3 hsum3_avx2
-#define SUMS4 sums4_avx2
-#define ATTR static inline __attribute__((target("avx2,fma"), always_inline))
-#define RUN run_avx2
+#define PART v4
+#define FOLD3 fold3_avx2
+#define FINISH4 finish4_v4
 #define GROUP group_avx2
+#define RUN run_avx2
+#define ATTR static inline __attribute__((target("avx2,fma"), always_inline))
 #include "train/sgd_simd_body.h"
 #undef VEC
-#undef HSUM3
-#undef ATTR
-#undef RUN
+#undef PART
+#undef FOLD3
+#undef FINISH4
 #undef GROUP
-#undef SUMS4
+#undef RUN
+#undef ATTR
 
-/* ---- AVX-512: one register per 16 floats (rows are padded to 16) */
+/* ---- AVX-512: one register per 16 floats (rows are padded to 16). Whole-
+ * register shuffles: a rating's three 16-lane sums fold to three 4-lane
+ * blocks of one register (FOLD3), then a pairwise reduction across the
+ * four ratings' registers leaves one rating per lane (FINISH4), pairing
+ * lanes exactly as the AVX2 path pairs them after its halving. */
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
-__attribute__((target("avx512f"))) static inline __m128 quarter_avx512(v16 a) {
-    __m512 x = (__m512)a;
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x), hi);
-    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
-__attribute__((target("avx512f"))) static inline void hsum3_avx512(v16 a, v16 b, v16 c, float out[3]) {
-    finish3(quarter_avx512(a), quarter_avx512(b), quarter_avx512(c), out);
-}
-/* The sums of four ratings with whole-register shuffles: per rating, its
- * three 16-lane sums fold to three 4-lane blocks of one register, then a
- * 4x4 pairwise reduction across the four ratings' registers leaves the
- * ratings in lanes. The additions pair lanes exactly as quarter_avx512 and
- * finish3 do, so the sums are bit for bit HSUM3's. */
 __attribute__((target("avx512f"))) static inline __m512 fold_blocks(__m512 a, __m512 b) {
     return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
 }
 __attribute__((target("avx512f"))) static inline __m512 pair_lanes(__m512 a, __m512 b) {
     return _mm512_add_ps(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
 }
-__attribute__((target("avx512f"))) static inline void sums4_avx512(const v16 a[4], const v16 b[4], const v16 c[4], v4 out[3]) {
-    __m512 z[4];
-#pragma GCC unroll 4
-    for (int l = 0; l < 4; l++) {
-        __m512 x = fold_blocks((__m512)a[l], (__m512)b[l]); /* a0+a2 a1+a3 b0+b2 b1+b3 */
-        __m512 y = fold_blocks((__m512)c[l], (__m512)c[l]);
-        /* (a0+a2)+(a1+a3)  (b0+b2)+(b1+b3)  c..  c.. */
-        z[l] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x88), _mm512_shuffle_f32x4(x, y, 0xDD));
-    }
-    __m512 r = pair_lanes(pair_lanes(z[0], z[1]), pair_lanes(z[2], z[3]));
-    out[0] = (v4)_mm512_castps512_ps128(r);
-    out[1] = (v4)_mm512_extractf32x4_ps(r, 1);
-    out[2] = (v4)_mm512_extractf32x4_ps(r, 2);
+__attribute__((target("avx512f"))) static inline __m512 fold3_avx512(v16 a, v16 b, v16 c) {
+    __m512 x = fold_blocks((__m512)a, (__m512)b); /* a0+a2 a1+a3 b0+b2 b1+b3 (blocks) */
+    __m512 y = fold_blocks((__m512)c, (__m512)c);
+    /* (a0+a2)+(a1+a3)  (b0+b2)+(b1+b3)  c..  c.. */
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x88), _mm512_shuffle_f32x4(x, y, 0xDD));
+}
+__attribute__((target("avx512f"))) static inline void finish4_avx512(__m512 z0, __m512 z1, __m512 z2, __m512 z3, v4 s[3]) {
+    __m512 r = pair_lanes(pair_lanes(z0, z1), pair_lanes(z2, z3));
+    s[0] = (v4)_mm512_castps512_ps128(r);
+    s[1] = (v4)_mm512_extractf32x4_ps(r, 1);
+    s[2] = (v4)_mm512_extractf32x4_ps(r, 2);
 }
 #define VEC v16
-#define HSUM3 hsum3_avx512
-#define SUMS4 sums4_avx512
-#define ATTR static inline __attribute__((target("avx512f"), always_inline))
-#define RUN run_avx512
+#define PART __m512
+#define FOLD3 fold3_avx512
+#define FINISH4 finish4_avx512
 #define GROUP group_avx512
+#define RUN run_avx512
+#define ATTR static inline __attribute__((target("avx512f"), always_inline))
 #include "train/sgd_simd_body.h"
 #undef VEC
-#undef HSUM3
-#undef ATTR
-#undef RUN
+#undef PART
+#undef FOLD3
+#undef FINISH4
 #undef GROUP
-#undef SUMS4
+#undef RUN
+#undef ATTR
 #endif
 
 /* nv (vectors per row), biases and squashing are compile-time constants in

@@ -1,12 +1,7 @@
 /* sgd_simd_body.h — the SGD block loop, included by sgd_simd.c once per
- * instruction set with these macros defined:
- *   VEC      vector type (float lanes, vector_size == sizeof(VEC))
- *   HSUM3    function (VEC a, VEC b, VEC c, float out[3]): the lane sums of a, b, c
- *   SUMS4    function (const VEC acc[4], const VEC pp[4], const VEC qq[4], v4 out[3]):
- *            the same sums for four ratings, one rating per lane, bit for bit HSUM3's
- *   ATTR     function attributes (target, always_inline)
- *   GROUP, RUN  names of the generated functions
- * The update is sgd_kernel.h's; see sgd_simd.c for the layout. No include
+ * instruction set with VEC, PART, FOLD3, FINISH4 (see there), ATTR (function
+ * attributes: target, always_inline) and the names GROUP and RUN of the
+ * generated functions defined. The update is sgd_kernel.h's. No include
  * guard: it is meant to be included several times. */
 
 /* m ratings (1, or 4 with four different users and four different items):
@@ -39,25 +34,21 @@ ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int s
      * squared gradient norms follow from them in closed form
      * (|dz q + l p|^2 = dz^2 |q|^2 + 2 dz l p.q + l^2 |p|^2), so the
      * update loop below is only the two row updates. */
-    VEC acc[4], pp[4], qq[4];
+    PART part[4];
 #pragma GCC unroll 4
     for (int l = 0; l < m; l++) {
-        acc[l] = (VEC){0}, pp[l] = (VEC){0}, qq[l] = (VEC){0};
+        VEC acc = {0}, pp = {0}, qq = {0};
 #pragma GCC unroll 8
         for (int v = 0; v < nv; v++) {
-            acc[l] += p[l][v] * q[l][v];
-            pp[l] += p[l][v] * p[l][v];
-            qq[l] += q[l][v] * q[l][v];
+            acc += p[l][v] * q[l][v];
+            pp += p[l][v] * p[l][v];
+            qq += q[l][v] * q[l][v];
         }
+        part[l] = FOLD3(acc, pp, qq);
     }
     v4 s[3];
-    if (m == 4) {
-        SUMS4(acc, pp, qq, s);
-    } else {
-        float t[3];
-        HSUM3(acc[0], pp[0], qq[0], t);
-        for (int x = 0; x < 3; x++) s[x] = (v4){t[x], t[x], t[x], t[x]};
-    }
+    if (m == 4) FINISH4(part[0], part[1], part[2], part[3], s);
+    else FINISH4(part[0], part[0], part[0], part[0], s);
     v4 z = s[0];
     if (biased) z += j->offset + ub + ib;
     v4 yhat = z, slope = {1.0f, 1.0f, 1.0f, 1.0f};
