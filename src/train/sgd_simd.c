@@ -45,12 +45,12 @@ static inline __attribute__((always_inline)) v4 positive4(v4 x) {
 
 /* Rows of a 4x4 matrix to its columns. */
 static inline __attribute__((always_inline)) void transpose4(v4 *a, v4 *b, v4 *c, v4 *d) {
-    v4 t0 = __builtin_shuffle(*a, *b, (v4i){0, 4, 1, 5}), t1 = __builtin_shuffle(*a, *b, (v4i){2, 6, 3, 7});
-    v4 t2 = __builtin_shuffle(*c, *d, (v4i){0, 4, 1, 5}), t3 = __builtin_shuffle(*c, *d, (v4i){2, 6, 3, 7});
-    *a = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5});
-    *b = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
-    *c = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5});
-    *d = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
+    v4 t0 = __builtin_shufflevector(*a, *b, 0, 4, 1, 5), t1 = __builtin_shufflevector(*a, *b, 2, 6, 3, 7);
+    v4 t2 = __builtin_shufflevector(*c, *d, 0, 4, 1, 5), t3 = __builtin_shufflevector(*c, *d, 2, 6, 3, 7);
+    *a = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    *b = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    *c = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    *d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
 /* Four 16-byte row records to one vector per field, and back. */
@@ -67,8 +67,8 @@ static inline __attribute__((always_inline)) void rows4_store(fl_sgd_row *const 
 static inline __attribute__((always_inline)) int distinct4(const uint32_t *u, const uint32_t *i) {
     v4u a, b;
     memcpy(&a, u, 16), memcpy(&b, i, 16);
-    v4u a1 = __builtin_shuffle(a, (v4u){1, 2, 3, 0}), a2 = __builtin_shuffle(a, (v4u){2, 3, 0, 1});
-    v4u b1 = __builtin_shuffle(b, (v4u){1, 2, 3, 0}), b2 = __builtin_shuffle(b, (v4u){2, 3, 0, 1});
+    v4u a1 = __builtin_shufflevector(a, a, 1, 2, 3, 0), a2 = __builtin_shufflevector(a, a, 2, 3, 0, 1);
+    v4u b1 = __builtin_shufflevector(b, b, 1, 2, 3, 0), b2 = __builtin_shufflevector(b, b, 2, 3, 0, 1);
     v4i same = (v4i)((a == a1) | (a == a2) | (b == b1) | (b == b2));
     return !(same[0] | same[1] | same[2] | same[3]);
 }
