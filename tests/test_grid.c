@@ -39,11 +39,13 @@ static void test_every_rating_once(void **state) {
     /* Map positions back to dataset indices and count (user, item) pairs. */
     unsigned char *seen = calloc((size_t)g.n_users * g.n_items, 1);
     for (size_t k = 0; k < d->n_ratings; k++) seen[(size_t)d->users[k] * g.n_items + d->items[k]]++;
-    for (size_t k = 0; k < g.n; k++) {
-        uint32_t u = g.user_at[g.u[k]], i = g.item_at[g.i[k]];
-        assert_int_equal(seen[(size_t)u * g.n_items + i], 1);
-        seen[(size_t)u * g.n_items + i] = 2;
-    }
+    for (int blk = 0; blk < 64; blk++)
+        for (size_t k = g.start[blk]; k < g.start[blk + 1]; k++) {
+            uint32_t u = g.user_at[fl_grid_user_pos(&g, blk, k)];
+            uint32_t i = g.item_at[fl_grid_item_pos(&g, blk, k)];
+            assert_int_equal(seen[(size_t)u * g.n_items + i], 1);
+            seen[(size_t)u * g.n_items + i] = 2;
+        }
     for (size_t k = 0; k < d->n_ratings; k++)
         assert_int_equal(seen[(size_t)d->users[k] * g.n_items + d->items[k]], 2);
     free(seen);
@@ -72,13 +74,15 @@ static void test_strata_disjoint(void **state) {
             in_stratum[blk]++;
             uint32_t ulo = UINT32_MAX, uhi = 0;
             for (size_t k = g.start[blk]; k < g.start[blk + 1]; k++) {
+                uint32_t u = fl_grid_user_pos(&g, blk, k), i = fl_grid_item_pos(&g, blk, k);
+                assert_true(u < g.n_users && i < g.n_items);
                 /* No other block of this stratum touches this row or column. */
-                assert_true(user_owner[g.u[k]] == -1 || user_owner[g.u[k]] == blk);
-                assert_true(item_owner[g.i[k]] == -1 || item_owner[g.i[k]] == blk);
-                user_owner[g.u[k]] = blk;
-                item_owner[g.i[k]] = blk;
-                if (g.u[k] < ulo) ulo = g.u[k];
-                if (g.u[k] > uhi) uhi = g.u[k];
+                assert_true(user_owner[u] == -1 || user_owner[u] == blk);
+                assert_true(item_owner[i] == -1 || item_owner[i] == blk);
+                user_owner[u] = blk;
+                item_owner[i] = blk;
+                if (u < ulo) ulo = u;
+                if (u > uhi) uhi = u;
             }
             /* Row block r holds the positions k with floor(k * nb / nu) == r:
              * one contiguous range. */
@@ -106,8 +110,14 @@ static void test_grid_size(void **state) {
     /* The same grid for 1, 2 and 4 threads: the model does not depend on it. */
     assert_int_equal(fl_grid_size(100000, 50000, 32, 1), fl_grid_size(100000, 50000, 32, 2));
     assert_int_equal(fl_grid_size(100000, 50000, 32, 1), fl_grid_size(100000, 50000, 32, 4));
-    /* Never more blocks than ids. */
+    /* Never more blocks than ids, unless a block would be wider than the
+     * 16-bit positions reach. */
     assert_int_equal(fl_grid_size(3, 1000, 16, 2), 3);
+    assert_int_equal(fl_grid_size(3, 1000000, 16, 2), 16); /* ceil(1e6 / 65536) */
+    for (uint32_t n = 65535; n < 3000000; n = n * 3 + 7) {
+        int nb = fl_grid_size(n, 5, 16, 1);
+        assert_true((n + (uint32_t)nb - 1) / (uint32_t)nb <= 65536u);
+    }
 }
 
 typedef struct count_job {

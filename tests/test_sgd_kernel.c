@@ -24,7 +24,7 @@ enum { NU = 37, NI = 23, NR = 600 };
 typedef struct problem {
     int k, stride;
     float *P, *Q, bu[NU], bi[NI];
-    uint32_t u[NR], i[NR];
+    uint16_t u[NR], i[NR]; /* row numbers, as in a block */
     float r[NR];
     uint32_t nu_count[NU], ni_count[NI];
 } problem;
@@ -45,8 +45,8 @@ static void make(problem *pb, int k, uint64_t seed) {
     for (int u = 0; u < NU; u++) pb->bu[u] = (float)(0.2 * fl_rng_normal(&rng)), pb->nu_count[u] = 0;
     for (int i = 0; i < NI; i++) pb->bi[i] = (float)(0.2 * fl_rng_normal(&rng)), pb->ni_count[i] = 0;
     for (int n = 0; n < NR; n++) {
-        pb->u[n] = (uint32_t)fl_rng_below(&rng, NU);
-        pb->i[n] = (uint32_t)fl_rng_below(&rng, NI);
+        pb->u[n] = (uint16_t)fl_rng_below(&rng, NU);
+        pb->i[n] = (uint16_t)fl_rng_below(&rng, NI);
         pb->r[n] = 1.0f + (float)fl_rng_below(&rng, 9) * 0.5f;
         pb->nu_count[pb->u[n]]++, pb->ni_count[pb->i[n]]++;
     }

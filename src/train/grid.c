@@ -17,6 +17,10 @@ int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads) 
     if (lim < 1) lim = 1;
     if ((uint32_t)nb > lim) nb = (int)lim;
     if (nb > 1024) nb = 1024;
+    /* 16-bit positions within a block: no block wider than 65,536 rows. */
+    uint32_t widest = n_users > n_items ? n_users : n_items;
+    int need = (int)((widest + 65535u) / 65536u);
+    if (nb < need) nb = need;
     return nb;
 }
 
@@ -40,28 +44,57 @@ static uint32_t *inverse(const uint32_t *at, uint32_t n) {
 /* The block of position k among n positions cut into nb ranges. */
 static inline size_t block_of(uint32_t k, uint32_t n, int nb) { return (size_t)((uint64_t)k * nb / n); }
 
+/* The 32-bit positions the grid is built with, before they are narrowed. */
+typedef struct wide {
+    uint32_t *u, *i;
+    float *r;
+} wide;
+
+static inline void swap_rating(wide *w, size_t a, size_t b) {
+    uint32_t tu = w->u[a], ti = w->i[a];
+    float tr = w->r[a];
+    w->u[a] = w->u[b], w->i[a] = w->i[b], w->r[a] = w->r[b];
+    w->u[b] = tu, w->i[b] = ti, w->r[b] = tr;
+}
+
 /* Reorders the ratings in place so block b occupies [start[b], start[b+1]):
  * American-flag sort, each rating moved at most once to its final block,
  * O(n) time and no extra memory beyond the counts. */
-static void bucket_in_place(fl_grid *g, size_t *fill) {
+static void bucket_in_place(const fl_grid *g, wide *w, size_t *fill) {
     const int nb = g->nb;
     const size_t nblocks = (size_t)nb * nb;
     memcpy(fill, g->start, nblocks * sizeof *fill);
     for (size_t b = 0; b < nblocks; b++) {
         while (fill[b] < g->start[b + 1]) {
             size_t k = fill[b];
-            size_t c = block_of(g->u[k], g->n_users, nb) * nb + block_of(g->i[k], g->n_items, nb);
+            size_t c = block_of(w->u[k], g->n_users, nb) * nb + block_of(w->i[k], g->n_items, nb);
             if (c == b) {
                 fill[b]++;
                 continue;
             }
-            size_t to = fill[c]++;
-            uint32_t tu = g->u[k], ti = g->i[k];
-            float tr = g->r[k];
-            g->u[k] = g->u[to], g->i[k] = g->i[to], g->r[k] = g->r[to];
-            g->u[to] = tu, g->i[to] = ti, g->r[to] = tr;
+            swap_rating(w, k, fill[c]++);
         }
     }
+}
+
+/* Positions relative to each block's first row and column, written over
+ * the 32-bit array from the front (entry k's two bytes never reach an entry
+ * not yet read), then the array is shrunk to half. */
+static uint16_t *narrow(uint32_t *wide_pos, const fl_grid *g, int by_row) {
+    const int nb = g->nb;
+    const uint32_t n_pos = by_row ? g->n_users : g->n_items;
+    unsigned char *out = (unsigned char *)wide_pos;
+    for (int blk = 0; blk < nb * nb; blk++) {
+        uint32_t first = fl_grid_first(n_pos, nb, by_row ? blk / nb : blk % nb);
+        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++) {
+            uint32_t v;
+            memcpy(&v, out + 4 * k, 4);
+            uint16_t local = (uint16_t)(v - first);
+            memcpy(out + 2 * k, &local, 2);
+        }
+    }
+    uint16_t *shrunk = realloc(wide_pos, (g->n ? g->n : 1) * sizeof(uint16_t));
+    return shrunk ? shrunk : (uint16_t *)wide_pos; /* a failed shrink keeps the block */
 }
 
 fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid *g,
@@ -73,53 +106,53 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
     g->n = n;
     size_t nblocks = (size_t)nb * nb;
     g->n_users = nu, g->n_items = ni;
+    if ((nu + (uint32_t)nb - 1) / (uint32_t)nb > 65536u || (ni + (uint32_t)nb - 1) / (uint32_t)nb > 65536u)
+        return fl_fail(err, FL_ERR_USAGE, "%d blocks per side leave blocks wider than 65,536 rows", nb);
     g->user_at = permutation(nu, rng);
     g->item_at = permutation(ni, rng);
     uint32_t *upos = g->user_at ? inverse(g->user_at, nu) : NULL;
     uint32_t *ipos = g->item_at ? inverse(g->item_at, ni) : NULL;
     g->start = calloc(nblocks + 1, sizeof *g->start);
     size_t *fill = malloc(nblocks * sizeof *fill);
+    wide w = {0};
     if (consume) {
         /* Take the dataset's arrays: the grid is then the only copy. */
-        g->u = d->users, g->i = d->items, g->r = d->ratings;
+        w.u = d->users, w.i = d->items, w.r = d->ratings;
         d->users = d->items = NULL, d->ratings = NULL;
         free(d->times), d->times = NULL;
         d->n_ratings = 0;
     } else {
-        g->u = malloc((n ? n : 1) * sizeof *g->u);
-        g->i = malloc((n ? n : 1) * sizeof *g->i);
-        g->r = malloc((n ? n : 1) * sizeof *g->r);
-        if (g->u && g->i && g->r) {
-            memcpy(g->u, d->users, n * sizeof *g->u);
-            memcpy(g->i, d->items, n * sizeof *g->i);
-            memcpy(g->r, d->ratings, n * sizeof *g->r);
+        w.u = malloc((n ? n : 1) * sizeof *w.u);
+        w.i = malloc((n ? n : 1) * sizeof *w.i);
+        w.r = malloc((n ? n : 1) * sizeof *w.r);
+        if (w.u && w.i && w.r) {
+            memcpy(w.u, d->users, n * sizeof *w.u);
+            memcpy(w.i, d->items, n * sizeof *w.i);
+            memcpy(w.r, d->ratings, n * sizeof *w.r);
         }
     }
-    if (!upos || !ipos || !g->start || !g->u || !g->i || !g->r || !fill) {
-        free(upos), free(ipos), free(fill);
+    g->r = w.r;
+    if (!upos || !ipos || !g->start || !w.u || !w.i || !w.r || !fill) {
+        free(upos), free(ipos), free(fill), free(w.u), free(w.i);
         fl_grid_free(g);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
     }
     for (size_t k = 0; k < n; k++) {
-        g->u[k] = upos[g->u[k]];
-        g->i[k] = ipos[g->i[k]];
-        g->start[block_of(g->u[k], nu, nb) * nb + block_of(g->i[k], ni, nb) + 1]++;
+        w.u[k] = upos[w.u[k]];
+        w.i[k] = ipos[w.i[k]];
+        g->start[block_of(w.u[k], nu, nb) * nb + block_of(w.i[k], ni, nb) + 1]++;
     }
     for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
-    bucket_in_place(g, fill);
+    bucket_in_place(g, &w, fill);
     free(upos), free(ipos), free(fill);
     /* One shuffle per block: SGD wants random order, and streaming the
      * shuffled arrays later costs nothing extra. */
     for (size_t b = 0; b < nblocks; b++) {
         size_t s = g->start[b], len = g->start[b + 1] - s;
-        for (size_t k = len; k > 1; k--) {
-            size_t j = s + fl_rng_below(rng, k), a = s + k - 1;
-            uint32_t tu = g->u[a], ti = g->i[a];
-            float tr = g->r[a];
-            g->u[a] = g->u[j], g->i[a] = g->i[j], g->r[a] = g->r[j];
-            g->u[j] = tu, g->i[j] = ti, g->r[j] = tr;
-        }
+        for (size_t k = len; k > 1; k--) swap_rating(&w, s + fl_rng_below(rng, k), s + k - 1);
     }
+    g->u = narrow(w.u, g, 1);
+    g->i = narrow(w.i, g, 0);
     return FL_OK;
 }
 
@@ -141,30 +174,47 @@ static int by_index(const void *a, const void *b) {
 fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **items, fl_error *err) {
     *items = NULL;
     size_t n = g->n;
+    const size_t nblocks = (size_t)g->nb * g->nb;
+    free(g->r), g->r = NULL; /* not needed: room for the wide arrays below */
     uint64_t *fill = malloc(((size_t)g->n_users + 1) * sizeof *fill);
-    if (!fill) return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
-    for (size_t k = 0; k < n; k++) g->u[k] = g->user_at[g->u[k]], g->i[k] = g->item_at[g->i[k]];
+    uint32_t *user = malloc((n ? n : 1) * sizeof *user);
+    if (!fill || !user) {
+        free(fill), free(user);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
+    }
+    for (size_t blk = 0; blk < nblocks; blk++)
+        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++)
+            user[k] = g->user_at[fl_grid_user_pos(g, (int)blk, k)];
+    free(g->u), g->u = NULL;
+    uint32_t *item = malloc((n ? n : 1) * sizeof *item);
+    if (!item) {
+        free(fill), free(user);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
+    }
+    for (size_t blk = 0; blk < nblocks; blk++)
+        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++)
+            item[k] = g->item_at[fl_grid_item_pos(g, (int)blk, k)];
+    free(g->i), g->i = NULL;
     /* American-flag sort by user, as in bucket_in_place. */
     memcpy(fill, seen_start, ((size_t)g->n_users + 1) * sizeof *fill);
     for (uint32_t b = 0; b < g->n_users; b++) {
         while (fill[b] < seen_start[b + 1]) {
             size_t k = fill[b];
-            uint32_t c = g->u[k];
+            uint32_t c = user[k];
             if (c == b) {
                 fill[b]++;
                 continue;
             }
             size_t to = fill[c]++;
-            uint32_t tu = g->u[k], ti = g->i[k];
-            g->u[k] = g->u[to], g->i[k] = g->i[to];
-            g->u[to] = tu, g->i[to] = ti;
+            uint32_t tu = user[k], ti = item[k];
+            user[k] = user[to], item[k] = item[to];
+            user[to] = tu, item[to] = ti;
         }
     }
-    free(fill);
+    free(fill), free(user);
     for (uint32_t u = 0; u < g->n_users; u++)
-        qsort(g->i + seen_start[u], seen_start[u + 1] - seen_start[u], sizeof *g->i, by_index);
-    *items = g->i;
-    g->i = NULL;
+        qsort(item + seen_start[u], seen_start[u + 1] - seen_start[u], sizeof *item, by_index);
+    *items = item;
     fl_grid_free(g);
     return FL_OK;
 }

@@ -3,8 +3,10 @@
  * Users and items are renumbered by random permutations (so popular ids
  * spread evenly) and cut into nb contiguous ranges of the new numbers: row
  * block b holds the users at positions k with floor(k * nb / nu) == b. Ratings are stored
- * block by block as three parallel arrays of *positions*, shuffled inside each
- * block once. Blocks (r, c) and (r', c') with r != r' and c != c' touch
+ * block by block as three parallel arrays, shuffled inside each block once:
+ * the rating, and its user's and item's position *within the block's row and
+ * column range* as 16-bit numbers (8 bytes a rating instead of 12; blocks
+ * are never more than 65,536 rows wide). Blocks (r, c) and (r', c') with r != r' and c != c' touch
  * disjoint parameters, so threads can update them at the same time without
  * locks; and because a block's rows are contiguous, two threads never write
  * to the same cache line either. */
@@ -18,11 +20,24 @@ typedef struct fl_grid {
     int nb;                  /* blocks per side */
     size_t n;                /* ratings */
     size_t *start;           /* [nb*nb + 1]: block b = row*nb + col holds [start[b], start[b+1]) */
-    uint32_t *u, *i;         /* [n] user / item positions */
+    uint16_t *u, *i;         /* [n] user / item positions within the block's ranges */
     float *r;                /* [n] */
     uint32_t n_users, n_items;
     uint32_t *user_at, *item_at; /* position -> the dataset's index */
 } fl_grid;
+
+/* The first of n positions cut into nb ranges that falls in range b: range b
+ * holds the positions k with floor(k * nb / n) == b. */
+static inline uint32_t fl_grid_first(uint32_t n, int nb, int b) {
+    return (uint32_t)(((uint64_t)b * n + (uint64_t)nb - 1) / (uint64_t)nb);
+}
+/* The user and item positions of rating k, which is in block blk. */
+static inline uint32_t fl_grid_user_pos(const fl_grid *g, int blk, size_t k) {
+    return fl_grid_first(g->n_users, g->nb, blk / g->nb) + g->u[k];
+}
+static inline uint32_t fl_grid_item_pos(const fl_grid *g, int blk, size_t k) {
+    return fl_grid_first(g->n_items, g->nb, blk % g->nb) + g->i[k];
+}
 
 /* With consume, the grid takes d's rating arrays (d is left with none) instead
  * of copying them: one copy of the ratings in memory instead of two. The
@@ -43,10 +58,10 @@ static inline int fl_grid_stratum_block(const fl_grid *g, int s, int b) {
 }
 
 /* Blocks per side for this problem: enough that each block's rows fit in a
- * core's cache, at least 8 (so up to 4 threads share one grid, and the thread
- * count does not change the model), a multiple of the thread count (so every
- * thread gets the same number of blocks per stratum), never more than the
- * ids allow. */
+ * core's cache and no block is wider than 65,536 rows, at least 8 (so up to 4
+ * threads share one grid, and the thread count does not change the model), a
+ * multiple of the thread count (so every thread gets the same number of
+ * blocks per stratum), no more than the ids allow unless width demands it. */
 int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads);
 
 #endif

@@ -98,9 +98,12 @@ static void sgd_block(void *ctx, int task, int thread) {
     const fl_grid *g = &t->grid;
     int b = fl_grid_stratum_block(g, job->s, task);
     size_t lo = g->start[b];
+    /* The block's ratings number their rows from its first row and column. */
+    uint32_t u0 = fl_grid_first(g->n_users, g->nb, b / g->nb), i0 = fl_grid_first(g->n_items, g->nb, b % g->nb);
     fl_sgd_job j = {
-        .P = st->P, .Q = st->Q, .stride = (int)m->stride, .k = (int)m->n_factors,
-        .urow = st->urow, .irow = st->irow,
+        .P = st->P + (size_t)u0 * m->stride, .Q = st->Q + (size_t)i0 * m->stride,
+        .stride = (int)m->stride, .k = (int)m->n_factors,
+        .urow = st->urow + u0, .irow = st->irow + i0,
         .u = g->u + lo, .i = g->i + lo, .r = g->r + lo, .n = g->start[b + 1] - lo,
         .offset = m->offset, .lr = t->lr, .reg_f = t->p->reg_factors, .reg_b = t->p->reg_bias,
         .biased = m->kind == FL_MODEL_BIASED, .y_lo = t->p->y_lo, .y_hi = t->p->y_hi,

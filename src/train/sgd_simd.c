@@ -64,9 +64,11 @@ static inline __attribute__((always_inline)) void rows4_store(fl_sgd_row *const 
 }
 
 /* Whether four ratings have four different users and four different items. */
-static inline __attribute__((always_inline)) int distinct4(const uint32_t *u, const uint32_t *i) {
-    v4u a, b;
-    memcpy(&a, u, 16), memcpy(&b, i, 16);
+static inline __attribute__((always_inline)) int distinct4(const uint16_t *u, const uint16_t *i) {
+    typedef uint16_t v4h __attribute__((vector_size(8)));
+    v4h hu, hi;
+    memcpy(&hu, u, 8), memcpy(&hi, i, 8);
+    v4u a = __builtin_convertvector(hu, v4u), b = __builtin_convertvector(hi, v4u);
     v4u a1 = __builtin_shufflevector(a, a, 1, 2, 3, 0), a2 = __builtin_shufflevector(a, a, 2, 3, 0, 1);
     v4u b1 = __builtin_shufflevector(b, b, 1, 2, 3, 0), b2 = __builtin_shufflevector(b, b, 2, 3, 0, 1);
     v4i same = (v4i)((a == a1) | (a == a2) | (b == b1) | (b == b2));

@@ -23,11 +23,11 @@ typedef struct fl_sgd_row {
 } fl_sgd_row;
 
 typedef struct fl_sgd_job {
-    float *P, *Q;            /* factor rows, `stride` floats apart, 32-byte aligned */
+    float *P, *Q;            /* the block's first factor rows, `stride` floats apart, 64-byte aligned */
     int stride;              /* multiple of 16; padding entries are zero and stay zero */
     int k;                   /* real factors (for the mean squared gradient) */
-    fl_sgd_row *urow, *irow; /* per user / per item records */
-    const uint32_t *u, *i;   /* the block's ratings */
+    fl_sgd_row *urow, *irow; /* the block's first user / item records */
+    const uint16_t *u, *i;   /* the block's ratings: rows of P / urow and Q / irow */
     const float *r;
     size_t n;
     float offset, lr, reg_f, reg_b;

@@ -104,7 +104,7 @@ ATTR void RUN(const fl_sgd_job *job, const int nv, const int biased, const int s
      * stay in registers instead of being reloaded after every update. */
     const fl_sgd_job copy = *job, *const j = &copy;
     const float inv_k = 1.0f / (float)j->k;
-    const uint32_t *const us = j->u, *const is = j->i;
+    const uint16_t *const us = j->u, *const is = j->i;
     const size_t stride = (size_t)nv * (sizeof(VEC) / sizeof(float)), n_ratings = j->n;
     const size_t row_bytes = (size_t)nv * sizeof(VEC);
     size_t pf = 0;

@@ -77,42 +77,50 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
 }
 
 /* The training ratings, from the dataset or (when SGD took the dataset's
- * arrays) from the grid, whose indices are positions mapped by user_at. */
+ * arrays) from the grid, whose blocks number their users and items from the
+ * block's first position; user_at maps positions to model indices. */
 typedef struct loss_job {
     const fl_model *m;
-    const uint32_t *u, *i;
-    const float *r;
-    size_t n;
-    const uint32_t *user_at, *item_at; /* NULL when u, i are model indices */
+    const fl_dataset *d; /* or */
+    const fl_grid *g;
     double se[LOSS_CHUNKS];
 } loss_job;
 
 static void loss_chunk(void *ctx, int task, int thread) {
     loss_job *j = ctx;
-    size_t lo = j->n * (size_t)task / LOSS_CHUNKS, hi = j->n * (size_t)(task + 1) / LOSS_CHUNKS;
     double se = 0.0;
-    for (size_t k = lo; k < hi; k++) {
-        uint32_t u = j->user_at ? j->user_at[j->u[k]] : j->u[k];
-        uint32_t i = j->item_at ? j->item_at[j->i[k]] : j->i[k];
-        double e = (double)fl_predict_index(j->m, u, i) - j->r[k];
-        se += e * e;
+    if (j->g) {
+        const fl_grid *g = j->g;
+        size_t nblocks = (size_t)g->nb * g->nb;
+        size_t lo = nblocks * (size_t)task / LOSS_CHUNKS, hi = nblocks * (size_t)(task + 1) / LOSS_CHUNKS;
+        for (size_t b = lo; b < hi; b++)
+            for (size_t k = g->start[b]; k < g->start[b + 1]; k++) {
+                uint32_t u = g->user_at[fl_grid_user_pos(g, (int)b, k)];
+                uint32_t i = g->item_at[fl_grid_item_pos(g, (int)b, k)];
+                double e = (double)fl_predict_index(j->m, u, i) - g->r[k];
+                se += e * e;
+            }
+    } else {
+        const fl_dataset *d = j->d;
+        size_t lo = d->n_ratings * (size_t)task / LOSS_CHUNKS;
+        size_t hi = d->n_ratings * (size_t)(task + 1) / LOSS_CHUNKS;
+        for (size_t k = lo; k < hi; k++) {
+            double e = (double)fl_predict_index(j->m, d->users[k], d->items[k]) - d->ratings[k];
+            se += e * e;
+        }
     }
     j->se[task] = se;
 }
 
 static double train_mse(fl_trainer *t) {
     loss_job j = {.m = t->m};
-    if (t->grid.n) {
-        j.u = t->grid.u, j.i = t->grid.i, j.r = t->grid.r, j.n = t->grid.n;
-        j.user_at = t->grid.user_at, j.item_at = t->grid.item_at;
-    } else {
-        j.u = t->train->users, j.i = t->train->items, j.r = t->train->ratings;
-        j.n = t->train->n_ratings;
-    }
+    size_t n;
+    if (t->grid.n) j.g = &t->grid, n = t->grid.n;
+    else j.d = t->train, n = t->train->n_ratings;
     fl_pool_run(t->pool, LOSS_CHUNKS, loss_chunk, &j);
     double se = 0.0;
     for (int c = 0; c < LOSS_CHUNKS; c++) se += j.se[c];
-    return j.n ? se / (double)j.n : 0.0;
+    return n ? se / (double)n : 0.0;
 }
 
 typedef struct run {
