@@ -171,10 +171,22 @@ static int by_index(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* narrow's inverse, to model indices: out[k] = the user (by_row) or item
+ * index of rating k. */
+static void widen(const fl_grid *g, int by_row, uint32_t *out) {
+    const int nb = g->nb;
+    const uint32_t n_pos = by_row ? g->n_users : g->n_items;
+    const uint32_t *at = by_row ? g->user_at : g->item_at;
+    const uint16_t *local = by_row ? g->u : g->i;
+    for (int blk = 0; blk < nb * nb; blk++) {
+        const uint32_t *block_at = at + fl_grid_first(n_pos, nb, by_row ? blk / nb : blk % nb);
+        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++) out[k] = block_at[local[k]];
+    }
+}
+
 fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **items, fl_error *err) {
     *items = NULL;
     size_t n = g->n;
-    const size_t nblocks = (size_t)g->nb * g->nb;
     free(g->r), g->r = NULL; /* not needed: room for the wide arrays below */
     uint64_t *fill = malloc(((size_t)g->n_users + 1) * sizeof *fill);
     uint32_t *user = malloc((n ? n : 1) * sizeof *user);
@@ -182,18 +194,14 @@ fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **ite
         free(fill), free(user);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
     }
-    for (size_t blk = 0; blk < nblocks; blk++)
-        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++)
-            user[k] = g->user_at[fl_grid_user_pos(g, (int)blk, k)];
+    widen(g, 1, user);
     free(g->u), g->u = NULL;
     uint32_t *item = malloc((n ? n : 1) * sizeof *item);
     if (!item) {
         free(fill), free(user);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
     }
-    for (size_t blk = 0; blk < nblocks; blk++)
-        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++)
-            item[k] = g->item_at[fl_grid_item_pos(g, (int)blk, k)];
+    widen(g, 0, item);
     free(g->i), g->i = NULL;
     /* American-flag sort by user, as in bucket_in_place. */
     memcpy(fill, seen_start, ((size_t)g->n_users + 1) * sizeof *fill);

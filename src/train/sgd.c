@@ -115,27 +115,27 @@ static void sgd_block(void *ctx, int task, int thread) {
  * plain memory traffic: it is split over the pool like the blocks. */
 enum { WRITE_BACK_TASKS = 16 };
 
+/* Rows [lo, hi) of the working copy to the model's rows (dst, by index
+ * at[pos]) and biases. */
+static void copy_back(float *dst, float *bias, const float *src, const fl_sgd_row *rec,
+                      const uint32_t *at, uint32_t lo, uint32_t hi, size_t stride) {
+    for (uint32_t pos = lo; pos < hi; pos++) {
+        memcpy(dst + (size_t)at[pos] * stride, src + (size_t)pos * stride, stride * sizeof(float));
+        if (bias) bias[at[pos]] = rec[pos].bias;
+    }
+}
+
 static void write_back(void *ctx, int task, int thread) {
     (void)thread;
     fl_trainer *t = ctx;
     const sgd_state *s = t->state;
     fl_model *m = t->m;
     const fl_grid *g = &t->grid;
-    const size_t row = m->stride * sizeof(float);
-    const uint32_t u_lo = (uint32_t)((uint64_t)m->n_users * task / WRITE_BACK_TASKS);
-    const uint32_t u_hi = (uint32_t)((uint64_t)m->n_users * (task + 1) / WRITE_BACK_TASKS);
-    for (uint32_t pos = u_lo; pos < u_hi; pos++) {
-        uint32_t u = g->user_at[pos];
-        memcpy(m->P + (size_t)u * m->stride, s->P + (size_t)pos * m->stride, row);
-        if (m->bu) m->bu[u] = s->urow[pos].bias;
-    }
-    const uint32_t i_lo = (uint32_t)((uint64_t)m->n_items * task / WRITE_BACK_TASKS);
-    const uint32_t i_hi = (uint32_t)((uint64_t)m->n_items * (task + 1) / WRITE_BACK_TASKS);
-    for (uint32_t pos = i_lo; pos < i_hi; pos++) {
-        uint32_t i = g->item_at[pos];
-        memcpy(m->Q + (size_t)i * m->stride, s->Q + (size_t)pos * m->stride, row);
-        if (m->bi) m->bi[i] = s->irow[pos].bias;
-    }
+    const uint64_t nu = m->n_users, ni = m->n_items;
+    copy_back(m->P, m->bu, s->P, s->urow, g->user_at, (uint32_t)(nu * task / WRITE_BACK_TASKS),
+              (uint32_t)(nu * (task + 1) / WRITE_BACK_TASKS), m->stride);
+    copy_back(m->Q, m->bi, s->Q, s->irow, g->item_at, (uint32_t)(ni * task / WRITE_BACK_TASKS),
+              (uint32_t)(ni * (task + 1) / WRITE_BACK_TASKS), m->stride);
 }
 
 static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {

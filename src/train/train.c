@@ -93,13 +93,14 @@ static void loss_chunk(void *ctx, int task, int thread) {
         const fl_grid *g = j->g;
         size_t nblocks = (size_t)g->nb * g->nb;
         size_t lo = nblocks * (size_t)task / LOSS_CHUNKS, hi = nblocks * (size_t)(task + 1) / LOSS_CHUNKS;
-        for (size_t b = lo; b < hi; b++)
+        for (size_t b = lo; b < hi; b++) {
+            const uint32_t *uat = g->user_at + fl_grid_first(g->n_users, g->nb, (int)b / g->nb);
+            const uint32_t *iat = g->item_at + fl_grid_first(g->n_items, g->nb, (int)b % g->nb);
             for (size_t k = g->start[b]; k < g->start[b + 1]; k++) {
-                uint32_t u = g->user_at[fl_grid_user_pos(g, (int)b, k)];
-                uint32_t i = g->item_at[fl_grid_item_pos(g, (int)b, k)];
-                double e = (double)fl_predict_index(j->m, u, i) - g->r[k];
+                double e = (double)fl_predict_index(j->m, uat[g->u[k]], iat[g->i[k]]) - g->r[k];
                 se += e * e;
             }
+        }
     } else {
         const fl_dataset *d = j->d;
         size_t lo = d->n_ratings * (size_t)task / LOSS_CHUNKS;
