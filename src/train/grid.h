@@ -31,7 +31,8 @@ typedef struct fl_grid {
 static inline uint32_t fl_grid_first(uint32_t n, int nb, int b) {
     return (uint32_t)(((uint64_t)b * n + (uint64_t)nb - 1) / (uint64_t)nb);
 }
-/* The user and item positions of rating k, which is in block blk. */
+/* The user and item positions of rating k, which is in block blk (a division
+ * per call: loops over a block take fl_grid_first once instead). */
 static inline uint32_t fl_grid_user_pos(const fl_grid *g, int blk, size_t k) {
     return fl_grid_first(g->n_users, g->nb, blk / g->nb) + g->u[k];
 }
