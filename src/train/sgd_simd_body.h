@@ -1,5 +1,5 @@
 /* sgd_simd_body.h — the SGD block loop, included by sgd_simd.c once per
- * instruction set with VEC, PART, FOLD3, FINISH4 (see there), ATTR (function
+ * instruction set with VEC, PART, FOLD3, FINISH4, REDUCE12 (see there), ATTR (function
  * attributes: target, always_inline) and the names GROUP and RUN of the
  * generated functions defined. The update is sgd_kernel.h's. No include
  * guard: it is meant to be included several times. */
@@ -34,7 +34,7 @@ ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int s
      * squared gradient norms follow from them in closed form
      * (|dz q + l p|^2 = dz^2 |q|^2 + 2 dz l p.q + l^2 |p|^2), so the
      * update loop below is only the two row updates. */
-    PART part[4];
+    VEC sums[4][3];
 #pragma GCC unroll 4
     for (int l = 0; l < m; l++) {
         VEC acc = {0}, pp = {0}, qq = {0};
@@ -44,11 +44,15 @@ ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int s
             pp += p[l][v] * p[l][v];
             qq += q[l][v] * q[l][v];
         }
-        part[l] = FOLD3(acc, pp, qq);
+        sums[l][0] = acc, sums[l][1] = pp, sums[l][2] = qq;
     }
     v4 s[3];
-    if (m == 4) FINISH4(part[0], part[1], part[2], part[3], s);
-    else FINISH4(part[0], part[0], part[0], part[0], s);
+    if (m == 4) {
+        REDUCE12(sums, s);
+    } else {
+        PART part = FOLD3(sums[0][0], sums[0][1], sums[0][2]);
+        FINISH4(part, part, part, part, s);
+    }
     v4 z = s[0];
     if (biased) z += j->offset + ub + ib;
     v4 yhat = z, slope = {1.0f, 1.0f, 1.0f, 1.0f};
