@@ -2,7 +2,9 @@
  * exactly once, each block's rows are a contiguous range of positions, the
  * blocks of one stratum share no row and no column (so concurrent updates
  * never touch the same parameters), every block is in exactly one stratum,
- * grid sizes suit the thread count, and the pool runs every task once. */
+ * an epoch's tasks may run in any order their predecessors allow and still
+ * give each row and column range its blocks in the sequential order, grid
+ * sizes suit the thread count, and the pool runs every task once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +102,85 @@ static void test_strata_disjoint(void **state) {
     fl_dataset_free(d);
 }
 
+/* The block task t of an epoch runs (grid.h). */
+static int task_block(int nb, const int *order, int t) {
+    fl_grid g = {.nb = nb};
+    return fl_grid_stratum_block(&g, order[t / nb], t % nb);
+}
+
+/* Runs an epoch's tasks as a scheduler with `slots` threads might: at each
+ * turn a random running task ends or a random ready task starts. Checks that
+ * running tasks never share a row or column range and that every row and
+ * column range sees its blocks in the order of the sequential epoch (each
+ * step holds one block of every row and every column, so a range's k-th
+ * block must be its block of step k). */
+static void run_in_some_order(int nb, const int *order, int slots, fl_rng *rng) {
+    const int n = nb * nb;
+    int *state = calloc((size_t)n, sizeof *state); /* 0 waiting, 1 running, 2 done */
+    int *row_seen = calloc((size_t)nb, sizeof *row_seen), *col_seen = calloc((size_t)nb, sizeof *col_seen);
+    int *ready = malloc((size_t)n * sizeof *ready);
+    int finished = 0, running = 0;
+    while (finished < n) {
+        int n_ready = 0;
+        for (int t = 0; t < n; t++) {
+            int row, col;
+            fl_grid_task_preds(nb, order, t, &row, &col);
+            if (state[t] == 0 && (row < 0 || (state[row] == 2 && state[col] == 2))) ready[n_ready++] = t;
+        }
+        if (n_ready > 0 && running < slots && (running == 0 || fl_rng_below(rng, 2))) {
+            const int t = ready[fl_rng_below(rng, (uint64_t)n_ready)], blk = task_block(nb, order, t);
+            for (int x = 0; x < n; x++) {
+                if (state[x] != 1) continue;
+                const int other = task_block(nb, order, x);
+                assert_true(other / nb != blk / nb && other % nb != blk % nb);
+            }
+            assert_int_equal(row_seen[blk / nb]++, t / nb);
+            assert_int_equal(col_seen[blk % nb]++, t / nb);
+            state[t] = 1, running++;
+        } else {
+            assert_true(running > 0); /* nothing ready means something is running */
+            int pick = (int)fl_rng_below(rng, (uint64_t)running);
+            for (int t = 0; t < n; t++)
+                if (state[t] == 1 && pick-- == 0) {
+                    state[t] = 2, running--, finished++;
+                    break;
+                }
+        }
+    }
+    free(state), free(row_seen), free(col_seen), free(ready);
+}
+
+static void test_task_order(void **state) {
+    (void)state;
+    fl_rng rng;
+    fl_rng_seed(&rng, 11);
+    const int sizes[] = {1, 2, 3, 8, 12};
+    for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+        const int nb = sizes[z];
+        int *order = malloc((size_t)nb * sizeof *order);
+        for (int k = 0; k < nb; k++) order[k] = k;
+        for (int rep = 0; rep < 20; rep++) {
+            for (int k = nb; k > 1; k--) {
+                int j = (int)fl_rng_below(&rng, (uint64_t)k), tmp = order[k - 1];
+                order[k - 1] = order[j], order[j] = tmp;
+            }
+            /* The predecessors are the previous step's blocks on the same row and column. */
+            for (int t = nb; t < nb * nb; t++) {
+                int row, col;
+                fl_grid_task_preds(nb, order, t, &row, &col);
+                const int blk = task_block(nb, order, t), rb = task_block(nb, order, row),
+                          cb = task_block(nb, order, col);
+                assert_int_equal(row / nb, t / nb - 1);
+                assert_int_equal(col / nb, t / nb - 1);
+                assert_int_equal(rb / nb, blk / nb);
+                assert_int_equal(cb % nb, blk % nb);
+            }
+            run_in_some_order(nb, order, 1 + rep % 4, &rng);
+        }
+        free(order);
+    }
+}
+
 static void test_grid_size(void **state) {
     (void)state;
     for (int t = 1; t <= 16; t++) {
@@ -150,6 +231,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_rating_once),
         cmocka_unit_test(test_strata_disjoint),
+        cmocka_unit_test(test_task_order),
         cmocka_unit_test(test_grid_size),
         cmocka_unit_test(test_pool_runs_each_task_once),
     };

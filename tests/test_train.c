@@ -108,6 +108,11 @@ static void test_deterministic(void **state) {
     p.n_threads = 1;
     fl_model *c = train_ok(f, &p, NULL);
     assert_memory_equal(a->block, c->block, block_bytes(a));
+    /* More threads than cores: blocks start in yet another order. */
+    p.n_threads = 4;
+    fl_model *e = train_ok(f, &p, NULL);
+    assert_memory_equal(a->block, e->block, block_bytes(a));
+    fl_model_free(e);
     p.n_threads = 2;
     p.seed = 43;
     fl_model *d = train_ok(f, &p, NULL);

@@ -24,6 +24,18 @@ int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads) 
     return nb;
 }
 
+void fl_grid_task_preds(int nb, const int *order, int t, int *row_pred, int *col_pred) {
+    const int k = t / nb, b = t % nb;
+    if (k == 0) {
+        *row_pred = *col_pred = -1;
+        return;
+    }
+    const int col = (b + order[k]) % nb;
+    *row_pred = (k - 1) * nb + b;
+    /* the row whose block in step k - 1 has this column */
+    *col_pred = (k - 1) * nb + ((col - order[k - 1]) % nb + nb) % nb;
+}
+
 /* A random permutation: at[pos] = original index. */
 static uint32_t *permutation(uint32_t n, fl_rng *rng) {
     uint32_t *at = malloc((n ? n : 1) * sizeof *at);

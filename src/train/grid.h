@@ -58,6 +58,15 @@ static inline int fl_grid_stratum_block(const fl_grid *g, int s, int b) {
     return b * g->nb + (b + s) % g->nb;
 }
 
+/* An epoch runs the strata in the order order[0..nb-1]; task t = k * nb + b
+ * is block fl_grid_stratum_block(g, order[k], b). Running the tasks in that
+ * order gives the model; so does running any task as soon as the two tasks
+ * before it on its block row and on its block column are done, since each
+ * row and column range then sees its blocks in the same order (and blocks
+ * running at once share neither). Those two, both in step k - 1, go to
+ * *row_pred and *col_pred; a task of the first step has none (-1). */
+void fl_grid_task_preds(int nb, const int *order, int t, int *row_pred, int *col_pred);
+
 /* Blocks per side for this problem: enough that each block's rows fit in a
  * core's cache and no block is wider than 65,536 rows, at least 8 (so up to 4
  * threads share one grid, and the thread count does not change the model), a

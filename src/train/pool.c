@@ -1,6 +1,9 @@
 /* pool.c — pthreads behind fl_pool. Workers sleep on a condition variable
  * between jobs and claim tasks from an atomic counter; a job ends when its
- * done-counter reaches n_tasks. One job runs at a time. */
+ * done-counter reaches n_tasks. One job runs at a time, and the next is set
+ * up only once every worker has left the last one: a worker still looking
+ * for a task of a finished job must not see the next job's counter or task
+ * count (it would run a task twice, or count one that never ran). */
 #include "train/pool.h"
 
 #include <pthread.h>
@@ -14,6 +17,7 @@ struct fl_pool {
     pthread_mutex_t mu;
     pthread_cond_t wake, finished;
     unsigned long generation; /* bumped for each job, under mu */
+    int active;               /* workers inside a job, under mu */
     int stop;
     fl_task_fn fn;
     void *ctx;
@@ -27,12 +31,13 @@ typedef struct worker_arg {
     int thread;
 } worker_arg;
 
-static void work(fl_pool *p, int thread) {
+/* fn, ctx and n_tasks are read under mu by the caller and passed in. */
+static void work(fl_pool *p, fl_task_fn fn, void *ctx, int n_tasks, int thread) {
     for (;;) {
         int t = atomic_fetch_add(&p->next, 1);
-        if (t >= p->n_tasks) return;
-        p->fn(p->ctx, t, thread);
-        if (atomic_fetch_add(&p->done, 1) + 1 == p->n_tasks) {
+        if (t >= n_tasks) return;
+        fn(ctx, t, thread);
+        if (atomic_fetch_add(&p->done, 1) + 1 == n_tasks) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->finished);
             pthread_mutex_unlock(&p->mu);
@@ -54,8 +59,15 @@ static void *worker(void *arg) {
             return NULL;
         }
         seen = p->generation;
+        fl_task_fn fn = p->fn;
+        void *ctx = p->ctx;
+        int n_tasks = p->n_tasks;
+        p->active++;
         pthread_mutex_unlock(&p->mu);
-        work(p, thread);
+        work(p, fn, ctx, n_tasks, thread);
+        pthread_mutex_lock(&p->mu);
+        if (--p->active == 0) pthread_cond_signal(&p->finished);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 
@@ -99,6 +111,7 @@ void fl_pool_run(fl_pool *p, int n_tasks, fl_task_fn fn, void *ctx) {
         return;
     }
     pthread_mutex_lock(&p->mu);
+    while (p->active > 0) pthread_cond_wait(&p->finished, &p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
@@ -107,7 +120,7 @@ void fl_pool_run(fl_pool *p, int n_tasks, fl_task_fn fn, void *ctx) {
     p->generation++;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    work(p, 0);
+    work(p, fn, ctx, n_tasks, 0);
     pthread_mutex_lock(&p->mu);
     while (atomic_load(&p->done) < n_tasks) pthread_cond_wait(&p->finished, &p->mu);
     pthread_mutex_unlock(&p->mu);

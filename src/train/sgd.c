@@ -9,8 +9,12 @@
  *
  * Parallelism: an epoch runs the grid's nb strata in a random order; the nb
  * blocks of a stratum are row- and column-disjoint and run on the pool's
- * threads without locks. The result does not depend on which thread takes
- * which block, so a seed fixes the model.
+ * threads without locks. There is no barrier between strata: a block starts
+ * as soon as the blocks before it on its row and its column range are done
+ * (grid.h), so a thread that finishes early, or runs on a faster core,
+ * moves on to the next stratum instead of waiting. Every row and column
+ * range still sees its blocks in the same order, so the result does not
+ * depend on which thread takes which block or when: a seed fixes the model.
  *
  * Layout: SGD works on its own copy of the factor rows in the grid's
  * numbering (each block's rows contiguous, see grid.h) and writes them back
@@ -21,6 +25,8 @@
 #include "train/trainer.h"
 
 #include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +36,7 @@ typedef struct sgd_state {
     float *P, *Q;            /* factor rows by grid position */
     fl_sgd_row *urow, *irow; /* per-row bias, AdaGrad sums and penalty share, by position */
     int *order;              /* [nb] strata order of this epoch */
+    atomic_uchar *claimed, *done; /* [nb * nb] per task of this epoch */
     fl_sgd_kernel kernel;
 } sgd_state;
 
@@ -59,7 +66,9 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
     s->urow = malloc(nu * sizeof *s->urow);
     s->irow = malloc(ni * sizeof *s->irow);
     s->order = malloc((size_t)g->nb * sizeof *s->order);
-    if (!s->P || !s->Q || !s->urow || !s->irow || !s->order)
+    s->claimed = malloc((size_t)g->nb * g->nb * sizeof *s->claimed);
+    s->done = malloc((size_t)g->nb * g->nb * sizeof *s->done);
+    if (!s->P || !s->Q || !s->urow || !s->irow || !s->order || !s->claimed || !s->done)
         return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD working copy");
     /* Sums start at 1 so the first steps are exactly lr. */
     for (uint32_t pos = 0; pos < m->n_users; pos++) {
@@ -80,23 +89,15 @@ static void sgd_release(fl_trainer *t) {
     sgd_state *s = t->state;
     if (!s) return;
     free(s->P), free(s->Q), free(s->urow), free(s->irow), free(s->order);
+    free(s->claimed), free(s->done);
     free(s);
     t->state = NULL;
 }
 
-typedef struct stratum_job {
-    fl_trainer *t;
-    int s;
-} stratum_job;
-
-static void sgd_block(void *ctx, int task, int thread) {
-    (void)thread;
-    stratum_job *job = ctx;
-    fl_trainer *t = job->t;
+static void sgd_block(fl_trainer *t, int b) {
     sgd_state *st = t->state;
     const fl_model *m = t->m;
     const fl_grid *g = &t->grid;
-    int b = fl_grid_stratum_block(g, job->s, task);
     size_t lo = g->start[b];
     /* The block's ratings number their rows from its first row and column. */
     uint32_t u0 = fl_grid_first(g->n_users, g->nb, b / g->nb), i0 = fl_grid_first(g->n_items, g->nb, b % g->nb);
@@ -109,6 +110,66 @@ static void sgd_block(void *ctx, int task, int thread) {
         .biased = m->kind == FL_MODEL_BIASED, .y_lo = t->p->y_lo, .y_hi = t->p->y_hi,
     };
     st->kernel(&j);
+}
+
+/* One epoch's tasks (fl_grid_task_preds), shared by the pool's threads. */
+typedef struct epoch_run {
+    fl_trainer *t;
+    atomic_int lowest;       /* no task below it is unclaimed (a hint) */
+    atomic_int finished;     /* tasks done */
+    atomic_size_t ratings;   /* their ratings */
+    atomic_int stop;         /* cancelled: claim no more */
+} epoch_run;
+
+/* A task whose predecessors are done, claimed for the caller; -1 if none is
+ * ready yet. Only the next two strata can hold one. */
+static int claim(epoch_run *e) {
+    const sgd_state *s = e->t->state;
+    const int nb = e->t->grid.nb, n = nb * nb;
+    int from = atomic_load(&e->lowest);
+    while (from < n && atomic_load(&s->claimed[from])) from++;
+    atomic_store(&e->lowest, from);
+    const int until = from + 2 * nb < n ? from + 2 * nb : n;
+    for (int t = from; t < until; t++) {
+        if (atomic_load_explicit(&s->claimed[t], memory_order_relaxed)) continue;
+        int row, col;
+        fl_grid_task_preds(nb, s->order, t, &row, &col);
+        if (row >= 0 && !(atomic_load_explicit(&s->done[row], memory_order_acquire) &&
+                          atomic_load_explicit(&s->done[col], memory_order_acquire)))
+            continue;
+        if (!atomic_exchange(&s->claimed[t], 1)) return t;
+    }
+    return -1;
+}
+
+static void epoch_worker(void *ctx, int task, int thread) {
+    (void)task;
+    epoch_run *e = ctx;
+    fl_trainer *t = e->t;
+    const sgd_state *s = t->state;
+    const fl_grid *g = &t->grid;
+    const int nb = g->nb, n = nb * nb;
+    int reported = 0;
+    while (atomic_load(&e->finished) < n && !atomic_load(&e->stop)) {
+        const int task_id = claim(e);
+        if (task_id < 0) {
+            sched_yield(); /* the block this one waits for takes about a millisecond */
+            continue;
+        }
+        const int b = fl_grid_stratum_block(g, s->order[task_id / nb], task_id % nb);
+        sgd_block(t, b);
+        atomic_store_explicit(&s->done[task_id], 1, memory_order_release);
+        const size_t len = g->start[b + 1] - g->start[b];
+        const size_t ratings = atomic_fetch_add(&e->ratings, len) + len;
+        const int finished = atomic_fetch_add(&e->finished, 1) + 1;
+        /* The caller's thread reports, about once a stratum (the end of the
+         * epoch: sgd_epoch). */
+        if (thread == 0 && finished < n && finished / nb > reported) {
+            reported = finished / nb;
+            fl_trainer_progress(t, ratings, g->n);
+            if (t->cancelled) atomic_store(&e->stop, 1);
+        }
+    }
 }
 
 /* Copying the rows back is a few percent of an epoch on one thread, and
@@ -149,16 +210,13 @@ static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
         s->order[k - 1] = s->order[j];
         s->order[j] = tmp;
     }
-    size_t done = 0;
-    for (int k = 0; k < g->nb && !t->cancelled; k++) {
-        stratum_job job = {t, s->order[k]};
-        fl_pool_run(t->pool, g->nb, sgd_block, &job);
-        for (int b = 0; b < g->nb; b++) {
-            int blk = fl_grid_stratum_block(g, s->order[k], b);
-            done += g->start[blk + 1] - g->start[blk];
-        }
-        fl_trainer_progress(t, done, g->n);
+    for (int k = 0; k < g->nb * g->nb; k++) {
+        atomic_store_explicit(&s->claimed[k], 0, memory_order_relaxed);
+        atomic_store_explicit(&s->done[k], 0, memory_order_relaxed);
     }
+    epoch_run run = {.t = t}; /* counters at zero */
+    fl_pool_run(t->pool, fl_pool_threads(t->pool), epoch_worker, &run);
+    if (!t->cancelled) fl_trainer_progress(t, atomic_load(&run.ratings), g->n);
     /* Back into the model's order: evaluation and saving read the model. */
     fl_pool_run(t->pool, WRITE_BACK_TASKS, write_back, t);
     return FL_OK;
