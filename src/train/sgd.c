@@ -35,6 +35,7 @@
 typedef struct sgd_state {
     float *P, *Q;            /* factor rows by grid position */
     fl_sgd_row *urow, *irow; /* per-row bias, AdaGrad sums and penalty share, by position */
+    uint32_t *user_pos, *item_pos; /* model index -> position (the grid's at[] inverted) */
     int *order;              /* [nb] strata order of this epoch */
     atomic_uchar *claimed, *done; /* [nb * nb] per task of this epoch */
     fl_sgd_kernel kernel;
@@ -65,19 +66,24 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
     s->Q = rows_alloc(ni * row);
     s->urow = malloc(nu * sizeof *s->urow);
     s->irow = malloc(ni * sizeof *s->irow);
+    s->user_pos = malloc(nu * sizeof *s->user_pos);
+    s->item_pos = malloc(ni * sizeof *s->item_pos);
     s->order = malloc((size_t)g->nb * sizeof *s->order);
     s->claimed = malloc((size_t)g->nb * g->nb * sizeof *s->claimed);
     s->done = malloc((size_t)g->nb * g->nb * sizeof *s->done);
-    if (!s->P || !s->Q || !s->urow || !s->irow || !s->order || !s->claimed || !s->done)
+    if (!s->P || !s->Q || !s->urow || !s->irow || !s->user_pos || !s->item_pos || !s->order ||
+        !s->claimed || !s->done)
         return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD working copy");
     /* Sums start at 1 so the first steps are exactly lr. */
     for (uint32_t pos = 0; pos < m->n_users; pos++) {
         uint32_t u = g->user_at[pos], c = fl_model_user_count(m, u);
+        s->user_pos[u] = pos;
         memcpy(s->P + (size_t)pos * m->stride, m->P + (size_t)u * m->stride, row);
         s->urow[pos] = (fl_sgd_row){m->bu ? m->bu[u] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
     for (uint32_t pos = 0; pos < m->n_items; pos++) {
         uint32_t i = g->item_at[pos], c = m->item_count[i];
+        s->item_pos[i] = pos;
         memcpy(s->Q + (size_t)pos * m->stride, m->Q + (size_t)i * m->stride, row);
         s->irow[pos] = (fl_sgd_row){m->bi ? m->bi[i] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
@@ -89,7 +95,7 @@ static void sgd_release(fl_trainer *t) {
     sgd_state *s = t->state;
     if (!s) return;
     free(s->P), free(s->Q), free(s->urow), free(s->irow), free(s->order);
-    free(s->claimed), free(s->done);
+    free(s->claimed), free(s->done), free(s->user_pos), free(s->item_pos);
     free(s);
     t->state = NULL;
 }
@@ -176,13 +182,14 @@ static void epoch_worker(void *ctx, int task, int thread) {
  * plain memory traffic: it is split over the pool like the blocks. */
 enum { WRITE_BACK_TASKS = 16 };
 
-/* Rows [lo, hi) of the working copy to the model's rows (dst, by index
- * at[pos]) and biases. */
+/* The model's rows [lo, hi) and their biases from the working copy, which
+ * holds model row x at position pos[x]. In the model's order, so the writes
+ * stream and only the reads jump: twice as fast as the other way round. */
 static void copy_back(float *dst, float *bias, const float *src, const fl_sgd_row *rec,
-                      const uint32_t *at, uint32_t lo, uint32_t hi, size_t stride) {
-    for (uint32_t pos = lo; pos < hi; pos++) {
-        memcpy(dst + (size_t)at[pos] * stride, src + (size_t)pos * stride, stride * sizeof(float));
-        if (bias) bias[at[pos]] = rec[pos].bias;
+                      const uint32_t *pos, uint32_t lo, uint32_t hi, size_t stride) {
+    for (uint32_t x = lo; x < hi; x++) {
+        memcpy(dst + (size_t)x * stride, src + (size_t)pos[x] * stride, stride * sizeof(float));
+        if (bias) bias[x] = rec[pos[x]].bias;
     }
 }
 
@@ -191,11 +198,10 @@ static void write_back(void *ctx, int task, int thread) {
     fl_trainer *t = ctx;
     const sgd_state *s = t->state;
     fl_model *m = t->m;
-    const fl_grid *g = &t->grid;
     const uint64_t nu = m->n_users, ni = m->n_items;
-    copy_back(m->P, m->bu, s->P, s->urow, g->user_at, (uint32_t)(nu * task / WRITE_BACK_TASKS),
+    copy_back(m->P, m->bu, s->P, s->urow, s->user_pos, (uint32_t)(nu * task / WRITE_BACK_TASKS),
               (uint32_t)(nu * (task + 1) / WRITE_BACK_TASKS), m->stride);
-    copy_back(m->Q, m->bi, s->Q, s->irow, g->item_at, (uint32_t)(ni * task / WRITE_BACK_TASKS),
+    copy_back(m->Q, m->bi, s->Q, s->irow, s->item_pos, (uint32_t)(ni * task / WRITE_BACK_TASKS),
               (uint32_t)(ni * (task + 1) / WRITE_BACK_TASKS), m->stride);
 }
 
