@@ -128,7 +128,9 @@ typedef struct epoch_run {
 } epoch_run;
 
 /* A task whose predecessors are done, claimed for the caller; -1 if none is
- * ready yet. Only the next two strata can hold one. */
+ * ready yet. It looks at most two strata past the lowest unclaimed task: the
+ * window keeps the scan short and only limits how far a fast thread runs
+ * ahead, never which model comes out. */
 static int claim(epoch_run *e) {
     const sgd_state *s = e->t->state;
     const int nb = e->t->grid.nb, n = nb * nb;
