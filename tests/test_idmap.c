@@ -1,5 +1,6 @@
 /* test_idmap.c — raw id <-> dense index maps: interning, lookup, names,
- * length limits, growth through many rehashes, and deep copies. */
+ * length limits, growth through many rehashes, deep copies, and decimal ids
+ * (answered from a table by value) getting the same indices as any other. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,12 +128,68 @@ static void test_clone(void **state) {
     fl_idmap_free(ec);
 }
 
+/* Decimal ids go through a table by value: spellings of one number are
+ * still different ids, numbers too large for the table still work, and a
+ * mixed stream gets first-appearance indices, as names and finds agree. */
+static void test_decimal_ids(void **state) {
+    (void)state;
+    fl_idmap *m = fl_idmap_new();
+    assert_int_equal(intern(m, "7"), 0);
+    assert_int_equal(intern(m, "007"), 1);
+    assert_int_equal(intern(m, "+7"), 2);
+    assert_int_equal(intern(m, "7 "), 3);
+    assert_int_equal(intern(m, "0"), 4);
+    assert_int_equal(intern(m, "00"), 5);
+    assert_int_equal(intern(m, "4194303"), 6);  /* the largest value in the table */
+    assert_int_equal(intern(m, "4194304"), 7);  /* the first beyond it */
+    assert_int_equal(intern(m, "99999999999"), 8);
+    assert_int_equal(intern(m, "7"), 0);
+    assert_int_equal(intern(m, "4194303"), 6);
+    assert_int_equal(intern(m, "4194304"), 7);
+    assert_string_equal(fl_idmap_name(m, 1), "007");
+    fl_idmap_free(m);
+
+    /* A pseudo-random stream of numbers, some spelled with a leading zero,
+     * and words; expected index = order of first appearance. */
+    m = fl_idmap_new();
+    enum { N = 20000, RANGE = 3000 };
+    static int first[3 * RANGE];
+    for (int k = 0; k < 3 * RANGE; k++) first[k] = -1;
+    uint32_t next = 0, x = 12345;
+    for (int k = 0; k < N; k++) {
+        x = x * 1103515245u + 12345u;
+        int v = (int)((x >> 8) % RANGE), kind = (int)((x >> 20) % 3);
+        char id[32];
+        if (kind == 0) snprintf(id, sizeof id, "%d", v);
+        else if (kind == 1) snprintf(id, sizeof id, "0%d", v);
+        else snprintf(id, sizeof id, "w%d", v);
+        const int key = kind * RANGE + v;
+        uint32_t got = intern(m, id);
+        if (first[key] < 0) first[key] = (int)next++;
+        assert_int_equal(got, (uint32_t)first[key]);
+        uint32_t found = UINT32_MAX;
+        assert_int_equal(fl_idmap_find(m, id, strlen(id), &found), 1);
+        assert_int_equal(found, got);
+        assert_string_equal(fl_idmap_name(m, got), id);
+    }
+    assert_int_equal(fl_idmap_size(m), next);
+    /* A clone answers the same, and learns new numbers on its own. */
+    fl_idmap *c = fl_idmap_clone(m);
+    assert_non_null(c);
+    for (uint32_t k = 0; k < next; k += 97) assert_int_equal(intern(c, fl_idmap_name(m, k)), k);
+    assert_int_equal(intern(c, "3000000"), next);
+    assert_int_equal(fl_idmap_find(m, "3000000", 7, NULL), 0);
+    fl_idmap_free(c);
+    fl_idmap_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_clone),
+        cmocka_unit_test(test_decimal_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

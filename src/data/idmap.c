@@ -3,7 +3,15 @@
  * Open addressing (linear probing) over a power-of-two slot array holding
  * index+1 (0 = empty). Names live back to back in one growing pool, each
  * NUL-terminated, found through an offset per index; the table keeps each
- * entry's hash so growing never rehashes strings. Load factor stays <= 1/2. */
+ * entry's hash so growing never rehashes strings. Load factor stays <= 1/2.
+ *
+ * Most ids are small integers written in decimal (MovieLens's are): for
+ * those, a direct table by value sits in front of the hash. A hash lookup
+ * touches four scattered places (slot, hash, offset, name) and was most of
+ * the time spent loading a large ratings file; the table touches one. It is
+ * only a cache of what interning decided, so indices are the same with or
+ * without it: "7" and "007" are different ids, and only the canonical
+ * spelling (no sign, no leading zero) uses it. */
 #include "factorlens.h"
 
 #include <stdlib.h>
@@ -19,7 +27,40 @@ struct fl_idmap {
     char *pool;
     size_t pool_len, pool_cap;
     uint32_t last;     /* index+1 of the last id interned, 0 if none */
+    uint32_t *by_number; /* [n_numbers]: index+1 of the id spelled as the decimal k, or 0 */
+    uint32_t n_numbers;
 };
+
+/* Values up to this are cached by number: at most 16 MiB of table. */
+#define FL_IDMAP_MAX_NUMBER (1u << 22)
+
+/* Whether id is a canonical decimal below FL_IDMAP_MAX_NUMBER, and its value. */
+static int as_number(const char *id, size_t len, uint32_t *value) {
+    if (len == 0 || len > 7 || (id[0] == '0' && len > 1)) return 0;
+    uint32_t v = 0;
+    for (size_t k = 0; k < len; k++) {
+        unsigned d = (unsigned char)id[k] - '0';
+        if (d > 9) return 0;
+        v = v * 10 + d;
+    }
+    *value = v;
+    return v < FL_IDMAP_MAX_NUMBER;
+}
+
+/* Records that number maps to index; a failed allocation only loses the
+ * shortcut. */
+static void remember_number(fl_idmap *m, uint32_t number, uint32_t index) {
+    if (number >= m->n_numbers) {
+        uint32_t n = m->n_numbers ? m->n_numbers : 1024;
+        while (n <= number) n *= 2;
+        uint32_t *t = realloc(m->by_number, (size_t)n * sizeof *t);
+        if (!t) return;
+        memset(t + m->n_numbers, 0, (size_t)(n - m->n_numbers) * sizeof *t);
+        m->by_number = t;
+        m->n_numbers = n;
+    }
+    m->by_number[number] = index + 1;
+}
 
 static uint64_t hash_bytes(const char *s, size_t len) {
     /* 8 bytes per step with a multiply-xorshift mix: ids are short, so the
@@ -59,6 +100,7 @@ void fl_idmap_free(fl_idmap *m) {
     free(m->hashes);
     free(m->offsets);
     free(m->pool);
+    free(m->by_number);
     free(m);
 }
 
@@ -114,7 +156,22 @@ int fl_idmap_find(const fl_idmap *m, const char *id, size_t len, uint32_t *index
     return 1;
 }
 
+static fl_status intern_hashed(fl_idmap *m, const char *id, size_t len, uint32_t *index);
+
 fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *index) {
+    uint32_t number;
+    if (!as_number(id, len, &number)) return intern_hashed(m, id, len, index);
+    if (number < m->n_numbers && m->by_number[number]) {
+        *index = m->by_number[number] - 1;
+        m->last = *index + 1;
+        return FL_OK;
+    }
+    fl_status st = intern_hashed(m, id, len, index);
+    if (st == FL_OK) remember_number(m, number, *index);
+    return st;
+}
+
+static fl_status intern_hashed(fl_idmap *m, const char *id, size_t len, uint32_t *index) {
     /* Ratings files are usually grouped by user: the same id as last time is
      * answered without hashing or probing. */
     if (m->last) {
@@ -180,6 +237,7 @@ fl_idmap *fl_idmap_clone(const fl_idmap *m) {
     fl_idmap *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     *c = *m;
+    c->by_number = NULL, c->n_numbers = 0; /* a cache: the clone builds its own */
     c->slots = malloc((size_t)m->n_slots * sizeof *c->slots);
     c->hashes = malloc((size_t)(m->cap ? m->cap : 1) * sizeof *c->hashes);
     c->offsets = malloc((size_t)(m->cap ? m->cap : 1) * sizeof *c->offsets);
