@@ -48,8 +48,10 @@ static int as_number(const char *id, size_t len, uint32_t *value) {
 }
 
 /* Records that number maps to index; a failed allocation only loses the
- * shortcut. */
+ * shortcut. Numbers far above the count of ids (a few ids with large
+ * numbers) stay with the hash, so the table costs at most ~512 bytes an id. */
 static void remember_number(fl_idmap *m, uint32_t number, uint32_t index) {
+    if ((uint64_t)number >= 64 * ((uint64_t)m->n + 1024)) return;
     if (number >= m->n_numbers) {
         uint32_t n = m->n_numbers ? m->n_numbers : 1024;
         while (n <= number) n *= 2;
