@@ -81,8 +81,9 @@ static inline __attribute__((always_inline)) int distinct4(const uint16_t *u, co
  *                            as can be done without the other ratings
  *   FINISH4(z0..z3, s[3]) -> s[0] = the four p.q, s[1] the |p|^2, s[2] the |q|^2
  * (the lone rating passes its PART four times and gets its sums in every
- * lane), and for four ratings in one:
- *   REDUCE12(z[4][3], s[3]) -> the same s[3]
+ * lane). Four ratings take FOLD3 each and one FINISH4, unless the set has a
+ * faster way for them:
+ *   REDUCE12(z[4][3], s[3]) -> the same s[3]   (optional)
  * Every set adds lanes in the same pairs whatever the grouping, so a rating
  * gets the same bits alone or in a group. */
 
@@ -98,15 +99,10 @@ static inline __attribute__((always_inline)) void finish4_v4(v4 z0, v4 z1, v4 z2
     transpose4(&z0, &z1, &z2, &z3);
     s[0] = z0, s[1] = z1, s[2] = z2;
 }
-static inline __attribute__((always_inline)) void reduce12_8(v8 z[4][3], v4 s[3]) {
-    finish4_v4(fold3_8(z[0][0], z[0][1], z[0][2]), fold3_8(z[1][0], z[1][1], z[1][2]),
-               fold3_8(z[2][0], z[2][1], z[2][2]), fold3_8(z[3][0], z[3][1], z[3][2]), s);
-}
 #define VEC v8
 #define PART v4
 #define FOLD3 fold3_8
 #define FINISH4 finish4_v4
-#define REDUCE12 reduce12_8
 #define GROUP group_generic
 #define RUN run_generic
 #define ATTR static inline __attribute__((always_inline))
@@ -115,7 +111,6 @@ static inline __attribute__((always_inline)) void reduce12_8(v8 z[4][3], v4 s[3]
 #undef PART
 #undef FOLD3
 #undef FINISH4
-#undef REDUCE12
 #undef GROUP
 #undef RUN
 #undef ATTR
@@ -132,15 +127,10 @@ __attribute__((target("avx2,fma"))) static inline v4 fold3_avx2(v8 a, v8 b, v8 c
     __m128 cc = _mm_hadd_ps(half_avx2(c), half_avx2(c)); /* c01 c23 c01 c23 */
     return (v4)_mm_hadd_ps(ab, cc);
 }
-__attribute__((target("avx2,fma"))) static inline void reduce12_avx2(v8 z[4][3], v4 s[3]) {
-    finish4_v4(fold3_avx2(z[0][0], z[0][1], z[0][2]), fold3_avx2(z[1][0], z[1][1], z[1][2]),
-               fold3_avx2(z[2][0], z[2][1], z[2][2]), fold3_avx2(z[3][0], z[3][1], z[3][2]), s);
-}
 #define VEC v8
 #define PART v4
 #define FOLD3 fold3_avx2
 #define FINISH4 finish4_v4
-#define REDUCE12 reduce12_avx2
 #define GROUP group_avx2
 #define RUN run_avx2
 #define ATTR static inline __attribute__((target("avx2,fma"), always_inline))
@@ -149,7 +139,6 @@ __attribute__((target("avx2,fma"))) static inline void reduce12_avx2(v8 z[4][3],
 #undef PART
 #undef FOLD3
 #undef FINISH4
-#undef REDUCE12
 #undef GROUP
 #undef RUN
 #undef ATTR

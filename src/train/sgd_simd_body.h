@@ -1,8 +1,9 @@
 /* sgd_simd_body.h — the SGD block loop, included by sgd_simd.c once per
- * instruction set with VEC, PART, FOLD3, FINISH4, REDUCE12 (see there), ATTR (function
- * attributes: target, always_inline) and the names GROUP and RUN of the
- * generated functions defined. The update is sgd_kernel.h's. No include
- * guard: it is meant to be included several times. */
+ * instruction set with VEC, PART, FOLD3, FINISH4, optionally REDUCE12 (see
+ * there), ATTR (function attributes: target, always_inline) and the names
+ * GROUP and RUN of the generated functions defined. The update is
+ * sgd_kernel.h's. No include guard: it is meant to be included several
+ * times. */
 
 /* m ratings (1, or 4 with four different users and four different items):
  * the per-rating scalars run four to a vector, one lane per rating, with the
@@ -48,7 +49,12 @@ ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int s
     }
     v4 s[3];
     if (m == 4) {
+#ifdef REDUCE12
         REDUCE12(sums, s);
+#else
+        FINISH4(FOLD3(sums[0][0], sums[0][1], sums[0][2]), FOLD3(sums[1][0], sums[1][1], sums[1][2]),
+                FOLD3(sums[2][0], sums[2][1], sums[2][2]), FOLD3(sums[3][0], sums[3][1], sums[3][2]), s);
+#endif
     } else {
         PART part = FOLD3(sums[0][0], sums[0][1], sums[0][2]);
         FINISH4(part, part, part, part, s);
