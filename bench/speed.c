@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "libmf_peer.h"
 #include "rss.h"
 
 #define MAX_GRID 16
@@ -33,7 +34,10 @@ typedef struct config {
     const char *dump;
     const char *json; /* also append one JSON object per grid point to this file */
     int verbose; /* each epoch's test RMSE on stderr */
+    const char *libmf; /* LIBMF shared object to time beside factorlens, or NULL */
+    int rounds;        /* times each grid point runs (alternating with LIBMF) */
     float reg, lr; /* < 0: the library's defaults */
+    fl_solver solver;
 } config;
 
 /* What the epoch hook sees of one run. */
@@ -59,10 +63,15 @@ static void usage(FILE *f) {
             "  --target X       test RMSE to time (default 1.10 x sqrt(noise^2 + 0.5^2/12),\n"
             "                   the noise plus half-star rounding: the best any model can do)\n"
             "  --reg X, --lr X  override the library's default reg / lr (default: not)\n"
+            "  --solver S       sgd, adam or als, with the library's defaults for it (default sgd)\n"
             "  --seed S         data seed (default 42; training uses the library default)\n"
             "  --paper N        ratings of the 'on paper' memory projection (default 100M)\n"
             "  --dump FILE      write the train/test split for peer_torch_speed.py and exit\n"
             "  --json FILE      also append one JSON object per grid point to FILE\n"
+            "  --libmf FILE     also time LIBMF from this shared object (libmf.so) at each grid\n"
+            "                   point, right after factorlens, on the same split\n"
+            "  --rounds N       run each grid point N times, alternating with LIBMF, and end\n"
+            "                   with medians and the median factorlens/LIBMF ratio (default 1)\n"
             "  --verbose        each epoch's solve seconds and test RMSE on stderr\n");
 }
 
@@ -102,6 +111,7 @@ static int configure(int argc, char **argv, config *c) {
     c->seed = 42;
     c->paper = 1e8;
     c->reg = c->lr = -1.0f;
+    c->rounds = 1;
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
         double x;
@@ -125,6 +135,9 @@ static int configure(int argc, char **argv, config *c) {
         else if (!strcmp(a, "--seed")) c->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--dump")) c->dump = v;
         else if (!strcmp(a, "--json")) c->json = v;
+        else if (!strcmp(a, "--libmf")) c->libmf = v;
+        else if (!strcmp(a, "--solver")) bad = !fl_solver_parse(v, &c->solver);
+        else if (!strcmp(a, "--rounds")) c->rounds = atoi(v), bad = c->rounds < 1 || c->rounds > MAX_EPOCHS;
         else bad = 1;
         if (bad) {
             fprintf(stderr, "fl-bench-speed: bad option %s %s\n", a, v ? v : "");
@@ -194,9 +207,10 @@ static double raw_bytes(double n_ratings, double n_rows, int k) {
 /* One grid point, in a forked child: fl_train_owned hands the child's copy of the
  * training ratings to the solver (as the CLI does), so the peak is what a user pays. */
 static int run_point(const config *c, fl_dataset *train, const fl_dataset *test, int k,
-                     int threads, double rss_base) {
+                     int threads, double rss_base, double *ups_out) {
     fl_params p;
     fl_params_default(&p, FL_MODEL_BIASED);
+    fl_params_default_solver(&p, c->solver);
     p.n_factors = k;
     p.n_threads = threads;
     p.epochs = c->epochs;
@@ -225,6 +239,7 @@ static int run_point(const config *c, fl_dataset *train, const fl_dataset *test,
         if (!target_epoch && log->test_rmse[e] <= c->target) target_epoch = e + 1, to_target = cum;
     }
     double med = median(ups, log->n), best = 0;
+    *ups_out = med;
     for (int e = 0; e < log->n; e++) best = ups[e] > best ? ups[e] : best;
     double used = peak - rss_base;
     double raw = raw_bytes((double)(n_train + n_test), n_rows, k);
@@ -239,7 +254,7 @@ static int run_point(const config *c, fl_dataset *train, const fl_dataset *test,
     FILE *jf = c->json ? fopen(c->json, "a") : NULL;
     if (jf) {
         fprintf(jf,
-                "{\"ratings\":%zu,\"n_train\":%zu,\"n_test\":%zu,\"factors\":%d,\"threads\":%d,"
+                "{\"trainer\":\"factorlens\",\"ratings\":%zu,\"n_train\":%zu,\"n_test\":%zu,\"factors\":%d,\"threads\":%d,"
                 "\"epochs\":%d,\"updates_per_s\":%.0f,\"updates_per_s_best\":%.0f,\"solve_s_total\":%.4f,\"target_rmse\":%.4f,"
                 "\"epochs_to_target\":%d,\"solve_s_to_target\":%.4f,\"final_test_rmse\":%.5f,"
                 "\"peak_rss_mb\":%.1f,\"used_mb\":%.1f,\"raw_mb\":%.1f}\n",
@@ -251,6 +266,68 @@ static int run_point(const config *c, fl_dataset *train, const fl_dataset *test,
     fl_model_free(m);
     free(log);
     return 0;
+}
+
+/* LIBMF on the same split, in a forked child like run_point (its copies of the data
+ * count in its peak: LIBMF is handed an array of (user, item, rating) nodes). */
+static int run_libmf(const config *c, const fl_dataset *train, const fl_dataset *test, int k,
+                     int threads, double rss_base, double *ups_out) {
+    libmf_result r;
+    char err[512];
+    if (libmf_run(c->libmf, train, test, k, threads, c->epochs, &r, err, sizeof err)) {
+        fprintf(stderr, "fl-bench-speed: LIBMF: %s\n", err);
+        return 1;
+    }
+    *ups_out = r.updates_per_s;
+    double peak = rss_peak();
+    printf("%4d %7d %13.2fM %11s %16s %10.4f %10.0f %10.0f %8s %7s  <- LIBMF (setup %.2f s)\n", k,
+           threads, r.updates_per_s / 1e6, "-", "-", r.test_rmse, peak / 1e6,
+           (peak - rss_base) / 1e6, "-", "-", r.setup_s);
+    FILE *jf = c->json ? fopen(c->json, "a") : NULL;
+    if (jf) {
+        fprintf(jf,
+                "{\"trainer\":\"libmf\",\"ratings\":%zu,\"n_train\":%zu,\"factors\":%d,"
+                "\"threads\":%d,\"epochs\":%d,\"updates_per_s\":%.0f,\"setup_s\":%.4f,"
+                "\"final_test_rmse\":%.5f,\"peak_rss_mb\":%.1f,\"used_mb\":%.1f}\n",
+                train->n_ratings + test->n_ratings, train->n_ratings, k, threads, c->epochs,
+                r.updates_per_s, r.setup_s, r.test_rmse, peak / 1e6, (peak - rss_base) / 1e6);
+        fclose(jf);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* What a forked grid-point child hands back. */
+typedef struct child_out {
+    double used; /* peak RSS minus the program's start */
+    double ups;  /* median updates/s */
+} child_out;
+
+/* Runs one grid point (libmf: LIBMF's instead of factorlens's) in a forked child.
+ * Returns 0 when the child succeeded. */
+static int in_child(const config *c, fl_dataset *train, const fl_dataset *test, int k,
+                    int threads, double rss_base, int libmf, child_out *out) {
+    fflush(stdout);
+    int fd[2];
+    if (pipe(fd)) return 1;
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid == 0) {
+        close(fd[0]);
+        child_out o = {0};
+        int crc = libmf ? run_libmf(c, train, test, k, threads, rss_base, &o.ups)
+                        : run_point(c, train, test, k, threads, rss_base, &o.ups);
+        o.used = rss_peak() - rss_base;
+        if (write(fd[1], &o, sizeof o) < 0) crc = 1;
+        _exit(crc);
+    }
+    close(fd[1]);
+    memset(out, 0, sizeof *out);
+    if (read(fd[0], out, sizeof *out) != (ssize_t)sizeof *out) memset(out, 0, sizeof *out);
+    close(fd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
 /* ratio[g]: the largest measured used/raw at factors[g] (0 if none). */
@@ -310,41 +387,56 @@ int main(int argc, char **argv) {
     printf("Data resident after the split: %.0f MB (%.1f bytes/rating); target RMSE %.4f\n",
            (rss_data - rss_base) / 1e6,
            (rss_data - rss_base) / (double)(train->n_ratings + test->n_ratings), c.target);
-    printf("biased model, sgd, %d epochs; updates/s = n_train / solve_seconds, median over "
+    printf("biased model, %s, %d epochs; updates/s = n_train / solve_seconds, median over "
            "epochs (and the best epoch: the figure a quiet machine gives); time to target counts "
            "solve seconds only\n\n",
-           c.epochs);
+           fl_solver_name(c.solver), c.epochs);
     printf("%4s %7s %14s %11s %16s %10s %10s %10s %8s %7s\n", "k", "threads", "updates/s",
            "best epoch", "to target", "test RMSE", "peak MB", "used MB", "raw MB", "used/raw");
     double worst_ratio[MAX_GRID] = {0};
-    for (int g = 0; g < c.n_factors; g++) {
-        for (int t = 0; t < c.n_threads; t++) {
-            fflush(stdout);
-            int fd[2];
-            if (pipe(fd)) return 1;
-            pid_t pid = fork();
-            if (pid < 0) return 1;
-            if (pid == 0) {
-                close(fd[0]);
-                int crc = run_point(&c, train, test, c.factors[g], c.threads[t], rss_base);
-                /* Hand the measured bytes back for the projection. */
-                double used = rss_peak() - rss_base;
-                if (write(fd[1], &used, sizeof used) < 0) crc = 1;
-                _exit(crc);
+    double n_rows = (double)fl_idmap_size(train->user_ids) + fl_idmap_size(train->item_ids);
+    int n_points = c.n_factors * c.n_threads;
+    double *fl_ups = calloc((size_t)n_points * c.rounds, sizeof *fl_ups);
+    double *mf_ups = calloc((size_t)n_points * c.rounds, sizeof *mf_ups);
+    if (!fl_ups || !mf_ups) return 1;
+    /* Rounds outermost: a slow spell of the host then hits every point, not one. */
+    for (int round = 0; round < c.rounds; round++) {
+        for (int g = 0; g < c.n_factors; g++) {
+            for (int t = 0; t < c.n_threads; t++) {
+                int at = (g * c.n_threads + t) * c.rounds + round;
+                child_out o;
+                if (in_child(&c, train, test, c.factors[g], c.threads[t], rss_base, 0, &o)) rc = 1;
+                fl_ups[at] = o.ups;
+                double raw = raw_bytes((double)(train->n_ratings + test->n_ratings), n_rows,
+                                       c.factors[g]);
+                if (o.used / raw > worst_ratio[g]) worst_ratio[g] = o.used / raw;
+                if (c.libmf) {
+                    if (in_child(&c, train, test, c.factors[g], c.threads[t], rss_base, 1, &o))
+                        rc = 1;
+                    mf_ups[at] = o.ups;
+                }
             }
-            close(fd[1]);
-            double used = 0;
-            if (read(fd[0], &used, sizeof used) != (ssize_t)sizeof used) used = 0;
-            close(fd[0]);
-            int status;
-            waitpid(pid, &status, 0);
-            if (!WIFEXITED(status) || WEXITSTATUS(status)) rc = 1;
-            double n_rows = (double)fl_idmap_size(train->user_ids) + fl_idmap_size(train->item_ids);
-            double raw = raw_bytes((double)(train->n_ratings + test->n_ratings), n_rows,
-                                   c.factors[g]);
-            if (used / raw > worst_ratio[g]) worst_ratio[g] = used / raw;
         }
     }
+    if (c.rounds > 1 || c.libmf) {
+        printf("\nOver %d round%s (medians; the ratio is the median of each round's "
+               "factorlens/LIBMF):\n",
+               c.rounds, c.rounds > 1 ? "s" : "");
+        printf("%4s %7s %14s %14s %16s\n", "k", "threads", "factorlens", "LIBMF", "factorlens/LIBMF");
+        for (int g = 0; g < c.n_factors; g++) {
+            for (int t = 0; t < c.n_threads; t++) {
+                double *f = fl_ups + (g * c.n_threads + t) * c.rounds;
+                double *l = mf_ups + (g * c.n_threads + t) * c.rounds, ratio[MAX_EPOCHS];
+                for (int r = 0; r < c.rounds; r++) ratio[r] = l[r] > 0 ? f[r] / l[r] : 0;
+                printf("%4d %7d %13.2fM", c.factors[g], c.threads[t], median(f, c.rounds) / 1e6);
+                if (c.libmf)
+                    printf(" %13.2fM %15.2fx", median(l, c.rounds) / 1e6, median(ratio, c.rounds));
+                printf("\n");
+            }
+        }
+    }
+    free(fl_ups);
+    free(mf_ups);
     paper(&c, worst_ratio);
     fl_dataset_free(train);
     fl_dataset_free(test);

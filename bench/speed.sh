@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # speed.sh — training throughput of factorlens (bench/speed.c, biased model, SGD) and of
-# a PyTorch peer (bench/peer_torch_speed.py: the same model with torch.optim.Adam,
-# batch 1024) on the same synthetic split, with matching thread counts. Prints
-# factorlens's full grid, then rating updates/s of each and the ratio.
+# two peers on the same synthetic split, with matching thread counts: LIBMF, the C++
+# parallel-SGD library (bench/fetch_libmf.sh says which build; fl-bench-speed loads it
+# and runs it right after factorlens at every grid point), and a PyTorch peer
+# (bench/peer_torch_speed.py: the same biased model with torch.optim.Adam, batch 1024).
+# Prints factorlens's full grid with LIBMF's rows, then updates/s of each and the ratios.
 #
 # Usage: bench/speed.sh [BUILD_DIR]        (default: build; needs `--target bench` built)
 # Environment (defaults in brackets):
@@ -10,7 +12,9 @@
 #   PEER_FACTORS [32]  PEER_THREADS [$THREADS]  PEER_EPOCHS [5]  peer grid (it overfits
 #   after ~3-4 epochs at 5M and runs ~30 s per epoch)
 #   PEER_SPARSE [0]: 1 also runs the peer with sparse gradients + SparseAdam
-#   PEER_PYTHON [/usr/bin/python3, needs torch]; FL_BENCH_NO_PEER=1 skips the peer
+#   PEER_PYTHON [/usr/bin/python3, needs torch]; FL_BENCH_NO_PEER=1 skips both peers
+#   ROUNDS [1]: each factorlens/LIBMF grid point runs this many times, alternating
+#   LIBMF_SO [bench/fetch_libmf.sh's]: LIBMF shared object; FL_BENCH_NO_LIBMF=1 skips it
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,9 +36,15 @@ die() { echo "speed.sh: $*" >&2; exit 1; }
 work=$(mktemp -d /tmp/fl-speed.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-echo "== factorlens: fl-bench-speed --ratings $size --factors $factors --threads $threads --epochs $epochs"
+rounds=${ROUNDS:-1}
+libmf=()
+if [ "${FL_BENCH_NO_PEER:-0}" != 1 ] && [ "${FL_BENCH_NO_LIBMF:-0}" != 1 ]; then
+    so=${LIBMF_SO:-$("$here/fetch_libmf.sh")} || die "no LIBMF (set LIBMF_SO, or FL_BENCH_NO_LIBMF=1)"
+    libmf=(--libmf "$so")
+fi
+echo "== factorlens: fl-bench-speed --ratings $size --factors $factors --threads $threads --epochs $epochs --rounds $rounds ${libmf[*]}"
 "$speed" --ratings "$size" --factors "$factors" --threads "$threads" --epochs "$epochs" \
-    --json "$work/fl.json"
+    --rounds "$rounds" "${libmf[@]}" --json "$work/fl.json"
 [ "${FL_BENCH_NO_PEER:-0}" = 1 ] && exit 0
 "$py" -c 'import torch' 2>/dev/null || die "$py lacks torch (set PEER_PYTHON or FL_BENCH_NO_PEER=1)"
 
@@ -58,7 +68,8 @@ echo
 echo "== factorlens vs PyTorch peer ($size ratings, target test RMSE $target; seconds are training only)"
 python3 - "$work/fl.json" "$work/peer.json" <<'EOF'
 import json, sys
-fl = {(r["factors"], r["threads"]): r for r in map(json.loads, open(sys.argv[1]))}
+rows = [json.loads(l) for l in open(sys.argv[1])]
+fl = {(r["factors"], r["threads"]): r for r in rows if r.get("trainer") == "factorlens"}
 peers = [json.loads(l) for l in open(sys.argv[2])]
 def tt(s, e):
     return "not reached" if not e or s is None or s < 0 else f"{s:.2f} s (ep {e})"
