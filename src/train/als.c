@@ -2,21 +2,24 @@
  * with our count-weighted penalty), for the dot and biased models.
  *
  * With items fixed, each user's row is the exact minimiser of the objective
- * of regularizer.h, one small SPD system per user solved with LAPACK's sposv
- * (Cholesky, OpenBLAS):
+ * of regularizer.h, one small SPD system per user solved by Cholesky
+ * (LAPACK's spotf2 and BLAS's strsv, OpenBLAS):
  *   (sum_i a_i a_i^T + diag(sqrt(n_u) reg_f..., reg_b)) x_u = sum_i a_i (r_ui - offset - b_i)
  * where x_u = [P[u]; bu[u]] and a_i = [Q[i]; 1] (biased; dot drops the bias
  * entries). Then the same for items. Users (items) are independent, so the
  * pool solves them in parallel, and each solve is the same whichever thread
  * runs it: the model does not depend on the thread count. No learning rate.
  *
- * The sum of a_i a_i^T is formed ALS_CHUNK ratings at a time: their a_i are
- * gathered as the columns of a k1 x chunk matrix G and added with one ssyrk
- * (A += G G^T), the right-hand side with one sgemv. A rank-1 ssyr per rating
- * streamed the whole triangle through memory for every rating, ~20x slower at
- * k=32. The chunk is a constant, so the order of the sums, and the model, do
- * not depend on the thread count either. */
+ * The sum of q_i q_i^T is formed ALS_CHUNK ratings at a time: their rows
+ * are gathered as the columns of a matrix G and added by gram.h's kernel;
+ * the bias entries (sum of q_i, the count) and the right-hand side are summed
+ * during the gather. A rank-1 ssyr per rating streamed the whole triangle
+ * through memory for every rating (~20x slower at k=32), and OpenBLAS's
+ * ssyrk on the gathered chunk spent most of its time packing. The sums run
+ * in a fixed order, so the model does not depend on the thread count
+ * either. */
 #include "core/error.h"
+#include "train/gram.h"
 #include "train/trainer.h"
 
 #include <cblas.h>
@@ -27,12 +30,12 @@
 /* LAPACK's Fortran entry point (OpenBLAS exports it; Debian ships no
  * LAPACKE header with it). The trailing length is gfortran's hidden
  * argument for the character parameter. */
-extern void sposv_(const char *uplo, const int *n, const int *nrhs, float *a, const int *lda,
-                   float *b, const int *ldb, int *info, size_t uplo_len);
+extern void spotf2_(const char *uplo, const int *n, float *a, const int *lda, int *info,
+                    size_t uplo_len);
 
 #define ALS_TASKS 256
 #define ALS_AHEAD 8   /* ratings ahead the gather prefetches */
-#define ALS_CHUNK 256 /* ratings per ssyrk: G stays in L2 (k1 * 1 KiB) */
+#define ALS_CHUNK 256 /* ratings per Gram call: G stays in L1/L2 (kp KiB) */
 
 typedef struct csr {
     size_t *start;          /* [rows + 1] */
@@ -40,14 +43,17 @@ typedef struct csr {
     float *r;               /* [n] */
 } csr;
 
-/* Per thread: the k1 x k1 matrix, the right-hand side, G (k1 x ALS_CHUNK)
- * and the chunk's targets. */
-#define WORK_FLOATS(k1) ((size_t)(k1) * (k1) + (k1) + (size_t)(k1) * ALS_CHUNK + ALS_CHUNK)
+/* Per thread, kp = the model's stride: the system (k1 x k1), its right-hand
+ * side (k1), the Gram accumulator (kp x kp), the factor part of the
+ * right-hand side and the sum of the rows (kp each), G (kp x ALS_CHUNK). */
+#define WORK_FLOATS(k1, kp) \
+    ((size_t)(k1) * (k1) + (k1) + (size_t)(kp) * (kp) + 2 * (size_t)(kp) + (size_t)(kp) * ALS_CHUNK)
 
 typedef struct als_state {
     csr by_user, by_item;
     float *work;            /* per thread: see WORK_FLOATS */
     int k1;                 /* unknowns per row: k (+1 with a bias) */
+    fl_gram_kernel gram;
     int blas_threads;       /* OpenBLAS's thread count before training, restored after */
 } als_state;
 
@@ -82,8 +88,10 @@ static fl_status als_init(fl_trainer *t, fl_error *err) {
     if (!s) return fl_fail(err, FL_ERR_NOMEM, "out of memory");
     t->state = s;
     s->k1 = (int)m->n_factors + (m->kind == FL_MODEL_BIASED);
-    s->work = malloc(WORK_FLOATS(s->k1) * (size_t)fl_pool_threads(t->pool) * sizeof *s->work);
-    /* Each thread's ssyrk is small and already one of several running at
+    s->work = malloc(WORK_FLOATS(s->k1, m->stride) * (size_t)fl_pool_threads(t->pool) *
+                     sizeof *s->work);
+    s->gram = fl_gram_pick(NULL);
+    /* Each thread's solve is small and already one of several running at
      * once: OpenBLAS's own threads would only queue behind its lock. The
      * setting is process-wide (see adam.c), restored in als_release. */
     s->blas_threads = openblas_get_num_threads();
@@ -114,6 +122,28 @@ typedef struct half_job {
     uint32_t rows;
 } half_job;
 
+typedef float v4 __attribute__((vector_size(16)));
+
+/* One rating's row into G, and its share of the right-hand side and of the
+ * row sum (sq, when there is a bias). Written in 4-lane vectors: at -O2 GCC
+ * leaves loops of unknown length scalar. kp is a multiple of 16. */
+static inline void gather(float *restrict a, const float *restrict y, float tg, int kp,
+                          float *restrict rq, float *restrict sq) {
+    for (int f = 0; f < kp; f += 4) {
+        v4 v, r;
+        memcpy(&v, y + f, sizeof v);
+        memcpy(a + f, &v, sizeof v);
+        memcpy(&r, rq + f, sizeof r);
+        r += tg * v;
+        memcpy(rq + f, &r, sizeof r);
+        if (sq) {
+            memcpy(&r, sq + f, sizeof r);
+            r += v;
+            memcpy(sq + f, &r, sizeof r);
+        }
+    }
+}
+
 static void solve_rows(void *ctx, int task, int thread) {
     half_job *j = ctx;
     fl_trainer *t = j->t;
@@ -121,39 +151,58 @@ static void solve_rows(void *ctx, int task, int thread) {
     als_state *s = t->state;
     const int k = (int)m->n_factors, k1 = s->k1, stride = (int)m->stride;
     const int biased = j->bx != NULL;
-    const size_t row_bytes = (size_t)k * sizeof(float);
-    float *A = s->work + (size_t)thread * WORK_FLOATS(k1);
-    float *rhs = A + (size_t)k1 * k1, *G = rhs + k1, *tgt = G + (size_t)k1 * ALS_CHUNK;
+    const size_t row_bytes = (size_t)stride * sizeof(float);
+    const int kp = stride;
+    float *A = s->work + (size_t)thread * WORK_FLOATS(k1, kp);
+    float *rhs = A + (size_t)k1 * k1, *acc = rhs + k1, *rq = acc + (size_t)kp * kp;
+    float *sq = rq + kp, *G = sq + kp;
     uint32_t lo = (uint32_t)((uint64_t)j->rows * task / ALS_TASKS);
     uint32_t hi = (uint32_t)((uint64_t)j->rows * (task + 1) / ALS_TASKS);
     for (uint32_t x = lo; x < hi; x++) {
         size_t b = j->c->start[x], e = j->c->start[x + 1];
         float *row = j->X + (size_t)x * stride;
         if (b == e) continue; /* compacted training sets have none; kept for safety */
+        memset(acc, 0, (size_t)kp * kp * sizeof *acc);
+        memset(rq, 0, 2 * (size_t)kp * sizeof *rq);
+        float st = 0.0f;
         for (size_t c0 = b; c0 < e; c0 += ALS_CHUNK) {
             const int nc = (int)(e - c0 < ALS_CHUNK ? e - c0 : ALS_CHUNK);
             for (int c = 0; c < nc; c++) {
                 /* The fixed side's rows are scattered: ask for them ahead. */
                 if (c0 + c + ALS_AHEAD < e) {
-                    const char *ahead = (const char *)(j->Y + (size_t)j->c->col[c0 + c + ALS_AHEAD] * stride);
+                    const uint32_t ya = j->c->col[c0 + c + ALS_AHEAD];
+                    const char *ahead = (const char *)(j->Y + (size_t)ya * stride);
                     for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off);
+                    if (biased) __builtin_prefetch(j->by + ya);
                 }
-                uint32_t y = j->c->col[c0 + c];
-                float *a = G + (size_t)c * k1;
-                memcpy(a, j->Y + (size_t)y * stride, (size_t)k * sizeof *a);
-                tgt[c] = j->c->r[c0 + c];
-                if (biased) a[k] = 1.0f, tgt[c] -= m->offset + j->by[y];
+                const uint32_t y = j->c->col[c0 + c];
+                float tg = j->c->r[c0 + c];
+                if (biased) tg -= m->offset + j->by[y];
+                gather(G + (size_t)c * kp, j->Y + (size_t)y * stride, tg, kp, rq, biased ? sq : NULL);
+                st += tg;
             }
-            const float beta = c0 == b ? 0.0f : 1.0f;
-            cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, k1, nc, 1.0f, G, k1, beta, A, k1);
-            cblas_sgemv(CblasColMajor, CblasNoTrans, k1, nc, 1.0f, G, k1, tgt, 1, beta, rhs, 1);
+            s->gram(acc, G, kp, nc);
+        }
+        /* The k1 x k1 system from the pieces: the factors' block, then the
+         * bias's column (upper triangle only, as spotf2 reads it). */
+        for (int c = 0; c < k; c++) memcpy(A + (size_t)c * k1, acc + (size_t)c * kp, (size_t)(c + 1) * sizeof *A);
+        memcpy(rhs, rq, (size_t)k * sizeof *rhs);
+        if (biased) {
+            memcpy(A + (size_t)k * k1, sq, (size_t)k * sizeof *A);
+            A[(size_t)k * k1 + k] = (float)(e - b);
+            rhs[k] = st;
         }
         float wf = sqrtf((float)(e - b));
         for (int f = 0; f < k; f++) A[(size_t)f * k1 + f] += t->p->reg_factors * wf;
         if (biased) A[(size_t)k * k1 + k] += t->p->reg_bias;
-        int n = k1, one = 1, info = 0;
-        sposv_("U", &n, &one, A, &n, rhs, &n, &info, 1);
+        int n = k1, info = 0;
+        /* Cholesky A = U^T U, then U^T y = rhs and U x = y. The unblocked
+         * spotf2 + two strsv, not sposv: at these sizes sposv's blocked
+         * factorisation and strsm cost as much as building A. */
+        spotf2_("U", &n, A, &n, &info, 1);
         if (info != 0) continue; /* not positive definite: keep the old row */
+        cblas_strsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, n, A, n, rhs, 1);
+        cblas_strsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, n, A, n, rhs, 1);
         memcpy(row, rhs, (size_t)k * sizeof *row);
         if (biased) j->bx[x] = rhs[k];
     }
