@@ -9,7 +9,7 @@
 
 typedef struct libmf_result {
     double updates_per_s; /* n_train * epochs / (T(1 + epochs) - T(1)) */
-    double setup_s;       /* T(1) minus one epoch's share: LIBMF's own preparation */
+    double t1_s, tn_s;    /* T(1) and T(1 + epochs): wall seconds of the two mf_train calls */
     double test_rmse;     /* after 1 + epochs iterations, LIBMF's calc_rmse */
 } libmf_result;
 
