@@ -127,10 +127,34 @@ __attribute__((target("avx2,fma"))) static inline v4 fold3_avx2(v8 a, v8 b, v8 c
     __m128 cc = _mm_hadd_ps(half_avx2(c), half_avx2(c)); /* c01 c23 c01 c23 */
     return (v4)_mm_hadd_ps(ab, cc);
 }
+/* Four ratings' twelve sums at once (REDUCE12), in the same pairs as FOLD3
+ * and FINISH4 (lane i + lane i+4, then neighbours, then the two halves), so a
+ * rating's sums have the same bits alone or grouped: each cross-lane step
+ * works on two ratings' sums side by side in one 256-bit register, and the
+ * final transpose disappears into the lane order. The dot products and
+ * |p|^2 come out of one chain, |q|^2 out of another. */
+__attribute__((target("avx2,fma"))) static inline __m256 halves2(v8 x, v8 y) {
+    /* [x lo + x hi | y lo + y hi] */
+    return _mm256_add_ps(_mm256_permute2f128_ps((__m256)x, (__m256)y, 0x20),
+                         _mm256_permute2f128_ps((__m256)x, (__m256)y, 0x31));
+}
+__attribute__((target("avx2,fma"))) static inline void reduce12_avx2(v8 z[4][3], v4 s[3]) {
+    /* Low halves carry p.q, high halves |p|^2: */
+    __m256 k0 = _mm256_hadd_ps(halves2(z[0][0], z[0][1]), halves2(z[1][0], z[1][1]));
+    __m256 k1 = _mm256_hadd_ps(halves2(z[2][0], z[2][1]), halves2(z[3][0], z[3][1]));
+    __m256 f = _mm256_hadd_ps(k0, k1); /* [p.q of ratings 0..3 | |p|^2 of 0..3] */
+    s[0] = (v4)_mm256_castps256_ps128(f);
+    s[1] = (v4)_mm256_extractf128_ps(f, 1);
+    /* |q|^2: ratings 0, 1 in the low halves, 2, 3 in the high ones. */
+    __m256 k2 = _mm256_hadd_ps(halves2(z[0][2], z[2][2]), halves2(z[1][2], z[3][2]));
+    __m256 g = _mm256_hadd_ps(k2, _mm256_permute2f128_ps(k2, k2, 0x01));
+    s[2] = (v4)_mm256_castps256_ps128(g);
+}
 #define VEC v8
 #define PART v4
 #define FOLD3 fold3_avx2
 #define FINISH4 finish4_v4
+#define REDUCE12 reduce12_avx2
 #define GROUP group_avx2
 #define RUN run_avx2
 #define ATTR static inline __attribute__((target("avx2,fma"), always_inline))
@@ -139,6 +163,7 @@ __attribute__((target("avx2,fma"))) static inline v4 fold3_avx2(v8 a, v8 b, v8 c
 #undef PART
 #undef FOLD3
 #undef FINISH4
+#undef REDUCE12
 #undef GROUP
 #undef RUN
 #undef ATTR
