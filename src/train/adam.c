@@ -11,9 +11,9 @@
 #include "models/mf.h"
 #include "models/nn.h"
 #include "models/regularizer.h"
+#include "train/blas_solo.h"
 #include "train/trainer.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +70,7 @@ static fl_status adam_init(fl_trainer *t, fl_error *err) {
         s->md = zalloc(s->n_dense_params, sizeof(float));
         s->vd = zalloc(s->n_dense_params, sizeof(float));
         ok = ok && s->md && s->vd;
-        /* The batch's matrices are far too small for OpenBLAS's threads to
-         * pay off: with them an epoch ran 3x slower here. OpenBLAS offers
-         * only a process-wide setting, so this is the library's one global
-         * side effect: set for the nn's training, restored after it (two nn
-         * trainings at once in one process would interleave the two). */
-        s->blas_threads = openblas_get_num_threads();
-        openblas_set_num_threads(1);
+        s->blas_threads = fl_blas_solo_begin();
         if (ok) {
             fl_status st = fl_nn_work_init(&s->work, m, t->p->batch_size, err);
             if (st != FL_OK) return st;
@@ -101,7 +95,7 @@ static void adam_release(fl_trainer *t) {
     free(s->md), free(s->vd);
     fl_nn_work_free(&s->work);
     fl_reg_shares_free(&s->reg);
-    if (s->blas_threads > 0) openblas_set_num_threads(s->blas_threads);
+    fl_blas_solo_end(s->blas_threads);
     free(s);
     t->state = NULL;
 }

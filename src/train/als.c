@@ -19,6 +19,7 @@
  * in a fixed order, so the model does not depend on the thread count
  * either. */
 #include "core/error.h"
+#include "train/blas_solo.h"
 #include "train/gram.h"
 #include "train/trainer.h"
 
@@ -91,11 +92,7 @@ static fl_status als_init(fl_trainer *t, fl_error *err) {
     s->work = malloc(WORK_FLOATS(s->k1, m->stride) * (size_t)fl_pool_threads(t->pool) *
                      sizeof *s->work);
     s->gram = fl_gram_pick(NULL);
-    /* Each thread's solve is small and already one of several running at
-     * once: OpenBLAS's own threads would only queue behind its lock. The
-     * setting is process-wide (see adam.c), restored in als_release. */
-    s->blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    s->blas_threads = fl_blas_solo_begin(); /* restored in als_release */
     if (!s->work || build_csr(t->train, m->n_users, 1, &s->by_user) != FL_OK ||
         build_csr(t->train, m->n_items, 0, &s->by_item) != FL_OK)
         return fl_fail(err, FL_ERR_NOMEM, "out of memory for the ALS rating index");
@@ -107,7 +104,7 @@ static void als_release(fl_trainer *t) {
     if (!s) return;
     free_csr(&s->by_user), free_csr(&s->by_item);
     free(s->work);
-    if (s->blas_threads > 0) openblas_set_num_threads(s->blas_threads);
+    fl_blas_solo_end(s->blas_threads);
     free(s);
     t->state = NULL;
 }
