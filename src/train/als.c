@@ -38,12 +38,6 @@ extern void spotf2_(const char *uplo, const int *n, float *a, const int *lda, in
 #define ALS_AHEAD 8   /* ratings ahead the gather prefetches */
 #define ALS_CHUNK 256 /* ratings per Gram call: G stays in L1/L2 (kp KiB) */
 
-typedef struct csr {
-    size_t *start;          /* [rows + 1] */
-    uint32_t *col;          /* [n] the other side's index */
-    float *r;               /* [n] */
-} csr;
-
 /* Per thread, kp = the model's stride: the system (k1 x k1), its right-hand
  * side (k1), the Gram accumulator (kp x kp), the factor part of the
  * right-hand side and the sum of the rows (kp each), G (kp x ALS_CHUNK). */
@@ -51,37 +45,11 @@ typedef struct csr {
     ((size_t)(k1) * (k1) + (k1) + (size_t)(kp) * (kp) + 2 * (size_t)(kp) + (size_t)(kp) * ALS_CHUNK)
 
 typedef struct als_state {
-    csr by_user, by_item;
     float *work;            /* per thread: see WORK_FLOATS */
     int k1;                 /* unknowns per row: k (+1 with a bias) */
     fl_gram_kernel gram;
     int blas_threads;       /* OpenBLAS's thread count before training, restored after */
 } als_state;
-
-static fl_status build_csr(const fl_dataset *d, uint32_t rows, int by_user, csr *c) {
-    c->start = calloc((size_t)rows + 1, sizeof *c->start);
-    c->col = malloc((d->n_ratings ? d->n_ratings : 1) * sizeof *c->col);
-    c->r = malloc((d->n_ratings ? d->n_ratings : 1) * sizeof *c->r);
-    if (!c->start || !c->col || !c->r) return FL_ERR_NOMEM;
-    const uint32_t *row = by_user ? d->users : d->items, *col = by_user ? d->items : d->users;
-    for (size_t k = 0; k < d->n_ratings; k++) c->start[row[k] + 1]++;
-    for (uint32_t x = 0; x < rows; x++) c->start[x + 1] += c->start[x];
-    size_t *fill = malloc(((size_t)rows + 1) * sizeof *fill);
-    if (!fill) return FL_ERR_NOMEM;
-    memcpy(fill, c->start, ((size_t)rows + 1) * sizeof *fill);
-    for (size_t k = 0; k < d->n_ratings; k++) {
-        size_t at = fill[row[k]]++;
-        c->col[at] = col[k];
-        c->r[at] = d->ratings[k];
-    }
-    free(fill);
-    return FL_OK;
-}
-
-static void free_csr(csr *c) {
-    free(c->start), free(c->col), free(c->r);
-    memset(c, 0, sizeof *c);
-}
 
 static fl_status als_init(fl_trainer *t, fl_error *err) {
     fl_model *m = t->m;
@@ -93,16 +61,13 @@ static fl_status als_init(fl_trainer *t, fl_error *err) {
                      sizeof *s->work);
     s->gram = fl_gram_pick(NULL);
     s->blas_threads = fl_blas_solo_begin(); /* restored in als_release */
-    if (!s->work || build_csr(t->train, m->n_users, 1, &s->by_user) != FL_OK ||
-        build_csr(t->train, m->n_items, 0, &s->by_item) != FL_OK)
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the ALS rating index");
+    if (!s->work) return fl_fail(err, FL_ERR_NOMEM, "out of memory for the ALS solves");
     return FL_OK;
 }
 
 static void als_release(fl_trainer *t) {
     als_state *s = t->state;
     if (!s) return;
-    free_csr(&s->by_user), free_csr(&s->by_item);
     free(s->work);
     fl_blas_solo_end(s->blas_threads);
     free(s);
@@ -111,7 +76,7 @@ static void als_release(fl_trainer *t) {
 
 typedef struct half_job {
     fl_trainer *t;
-    const csr *c;
+    const fl_rows *c;       /* the rows' ratings */
     float *X;               /* rows being solved */
     float *bx;              /* their biases, or NULL */
     const float *Y;         /* fixed side */
@@ -208,13 +173,13 @@ static void solve_rows(void *ctx, int task, int thread) {
 static fl_status als_epoch(fl_trainer *t, fl_error *err) {
     (void)err;
     fl_model *m = t->m;
-    als_state *s = t->state;
-    half_job users = {t, &s->by_user, m->P, m->bu, m->Q, m->bi, m->n_users};
+    const size_t n = t->by_user.start[t->by_user.n_rows];
+    half_job users = {t, &t->by_user, m->P, m->bu, m->Q, m->bi, m->n_users};
     fl_pool_run(t->pool, ALS_TASKS, solve_rows, &users);
-    fl_trainer_progress(t, t->train->n_ratings / 2, t->train->n_ratings);
-    half_job items = {t, &s->by_item, m->Q, m->bi, m->P, m->bu, m->n_items};
+    fl_trainer_progress(t, n / 2, n);
+    half_job items = {t, &t->by_item, m->Q, m->bi, m->P, m->bu, m->n_items};
     fl_pool_run(t->pool, ALS_TASKS, solve_rows, &items);
-    fl_trainer_progress(t, t->train->n_ratings, t->train->n_ratings);
+    fl_trainer_progress(t, n, n);
     return FL_OK;
 }
 

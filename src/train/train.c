@@ -76,13 +76,15 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
     }
 }
 
-/* The training ratings, from the dataset or (when SGD took the dataset's
- * arrays) from the grid, whose blocks number their users and items from the
- * block's first position; user_at maps positions to model indices. */
+/* The training ratings, from the dataset or, when a solver took the
+ * dataset's arrays, from its copy: SGD's grid, whose blocks number their
+ * users and items from the block's first position (user_at maps positions
+ * to model indices), or ALS's ratings by user. */
 typedef struct loss_job {
     const fl_model *m;
     const fl_dataset *d; /* or */
-    const fl_grid *g;
+    const fl_grid *g;    /* or */
+    const fl_rows *rows;
     double se[LOSS_CHUNKS];
 } loss_job;
 
@@ -101,6 +103,15 @@ static void loss_chunk(void *ctx, int task, int thread) {
                 se += e * e;
             }
         }
+    } else if (j->rows) {
+        const fl_rows *rows = j->rows;
+        uint32_t lo = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)task / LOSS_CHUNKS);
+        uint32_t hi = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)(task + 1) / LOSS_CHUNKS);
+        for (uint32_t u = lo; u < hi; u++)
+            for (uint64_t k = rows->start[u]; k < rows->start[u + 1]; k++) {
+                double e = (double)fl_predict_index(j->m, u, rows->col[k]) - rows->r[k];
+                se += e * e;
+            }
     } else {
         const fl_dataset *d = j->d;
         size_t lo = d->n_ratings * (size_t)task / LOSS_CHUNKS;
@@ -117,6 +128,7 @@ static double train_mse(fl_trainer *t) {
     loss_job j = {.m = t->m};
     size_t n;
     if (t->grid.n) j.g = &t->grid, n = t->grid.n;
+    else if (t->by_user.start) j.rows = &t->by_user, n = t->by_user.start[t->by_user.n_rows];
     else j.d = t->train, n = t->train->n_ratings;
     fl_pool_run(t->pool, LOSS_CHUNKS, loss_chunk, &j);
     double se = 0.0;
@@ -137,6 +149,8 @@ typedef struct run {
 static void run_free(run *r) {
     if (r->ops && r->ops->release) r->ops->release(&r->t);
     fl_grid_free(&r->t.grid);
+    fl_rows_free(&r->t.by_user);
+    fl_rows_free(&r->t.by_item);
     fl_pool_free(r->t.pool);
     fl_dataset_free(r->owned_learn);
     fl_dataset_free(r->owned_split_train);
@@ -180,7 +194,7 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
     switch (p->solver) {
     case FL_SOLVER_SGD: solver = rows * stride * 4 + rows * 24 + (consumed ? 0 : n * 12); break;
     case FL_SOLVER_ADAM: solver = 3 * rows * stride * 4 + rows * 32 + n * 4; break;
-    case FL_SOLVER_ALS: solver = n * 16 + rows * 16; break;
+    case FL_SOLVER_ALS: solver = n * (consumed ? 4 : 12) + rows * 16; break; /* rows.h; by user = the seen lists */
     }
     return model + solver;
 }
@@ -206,8 +220,9 @@ static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, con
         m->params.y_auto = 0;
     }
     init_params(m, &m->params, mean, rng);
-    /* SGD lists the seen items from its grid once training is done. */
-    if (p->solver == FL_SOLVER_SGD) return fl_model_set_counts(m, learn, err);
+    /* SGD and ALS list the seen items from their copy of the ratings once
+     * training is done. */
+    if (p->solver == FL_SOLVER_SGD || p->solver == FL_SOLVER_ALS) return fl_model_set_counts(m, learn, err);
     return fl_model_set_seen(m, learn, err);
 }
 
@@ -219,14 +234,20 @@ static fl_status start_solver(run *r, fl_error *err) {
     int n_threads = p->n_threads ? p->n_threads : fl_cpu_count();
     t->pool = fl_pool_new(n_threads);
     if (!t->pool) return fl_fail(err, FL_ERR_OTHER, "cannot start %d training threads", n_threads);
+    /* SGD's grid and ALS's rows take the training set's arrays when they
+     * are ours to take: then they are the only copy of the ratings. */
+    fl_dataset *mine = NULL;
+    if (t->train == r->owned_learn) mine = r->owned_learn;
+    else if (t->train == r->owned_split_train) mine = r->owned_split_train;
+    else if (t->train == r->consumable) mine = r->consumable;
+    fl_dataset *source = mine ? mine : (fl_dataset *)t->train;
     if (p->solver == FL_SOLVER_SGD) {
         int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);
-        fl_dataset *mine = NULL;
-        if (t->train == r->owned_learn) mine = r->owned_learn;
-        else if (t->train == r->owned_split_train) mine = r->owned_split_train;
-        else if (t->train == r->consumable) mine = r->consumable;
-        fl_status st = fl_grid_build(mine ? mine : (fl_dataset *)t->train, mine != NULL, nb,
-                                     &t->rng, &t->grid, err);
+        fl_status st = fl_grid_build(source, mine != NULL, nb, &t->rng, &t->grid, err);
+        if (st != FL_OK) return st;
+    } else if (p->solver == FL_SOLVER_ALS) {
+        fl_status st = fl_rows_build(source, mine != NULL, m->n_users, m->n_items, &t->by_user,
+                                     &t->by_item, err);
         if (st != FL_OK) return st;
     }
     r->ops = solver_ops(p->solver);
@@ -348,7 +369,12 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
     if (st == FL_OK && !t->m->seen_items) {
         if (r.ops && r.ops->release) r.ops->release(t); /* its memory first */
         r.ops = NULL;
-        st = fl_grid_to_seen(&t->grid, t->m->seen_start, &t->m->seen_items, err);
+        if (t->by_user.start) { /* its rows are the lists, users' items ascending */
+            t->m->seen_items = t->by_user.col;
+            t->by_user.col = NULL;
+        } else {
+            st = fl_grid_to_seen(&t->grid, t->m->seen_start, &t->m->seen_items, err);
+        }
     }
     fl_model *m = t->m;
     t->m = NULL;

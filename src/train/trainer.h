@@ -10,12 +10,14 @@
 #include "models/model.h"
 #include "train/grid.h"
 #include "train/pool.h"
+#include "train/rows.h"
 
 typedef struct fl_trainer {
     fl_model *m;
     const fl_params *p;
     const fl_dataset *train;    /* what the solver learns from (validation split removed) */
-    fl_grid grid;               /* train's ratings in blocks */
+    fl_grid grid;               /* train's ratings in blocks (SGD) */
+    fl_rows by_user, by_item;   /* train's ratings by user and by item (ALS) */
     fl_pool *pool;
     fl_rng rng;
     const fl_train_hooks *hooks;
