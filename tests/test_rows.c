@@ -1,9 +1,10 @@
 /* test_rows.c — the ratings by user and by item that ALS trains from
  * (rows.h): both orientations hold exactly the dataset's ratings, duplicates
  * included, with the other side's indices ascending within each row, whether
- * the dataset is copied or consumed; and an ALS model's list of seen items,
- * which is taken from them, equals the one the model builds from the
- * dataset itself. */
+ * the dataset is copied or consumed and whether its ratings are stored as
+ * one-byte codes (at most 256 distinct values) or as floats; and an ALS
+ * model's list of seen items, which is taken from them, equals the one the
+ * model builds from the dataset itself. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,7 +34,7 @@ static int by_row_col_r(const void *a, const void *b) {
 
 /* Random ratings over NU x NI, with repeated (user, item) pairs, a user and
  * an item with none, and times (which a consuming build must free). */
-static fl_dataset *make(void) {
+static fl_dataset *make(int many_values) {
     fl_dataset *d = fl_dataset_new(NR, 1);
     assert_non_null(d);
     fl_rng rng;
@@ -41,7 +42,7 @@ static fl_dataset *make(void) {
     for (size_t k = 0; k < NR; k++) {
         d->users[k] = (uint32_t)fl_rng_below(&rng, NU - 1); /* user NU - 1 rates nothing */
         d->items[k] = 1 + (uint32_t)fl_rng_below(&rng, NI - 1); /* nor is item 0 rated */
-        d->ratings[k] = 0.5f * (float)(1 + fl_rng_below(&rng, 10));
+        d->ratings[k] = many_values ? (float)fl_rng_normal(&rng) : 0.5f * (float)(1 + fl_rng_below(&rng, 10));
         d->times[k] = (uint32_t)k;
     }
     d->n_ratings = NR;
@@ -61,7 +62,7 @@ static void check_side(const fl_rows *rows, const uint32_t *row_of, const uint32
         assert_true(rows->start[x] <= rows->start[x + 1]);
         for (uint64_t k = rows->start[x]; k < rows->start[x + 1]; k++) {
             if (k > rows->start[x]) assert_true(rows->col[k - 1] <= rows->col[k]);
-            got[at++] = (triple){x, rows->col[k], rows->r[k]};
+            got[at++] = (triple){x, rows->col[k], fl_rows_rating(rows, k)};
         }
     }
     for (size_t k = 0; k < NR; k++) want[k] = (triple){row_of[k], col_of[k], r_of[k]};
@@ -71,20 +72,21 @@ static void check_side(const fl_rows *rows, const uint32_t *row_of, const uint32
     free(got), free(want);
 }
 
-static void test_both_sides(void **state) {
-    (void)state;
-    fl_dataset *d = make();
+static void both_sides(int many_values) {
+    fl_dataset *d = make(many_values);
     fl_rows bu, bi;
     fl_error err = {0};
     assert_int_equal(fl_rows_build(d, 0, NU, NI, &bu, &bi, &err), FL_OK);
     assert_int_equal(d->n_ratings, NR); /* only read */
     check_side(&bu, d->users, d->items, d->ratings, NU);
     check_side(&bi, d->items, d->users, d->ratings, NI);
+    if (many_values) assert_null(bu.code), assert_null(bi.code), assert_non_null(bu.r);
+    else assert_null(bu.r), assert_null(bi.r), assert_non_null(bu.code);
     assert_int_equal(bu.start[NU] - bu.start[NU - 1], 0);
     assert_int_equal(bi.start[1] - bi.start[0], 0);
 
     /* Consumed: the same rows, and the dataset is left empty. */
-    fl_dataset *e = make();
+    fl_dataset *e = make(many_values);
     fl_rows cu, ci;
     assert_int_equal(fl_rows_build(e, 1, NU, NI, &cu, &ci, &err), FL_OK);
     assert_int_equal(e->n_ratings, 0);
@@ -94,6 +96,33 @@ static void test_both_sides(void **state) {
     fl_rows_free(&bu), fl_rows_free(&bi), fl_rows_free(&cu), fl_rows_free(&ci);
     assert_null(bu.start);
     fl_dataset_free(d), fl_dataset_free(e);
+}
+
+/* 256 distinct values still fit a byte; 257 do not. */
+static void test_value_limit(void **state) {
+    (void)state;
+    for (int values = 256; values <= 257; values++) {
+        fl_dataset *d = make(0);
+        for (size_t k = 0; k < NR; k++) d->ratings[k] = (float)(k % (size_t)values) - 100.0f;
+        fl_rows bu, bi;
+        fl_error err = {0};
+        assert_int_equal(fl_rows_build(d, 0, NU, NI, &bu, &bi, &err), FL_OK);
+        assert_true((bu.code != NULL) == (values == 256));
+        check_side(&bu, d->users, d->items, d->ratings, NU);
+        check_side(&bi, d->items, d->users, d->ratings, NI);
+        fl_rows_free(&bu), fl_rows_free(&bi);
+        fl_dataset_free(d);
+    }
+}
+
+static void test_coded_ratings(void **state) {
+    (void)state;
+    both_sides(0);
+}
+
+static void test_float_ratings(void **state) {
+    (void)state;
+    both_sides(1);
 }
 
 static fl_dataset *synth(void) {
@@ -135,7 +164,9 @@ static void test_als_seen_items(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_both_sides),
+        cmocka_unit_test(test_coded_ratings),
+        cmocka_unit_test(test_value_limit),
+        cmocka_unit_test(test_float_ratings),
         cmocka_unit_test(test_als_seen_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,7 +138,7 @@ static void solve_rows(void *ctx, int task, int thread) {
                     if (biased) __builtin_prefetch(j->by + ya);
                 }
                 const uint32_t y = j->c->col[c0 + c];
-                float tg = j->c->r[c0 + c];
+                float tg = fl_rows_rating(j->c, c0 + c);
                 if (biased) tg -= m->offset + j->by[y];
                 gather(G + (size_t)c * kp, j->Y + (size_t)y * stride, tg, kp, rq, biased ? sq : NULL);
                 st += tg;

@@ -109,7 +109,7 @@ static void loss_chunk(void *ctx, int task, int thread) {
         uint32_t hi = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)(task + 1) / LOSS_CHUNKS);
         for (uint32_t u = lo; u < hi; u++)
             for (uint64_t k = rows->start[u]; k < rows->start[u + 1]; k++) {
-                double e = (double)fl_predict_index(j->m, u, rows->col[k]) - rows->r[k];
+                double e = (double)fl_predict_index(j->m, u, rows->col[k]) - fl_rows_rating(rows, k);
                 se += e * e;
             }
     } else {
