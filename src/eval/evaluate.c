@@ -20,6 +20,8 @@ static int64_t *translate(const fl_idmap *from, const fl_idmap *to) {
     return map;
 }
 
+enum { EVAL_AHEAD = 8 }; /* ratings ahead the model's rows are prefetched */
+
 fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
                       fl_metrics *out, fl_error *err) {
     memset(out, 0, sizeof *out);
@@ -32,6 +34,10 @@ fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy 
     double se = 0.0, ae = 0.0;
     fl_status st = FL_OK;
     for (size_t r = 0; r < d->n_ratings; r++) {
+        if (r + EVAL_AHEAD < d->n_ratings) {
+            int64_t fu = tu[d->users[r + EVAL_AHEAD]], fi = ti[d->items[r + EVAL_AHEAD]];
+            if (fu >= 0 && fi >= 0) fl_model_prefetch(m, (uint32_t)fu, (uint32_t)fi);
+        }
         int64_t u = tu[d->users[r]], i = ti[d->items[r]];
         if (u < 0 || i < 0) {
             if (u < 0) out->n_unknown_users++;

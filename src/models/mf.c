@@ -7,10 +7,7 @@
 #include <math.h>
 
 float fl_mf_score(const fl_model *m, uint32_t u, uint32_t i) {
-    const float *p = m->P + (size_t)u * m->stride;
-    const float *q = m->Q + (size_t)i * m->stride;
-    float z = 0.0f;
-    for (uint32_t f = 0; f < m->n_factors; f++) z += p[f] * q[f];
+    float z = fl_mf_dot(m->P + (size_t)u * m->stride, m->Q + (size_t)i * m->stride, m->n_factors);
     if (m->kind == FL_MODEL_BIASED) z += m->offset + m->bu[u] + m->bi[i];
     return z;
 }

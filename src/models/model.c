@@ -149,25 +149,9 @@ fl_status fl_model_set_seen(fl_model *m, const fl_dataset *d, fl_error *err) {
     return FL_OK;
 }
 
-float fl_squash(const fl_params *p, float z) {
-    if (!fl_model_squashes(p)) return z;
-    return p->y_lo + (p->y_hi - p->y_lo) / (1.0f + expf(-z));
-}
-
 float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i) {
     float z = m->kind == FL_MODEL_NN ? fl_nn_score(m, u, i) : fl_mf_score(m, u, i);
     return fl_model_clip(m, fl_squash(&m->params, z));
-}
-
-float fl_model_clip(const fl_model *m, float y) {
-    /* No rating outside the range seen in training is ever right, so a
-     * prediction beyond it is moved to the nearest end (this only lowers
-     * every error). */
-    if (m->rating_lo < m->rating_hi) {
-        if (y < m->rating_lo) return m->rating_lo;
-        if (y > m->rating_hi) return m->rating_hi;
-    }
-    return y;
 }
 
 float fl_model_user_bias(const fl_model *m, uint32_t u) {

@@ -183,4 +183,39 @@ static fl_status als_epoch(fl_trainer *t, fl_error *err) {
     return FL_OK;
 }
 
-const fl_solver_ops fl_als_ops = {als_init, als_epoch, als_release};
+/* The training MSE from the ratings by user: a user's row is read once for
+ * all the user's ratings, the items' rows are fetched ahead. */
+typedef struct loss_run {
+    const fl_trainer *t;
+    double se[FL_LOSS_TASKS];
+} loss_run;
+
+enum { LOSS_AHEAD = 8 };
+
+static void loss_rows(void *ctx, int task, int thread) {
+    (void)thread;
+    loss_run *lr = ctx;
+    const fl_rows *rows = &lr->t->by_user;
+    const fl_model *m = lr->t->m;
+    const uint32_t lo = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)task / FL_LOSS_TASKS);
+    const uint32_t hi = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)(task + 1) / FL_LOSS_TASKS);
+    double se = 0.0;
+    for (uint32_t u = lo; u < hi; u++)
+        for (uint64_t k = rows->start[u]; k < rows->start[u + 1]; k++) {
+            if (k + LOSS_AHEAD < rows->start[u + 1]) fl_model_prefetch(m, u, rows->col[k + LOSS_AHEAD]);
+            double e = (double)fl_predict_index(m, u, rows->col[k]) - fl_rows_rating(rows, k);
+            se += e * e;
+        }
+    lr->se[task] = se;
+}
+
+static double als_train_mse(fl_trainer *t) {
+    loss_run lr = {.t = t};
+    fl_pool_run(t->pool, FL_LOSS_TASKS, loss_rows, &lr);
+    double se = 0.0;
+    for (int c = 0; c < FL_LOSS_TASKS; c++) se += lr.se[c];
+    const size_t n = t->by_user.start[t->by_user.n_rows];
+    return n ? se / (double)n : 0.0;
+}
+
+const fl_solver_ops fl_als_ops = {als_init, als_epoch, als_release, als_train_mse};

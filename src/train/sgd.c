@@ -20,6 +20,7 @@
  * numbering (each block's rows contiguous, see grid.h) and writes them back
  * in the model's order after every epoch, for evaluation and saving. */
 #include "core/error.h"
+#include "models/mf.h"
 #include "models/regularizer.h"
 #include "train/sgd_simd.h"
 #include "train/trainer.h"
@@ -230,4 +231,57 @@ static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
     return FL_OK;
 }
 
-const fl_solver_ops fl_sgd_ops = {sgd_init, sgd_epoch, sgd_release};
+/* The training MSE from the working copy: its rows are in the grid's order,
+ * so a block's ratings find their rows close together (in L2, as in the
+ * epoch itself), where the model's own order scatters them; the rows hold
+ * the model's values, so each prediction is fl_predict_index's, bit for bit. */
+typedef struct loss_run {
+    const fl_trainer *t;
+    double se[FL_LOSS_TASKS];
+} loss_run;
+
+enum { LOSS_AHEAD = 8 }; /* ratings ahead the rows are prefetched (they are random within a block) */
+
+static void loss_blocks(void *ctx, int task, int thread) {
+    (void)thread;
+    loss_run *lr = ctx;
+    const fl_trainer *t = lr->t;
+    const sgd_state *s = t->state;
+    const fl_model *m = t->m;
+    const fl_grid *g = &t->grid;
+    const size_t nblocks = (size_t)g->nb * g->nb;
+    const int biased = m->kind == FL_MODEL_BIASED;
+    double se = 0.0;
+    for (size_t b = nblocks * (size_t)task / FL_LOSS_TASKS; b < nblocks * (size_t)(task + 1) / FL_LOSS_TASKS; b++) {
+        const uint32_t u0 = fl_grid_first(g->n_users, g->nb, (int)b / g->nb);
+        const uint32_t i0 = fl_grid_first(g->n_items, g->nb, (int)b % g->nb);
+        const float *P = s->P + (size_t)u0 * m->stride, *Q = s->Q + (size_t)i0 * m->stride;
+        const fl_sgd_row *ur = s->urow + u0, *ir = s->irow + i0;
+        const size_t end = g->start[b + 1];
+        for (size_t k = g->start[b]; k < end; k++) {
+            if (k + LOSS_AHEAD < end) {
+                const char *pa = (const char *)(P + (size_t)g->u[k + LOSS_AHEAD] * m->stride);
+                const char *qa = (const char *)(Q + (size_t)g->i[k + LOSS_AHEAD] * m->stride);
+                for (size_t c = 0; c < m->n_factors * sizeof(float); c += 64)
+                    __builtin_prefetch(pa + c), __builtin_prefetch(qa + c);
+                __builtin_prefetch(ur + g->u[k + LOSS_AHEAD]), __builtin_prefetch(ir + g->i[k + LOSS_AHEAD]);
+            }
+            const uint16_t u = g->u[k], i = g->i[k];
+            float z = fl_mf_dot(P + (size_t)u * m->stride, Q + (size_t)i * m->stride, m->n_factors);
+            if (biased) z += m->offset + ur[u].bias + ir[i].bias;
+            double e = (double)fl_model_clip(m, fl_squash(&m->params, z)) - g->r[k];
+            se += e * e;
+        }
+    }
+    lr->se[task] = se;
+}
+
+static double sgd_train_mse(fl_trainer *t) {
+    loss_run lr = {.t = t};
+    fl_pool_run(t->pool, FL_LOSS_TASKS, loss_blocks, &lr);
+    double se = 0.0;
+    for (int c = 0; c < FL_LOSS_TASKS; c++) se += lr.se[c];
+    return t->grid.n ? se / (double)t->grid.n : 0.0;
+}
+
+const fl_solver_ops fl_sgd_ops = {sgd_init, sgd_epoch, sgd_release, sgd_train_mse};

@@ -19,8 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#define LOSS_CHUNKS 64
-
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -76,66 +74,6 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
     }
 }
 
-/* The training ratings, from the dataset or, when a solver took the
- * dataset's arrays, from its copy: SGD's grid, whose blocks number their
- * users and items from the block's first position (user_at maps positions
- * to model indices), or ALS's ratings by user. */
-typedef struct loss_job {
-    const fl_model *m;
-    const fl_dataset *d; /* or */
-    const fl_grid *g;    /* or */
-    const fl_rows *rows;
-    double se[LOSS_CHUNKS];
-} loss_job;
-
-static void loss_chunk(void *ctx, int task, int thread) {
-    loss_job *j = ctx;
-    double se = 0.0;
-    if (j->g) {
-        const fl_grid *g = j->g;
-        size_t nblocks = (size_t)g->nb * g->nb;
-        size_t lo = nblocks * (size_t)task / LOSS_CHUNKS, hi = nblocks * (size_t)(task + 1) / LOSS_CHUNKS;
-        for (size_t b = lo; b < hi; b++) {
-            const uint32_t *uat = g->user_at + fl_grid_first(g->n_users, g->nb, (int)b / g->nb);
-            const uint32_t *iat = g->item_at + fl_grid_first(g->n_items, g->nb, (int)b % g->nb);
-            for (size_t k = g->start[b]; k < g->start[b + 1]; k++) {
-                double e = (double)fl_predict_index(j->m, uat[g->u[k]], iat[g->i[k]]) - g->r[k];
-                se += e * e;
-            }
-        }
-    } else if (j->rows) {
-        const fl_rows *rows = j->rows;
-        uint32_t lo = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)task / LOSS_CHUNKS);
-        uint32_t hi = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)(task + 1) / LOSS_CHUNKS);
-        for (uint32_t u = lo; u < hi; u++)
-            for (uint64_t k = rows->start[u]; k < rows->start[u + 1]; k++) {
-                double e = (double)fl_predict_index(j->m, u, rows->col[k]) - fl_rows_rating(rows, k);
-                se += e * e;
-            }
-    } else {
-        const fl_dataset *d = j->d;
-        size_t lo = d->n_ratings * (size_t)task / LOSS_CHUNKS;
-        size_t hi = d->n_ratings * (size_t)(task + 1) / LOSS_CHUNKS;
-        for (size_t k = lo; k < hi; k++) {
-            double e = (double)fl_predict_index(j->m, d->users[k], d->items[k]) - d->ratings[k];
-            se += e * e;
-        }
-    }
-    j->se[task] = se;
-}
-
-static double train_mse(fl_trainer *t) {
-    loss_job j = {.m = t->m};
-    size_t n;
-    if (t->grid.n) j.g = &t->grid, n = t->grid.n;
-    else if (t->by_user.start) j.rows = &t->by_user, n = t->by_user.start[t->by_user.n_rows];
-    else j.d = t->train, n = t->train->n_ratings;
-    fl_pool_run(t->pool, LOSS_CHUNKS, loss_chunk, &j);
-    double se = 0.0;
-    for (int c = 0; c < LOSS_CHUNKS; c++) se += j.se[c];
-    return n ? se / (double)n : 0.0;
-}
-
 typedef struct run {
     fl_trainer t;
     fl_params params;       /* the caller's, with the data-dependent parts resolved */
@@ -145,6 +83,41 @@ typedef struct run {
     float *best;            /* early stopping: parameters of the best epoch */
     size_t block_floats;
 } run;
+
+/* The training MSE from the training set (solvers that keep their own copy
+ * of the ratings score that instead: fl_solver_ops.train_mse). */
+typedef struct loss_job {
+    const fl_model *m;
+    const fl_dataset *d;
+    double se[FL_LOSS_TASKS];
+} loss_job;
+
+enum { LOSS_AHEAD = 8 }; /* ratings ahead the rows are prefetched */
+
+static void loss_chunk(void *ctx, int task, int thread) {
+    loss_job *j = ctx;
+    const fl_dataset *d = j->d;
+    const size_t lo = d->n_ratings * (size_t)task / FL_LOSS_TASKS;
+    const size_t hi = d->n_ratings * (size_t)(task + 1) / FL_LOSS_TASKS;
+    double se = 0.0;
+    for (size_t k = lo; k < hi; k++) {
+        if (k + LOSS_AHEAD < hi) fl_model_prefetch(j->m, d->users[k + LOSS_AHEAD], d->items[k + LOSS_AHEAD]);
+        double e = (double)fl_predict_index(j->m, d->users[k], d->items[k]) - d->ratings[k];
+        se += e * e;
+    }
+    j->se[task] = se;
+}
+
+static double train_mse(const run *r) {
+    fl_trainer *t = (fl_trainer *)&r->t;
+    if (r->ops->train_mse) return r->ops->train_mse(t);
+    loss_job j = {.m = t->m, .d = t->train};
+    fl_pool_run(t->pool, FL_LOSS_TASKS, loss_chunk, &j);
+    double se = 0.0;
+    for (int c = 0; c < FL_LOSS_TASKS; c++) se += j.se[c];
+    return t->train->n_ratings ? se / (double)t->train->n_ratings : 0.0;
+}
+
 
 static void run_free(run *r) {
     if (r->ops && r->ops->release) r->ops->release(&r->t);
@@ -289,7 +262,7 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
         double solved = now_seconds() - te;
         if (t->cancelled) return fl_fail(err, FL_ERR_CANCELLED, "training was cancelled in epoch %d", e);
         fl_epoch_report rep = {.epoch = e, .epochs = p->epochs, .lr = t->lr};
-        rep.train_mse = train_mse(t);
+        rep.train_mse = train_mse(r);
         rep.reg_penalty = fl_reg_penalty(t->m);
         char mse_text[32] = "not finite";
         if (isfinite(rep.train_mse)) snprintf(mse_text, sizeof mse_text, "%.4g", rep.train_mse);

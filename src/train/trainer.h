@@ -32,7 +32,14 @@ typedef struct fl_solver_ops {
     /* One pass over the training ratings. */
     fl_status (*epoch)(fl_trainer *t, fl_error *err);
     void (*release)(fl_trainer *t);
+    /* The training MSE of the model as it stands, scored from the solver's
+     * own copy of the ratings, or NULL: train.c scores t->train. */
+    double (*train_mse)(fl_trainer *t);
 } fl_solver_ops;
+
+/* Tasks of a training-loss pass: fixed, so the order of the sum, and with
+ * it the reported MSE's bits, does not depend on the thread count. */
+enum { FL_LOSS_TASKS = 64 };
 
 extern const fl_solver_ops fl_sgd_ops;
 extern const fl_solver_ops fl_adam_ops;
