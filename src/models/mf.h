@@ -16,31 +16,33 @@
 
 #include <string.h>
 
-typedef float fl_v8f __attribute__((vector_size(32)));
+typedef float fl_v4f __attribute__((vector_size(16)));
 
-/* p.q over the k factors, eight lanes at a time in two accumulators: a
- * scalar loop is one chain of k dependent additions, and every training
- * epoch scores all training and test ratings. The lanes and the tail are
- * added in a fixed order that depends on k only, so a model scores the same
- * bits whatever its row stride, trained (padded rows) or loaded, and
- * whichever copy of its rows (SGD scores its working copy). Loads are
- * unaligned: a loaded model's rows need not be. */
+/* p.q over the k factors, eight lanes at a time in two accumulators (each
+ * eight lanes held as two 4-lane halves, the baseline's native width: GCC
+ * passes wider generic vectors through the stack): a scalar loop is one
+ * chain of k dependent additions, and every training epoch scores all
+ * training and test ratings. The lanes and the tail are added in a fixed
+ * order that depends on k only, so a model scores the same bits whatever
+ * its row stride, trained (padded rows) or loaded, and whichever copy of its
+ * rows (SGD scores its working copy). Loads are unaligned: a loaded model's
+ * rows need not be. */
 static inline float fl_mf_dot(const float *p, const float *q, uint32_t k) {
-    fl_v8f a0 = {0}, a1 = {0}, x, y;
+    fl_v4f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, x, y;
     uint32_t f = 0;
+#define FL_MF_LANES(acc, at)                                                                       \
+    (memcpy(&x, p + (at), sizeof x), memcpy(&y, q + (at), sizeof y), acc += x * y)
     for (; f + 16 <= k; f += 16) {
-        memcpy(&x, p + f, sizeof x), memcpy(&y, q + f, sizeof y);
-        a0 += x * y;
-        memcpy(&x, p + f + 8, sizeof x), memcpy(&y, q + f + 8, sizeof y);
-        a1 += x * y;
+        FL_MF_LANES(a0, f), FL_MF_LANES(b0, f + 4);
+        FL_MF_LANES(a1, f + 8), FL_MF_LANES(b1, f + 12);
     }
     if (f + 8 <= k) {
-        memcpy(&x, p + f, sizeof x), memcpy(&y, q + f, sizeof y);
-        a0 += x * y;
+        FL_MF_LANES(a0, f), FL_MF_LANES(b0, f + 4);
         f += 8;
     }
-    const fl_v8f a = a0 + a1;
-    float z = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+#undef FL_MF_LANES
+    const fl_v4f lo = a0 + a1, hi = b0 + b1;
+    float z = ((lo[0] + hi[0]) + (lo[1] + hi[1])) + ((lo[2] + hi[2]) + (lo[3] + hi[3]));
     for (; f < k; f++) z += p[f] * q[f];
     return z;
 }
