@@ -40,9 +40,10 @@ static fl_dataset *make(int many_values) {
     fl_rng rng;
     fl_rng_seed(&rng, 77);
     for (size_t k = 0; k < NR; k++) {
-        d->users[k] = (uint32_t)fl_rng_below(&rng, NU - 1); /* user NU - 1 rates nothing */
+        d->users[k] = (uint32_t)fl_rng_below(&rng, NU - 1);     /* user NU - 1 rates nothing */
         d->items[k] = 1 + (uint32_t)fl_rng_below(&rng, NI - 1); /* nor is item 0 rated */
-        d->ratings[k] = many_values ? (float)fl_rng_normal(&rng) : 0.5f * (float)(1 + fl_rng_below(&rng, 10));
+        d->ratings[k] =
+            many_values ? (float)fl_rng_normal(&rng) : 0.5f * (float)(1 + fl_rng_below(&rng, 10));
         d->times[k] = (uint32_t)k;
     }
     d->n_ratings = NR;
@@ -80,8 +81,10 @@ static void both_sides(int many_values) {
     assert_int_equal(d->n_ratings, NR); /* only read */
     check_side(&bu, d->users, d->items, d->ratings, NU);
     check_side(&bi, d->items, d->users, d->ratings, NI);
-    if (many_values) assert_null(bu.code), assert_null(bi.code), assert_non_null(bu.r);
-    else assert_null(bu.r), assert_null(bi.r), assert_non_null(bu.code);
+    if (many_values)
+        assert_null(bu.code), assert_null(bi.code), assert_non_null(bu.r);
+    else
+        assert_null(bu.r), assert_null(bi.r), assert_non_null(bu.code);
     assert_int_equal(bu.start[NU] - bu.start[NU - 1], 0);
     assert_int_equal(bi.start[1] - bi.start[0], 0);
 
@@ -145,8 +148,10 @@ static void test_als_seen_items(void **state) {
     fl_model *m = NULL;
     fl_train_result res;
     fl_error err = {0};
-    if (fl_train_owned(given, NULL, &p, NULL, &m, &res, &err) != FL_OK) fail_msg("train: %s", err.msg);
-    assert_int_equal(m->n_users, fl_idmap_size(kept->user_ids)); /* every user rated: no compaction */
+    if (fl_train_owned(given, NULL, &p, NULL, &m, &res, &err) != FL_OK)
+        fail_msg("train: %s", err.msg);
+    assert_int_equal(m->n_users,
+                     fl_idmap_size(kept->user_ids)); /* every user rated: no compaction */
     assert_int_equal(m->n_items, fl_idmap_size(kept->item_ids));
     assert_non_null(m->seen_items);
     size_t n = kept->n_ratings;

@@ -92,7 +92,8 @@ static inline float fl_model_clip(const fl_model *m, float y) {
 static inline void fl_model_prefetch(const fl_model *m, uint32_t u, uint32_t i) {
     const char *p = (const char *)(m->P + (size_t)u * m->stride);
     const char *q = (const char *)(m->Q + (size_t)i * m->stride);
-    for (size_t c = 0; c < m->n_factors * sizeof(float); c += 64) __builtin_prefetch(p + c), __builtin_prefetch(q + c);
+    for (size_t c = 0; c < m->n_factors * sizeof(float); c += 64)
+        __builtin_prefetch(p + c), __builtin_prefetch(q + c);
     if (m->bu) __builtin_prefetch(m->bu + u), __builtin_prefetch(m->bi + i);
 }
 

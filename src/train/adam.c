@@ -226,4 +226,5 @@ static fl_status adam_epoch(fl_trainer *t, fl_error *err) {
     return FL_OK;
 }
 
-const fl_solver_ops fl_adam_ops = {adam_init, adam_epoch, adam_release, NULL}; /* scores the training set */
+/* No train_mse: train.c scores the training set itself. */
+const fl_solver_ops fl_adam_ops = {adam_init, adam_epoch, adam_release, NULL};

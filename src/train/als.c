@@ -190,8 +190,6 @@ typedef struct loss_run {
     double se[FL_LOSS_TASKS];
 } loss_run;
 
-enum { LOSS_AHEAD = 8 };
-
 static void loss_rows(void *ctx, int task, int thread) {
     (void)thread;
     loss_run *lr = ctx;
@@ -202,7 +200,8 @@ static void loss_rows(void *ctx, int task, int thread) {
     double se = 0.0;
     for (uint32_t u = lo; u < hi; u++)
         for (uint64_t k = rows->start[u]; k < rows->start[u + 1]; k++) {
-            if (k + LOSS_AHEAD < rows->start[u + 1]) fl_model_prefetch(m, u, rows->col[k + LOSS_AHEAD]);
+            if (k + FL_LOSS_AHEAD < rows->start[u + 1])
+                fl_model_prefetch(m, u, rows->col[k + FL_LOSS_AHEAD]);
             double e = (double)fl_predict_index(m, u, rows->col[k]) - fl_rows_rating(rows, k);
             se += e * e;
         }
@@ -211,11 +210,7 @@ static void loss_rows(void *ctx, int task, int thread) {
 
 static double als_train_mse(fl_trainer *t) {
     loss_run lr = {.t = t};
-    fl_pool_run(t->pool, FL_LOSS_TASKS, loss_rows, &lr);
-    double se = 0.0;
-    for (int c = 0; c < FL_LOSS_TASKS; c++) se += lr.se[c];
-    const size_t n = t->by_user.start[t->by_user.n_rows];
-    return n ? se / (double)n : 0.0;
+    return fl_trainer_mse(t, loss_rows, &lr, lr.se, t->by_user.start[t->by_user.n_rows]);
 }
 
 const fl_solver_ops fl_als_ops = {als_init, als_epoch, als_release, als_train_mse};

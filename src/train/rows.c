@@ -21,8 +21,10 @@ static int find(const uint32_t *bits, int n, float x) {
     int lo = 0, hi = n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (bits[mid] < b) lo = mid + 1;
-        else hi = mid;
+        if (bits[mid] < b)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -83,8 +85,10 @@ static void transpose(const fl_rows *a, fl_rows *out, uint64_t *fill) {
         for (uint64_t k = a->start[x]; k < a->start[x + 1]; k++) {
             const uint64_t to = fill[a->col[k]]++;
             out->col[to] = x;
-            if (a->code) out->code[to] = a->code[k];
-            else out->r[to] = a->r[k];
+            if (a->code)
+                out->code[to] = a->code[k];
+            else
+                out->r[to] = a->r[k];
         }
 }
 
@@ -103,8 +107,10 @@ fl_status fl_rows_build(fl_dataset *d, int consume, uint32_t n_users, uint32_t n
     float *r = NULL;
     if (consume) {
         users = d->users, items = d->items;
-        if (coded) free(d->ratings);
-        else r = d->ratings;
+        if (coded)
+            free(d->ratings);
+        else
+            r = d->ratings;
         free(d->times);
         d->users = d->items = NULL, d->ratings = NULL, d->times = NULL;
         d->n_ratings = 0;
@@ -122,7 +128,8 @@ fl_status fl_rows_build(fl_dataset *d, int consume, uint32_t n_users, uint32_t n
     by_user->start = users ? row_starts(users, n, n_users) : NULL;
     by_item->start = items ? row_starts(items, n, n_items) : NULL;
     uint64_t *fill = malloc(((size_t)(n_users > n_items ? n_users : n_items) + 1) * sizeof *fill);
-    if (!users || !items || !(coded ? (void *)code : (void *)r) || !by_user->start || !by_item->start || !fill) {
+    if (!users || !items || !(coded ? (void *)code : (void *)r) || !by_user->start ||
+        !by_item->start || !fill) {
         free(users), free(fill);
         fl_rows_free(by_user), fl_rows_free(by_item);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory indexing the ratings by user");
@@ -130,8 +137,10 @@ fl_status fl_rows_build(fl_dataset *d, int consume, uint32_t n_users, uint32_t n
     bucket_in_place(users, items, code, r, by_user->start, n_users, fill);
     free(users);
     by_item->col = malloc(cap * sizeof *by_item->col);
-    if (coded) by_item->code = malloc(cap);
-    else by_item->r = malloc(cap * sizeof *by_item->r);
+    if (coded)
+        by_item->code = malloc(cap);
+    else
+        by_item->r = malloc(cap * sizeof *by_item->r);
     if (!by_item->col || !(coded ? (void *)by_item->code : (void *)by_item->r)) {
         free(fill);
         fl_rows_free(by_user), fl_rows_free(by_item);

@@ -18,10 +18,10 @@
 
 typedef struct fl_rows {
     uint32_t n_rows;
-    uint64_t *start;  /* [n_rows + 1] offsets into col and the ratings */
-    uint32_t *col;    /* the other side's index, ascending within a row */
-    uint8_t *code;    /* ratings as indices into value[], or NULL and then */
-    float *r;         /* the ratings themselves */
+    uint64_t *start; /* [n_rows + 1] offsets into col and the ratings */
+    uint32_t *col;   /* the other side's index, ascending within a row */
+    uint8_t *code;   /* ratings as indices into value[], or NULL and then */
+    float *r;        /* the ratings themselves */
     float value[256];
 } fl_rows;
 

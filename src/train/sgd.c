@@ -240,8 +240,6 @@ typedef struct loss_run {
     double se[FL_LOSS_TASKS];
 } loss_run;
 
-enum { LOSS_AHEAD = 8 }; /* ratings ahead the rows are prefetched (they are random within a block) */
-
 static void loss_blocks(void *ctx, int task, int thread) {
     (void)thread;
     loss_run *lr = ctx;
@@ -252,19 +250,21 @@ static void loss_blocks(void *ctx, int task, int thread) {
     const size_t nblocks = (size_t)g->nb * g->nb;
     const int biased = m->kind == FL_MODEL_BIASED;
     double se = 0.0;
-    for (size_t b = nblocks * (size_t)task / FL_LOSS_TASKS; b < nblocks * (size_t)(task + 1) / FL_LOSS_TASKS; b++) {
+    for (size_t b = nblocks * (size_t)task / FL_LOSS_TASKS;
+         b < nblocks * (size_t)(task + 1) / FL_LOSS_TASKS; b++) {
         const uint32_t u0 = fl_grid_first(g->n_users, g->nb, (int)b / g->nb);
         const uint32_t i0 = fl_grid_first(g->n_items, g->nb, (int)b % g->nb);
         const float *P = s->P + (size_t)u0 * m->stride, *Q = s->Q + (size_t)i0 * m->stride;
         const fl_sgd_row *ur = s->urow + u0, *ir = s->irow + i0;
         const size_t end = g->start[b + 1];
         for (size_t k = g->start[b]; k < end; k++) {
-            if (k + LOSS_AHEAD < end) {
-                const char *pa = (const char *)(P + (size_t)g->u[k + LOSS_AHEAD] * m->stride);
-                const char *qa = (const char *)(Q + (size_t)g->i[k + LOSS_AHEAD] * m->stride);
+            if (k + FL_LOSS_AHEAD < end) {
+                const char *pa = (const char *)(P + (size_t)g->u[k + FL_LOSS_AHEAD] * m->stride);
+                const char *qa = (const char *)(Q + (size_t)g->i[k + FL_LOSS_AHEAD] * m->stride);
                 for (size_t c = 0; c < m->n_factors * sizeof(float); c += 64)
                     __builtin_prefetch(pa + c), __builtin_prefetch(qa + c);
-                __builtin_prefetch(ur + g->u[k + LOSS_AHEAD]), __builtin_prefetch(ir + g->i[k + LOSS_AHEAD]);
+                __builtin_prefetch(ur + g->u[k + FL_LOSS_AHEAD]);
+                __builtin_prefetch(ir + g->i[k + FL_LOSS_AHEAD]);
             }
             const uint16_t u = g->u[k], i = g->i[k];
             float z = fl_mf_dot(P + (size_t)u * m->stride, Q + (size_t)i * m->stride, m->n_factors);
@@ -278,10 +278,7 @@ static void loss_blocks(void *ctx, int task, int thread) {
 
 static double sgd_train_mse(fl_trainer *t) {
     loss_run lr = {.t = t};
-    fl_pool_run(t->pool, FL_LOSS_TASKS, loss_blocks, &lr);
-    double se = 0.0;
-    for (int c = 0; c < FL_LOSS_TASKS; c++) se += lr.se[c];
-    return t->grid.n ? se / (double)t->grid.n : 0.0;
+    return fl_trainer_mse(t, loss_blocks, &lr, lr.se, t->grid.n);
 }
 
 const fl_solver_ops fl_sgd_ops = {sgd_init, sgd_epoch, sgd_release, sgd_train_mse};

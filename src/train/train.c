@@ -76,7 +76,7 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
 
 typedef struct run {
     fl_trainer t;
-    fl_params params;       /* the caller's, with the data-dependent parts resolved */
+    fl_params params; /* the caller's, with the data-dependent parts resolved */
     const fl_solver_ops *ops;
     fl_dataset *owned_learn, *owned_split_train, *valid;
     fl_dataset *consumable; /* the learning set if its ratings may be taken (ours, or given) */
@@ -92,8 +92,6 @@ typedef struct loss_job {
     double se[FL_LOSS_TASKS];
 } loss_job;
 
-enum { LOSS_AHEAD = 8 }; /* ratings ahead the rows are prefetched */
-
 static void loss_chunk(void *ctx, int task, int thread) {
     loss_job *j = ctx;
     const fl_dataset *d = j->d;
@@ -101,23 +99,27 @@ static void loss_chunk(void *ctx, int task, int thread) {
     const size_t hi = d->n_ratings * (size_t)(task + 1) / FL_LOSS_TASKS;
     double se = 0.0;
     for (size_t k = lo; k < hi; k++) {
-        if (k + LOSS_AHEAD < hi) fl_model_prefetch(j->m, d->users[k + LOSS_AHEAD], d->items[k + LOSS_AHEAD]);
+        if (k + FL_LOSS_AHEAD < hi)
+            fl_model_prefetch(j->m, d->users[k + FL_LOSS_AHEAD], d->items[k + FL_LOSS_AHEAD]);
         double e = (double)fl_predict_index(j->m, d->users[k], d->items[k]) - d->ratings[k];
         se += e * e;
     }
     j->se[task] = se;
 }
 
-static double train_mse(const run *r) {
-    fl_trainer *t = (fl_trainer *)&r->t;
-    if (r->ops->train_mse) return r->ops->train_mse(t);
-    loss_job j = {.m = t->m, .d = t->train};
-    fl_pool_run(t->pool, FL_LOSS_TASKS, loss_chunk, &j);
-    double se = 0.0;
-    for (int c = 0; c < FL_LOSS_TASKS; c++) se += j.se[c];
-    return t->train->n_ratings ? se / (double)t->train->n_ratings : 0.0;
+double fl_trainer_mse(fl_trainer *t, fl_task_fn fn, void *ctx, const double *se, size_t n) {
+    fl_pool_run(t->pool, FL_LOSS_TASKS, fn, ctx);
+    double sum = 0.0;
+    for (int c = 0; c < FL_LOSS_TASKS; c++) sum += se[c];
+    return n ? sum / (double)n : 0.0;
 }
 
+static double train_mse(run *r) {
+    fl_trainer *t = &r->t;
+    if (r->ops->train_mse) return r->ops->train_mse(t);
+    loss_job j = {.m = t->m, .d = t->train};
+    return fl_trainer_mse(t, loss_chunk, &j, j.se, t->train->n_ratings);
+}
 
 static void run_free(run *r) {
     if (r->ops && r->ops->release) r->ops->release(&r->t);
@@ -167,7 +169,9 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
     switch (p->solver) {
     case FL_SOLVER_SGD: solver = rows * stride * 4 + rows * 24 + (consumed ? 0 : n * 12); break;
     case FL_SOLVER_ADAM: solver = 3 * rows * stride * 4 + rows * 32 + n * 4; break;
-    case FL_SOLVER_ALS: solver = n * (consumed ? 4 : 12) + rows * 16; break; /* rows.h; by user = the seen lists */
+    case FL_SOLVER_ALS:
+        solver = n * (consumed ? 4 : 12) + rows * 16;
+        break; /* rows.h; by user = the seen lists */
     }
     return model + solver;
 }
@@ -195,7 +199,8 @@ static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, con
     init_params(m, &m->params, mean, rng);
     /* SGD and ALS list the seen items from their copy of the ratings once
      * training is done. */
-    if (p->solver == FL_SOLVER_SGD || p->solver == FL_SOLVER_ALS) return fl_model_set_counts(m, learn, err);
+    if (p->solver == FL_SOLVER_SGD || p->solver == FL_SOLVER_ALS)
+        return fl_model_set_counts(m, learn, err);
     return fl_model_set_seen(m, learn, err);
 }
 
@@ -210,9 +215,12 @@ static fl_status start_solver(run *r, fl_error *err) {
     /* SGD's grid and ALS's rows take the training set's arrays when they
      * are ours to take: then they are the only copy of the ratings. */
     fl_dataset *mine = NULL;
-    if (t->train == r->owned_learn) mine = r->owned_learn;
-    else if (t->train == r->owned_split_train) mine = r->owned_split_train;
-    else if (t->train == r->consumable) mine = r->consumable;
+    if (t->train == r->owned_learn)
+        mine = r->owned_learn;
+    else if (t->train == r->owned_split_train)
+        mine = r->owned_split_train;
+    else if (t->train == r->consumable)
+        mine = r->consumable;
     fl_dataset *source = mine ? mine : (fl_dataset *)t->train;
     if (p->solver == FL_SOLVER_SGD) {
         int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);

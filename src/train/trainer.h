@@ -37,9 +37,14 @@ typedef struct fl_solver_ops {
     double (*train_mse)(fl_trainer *t);
 } fl_solver_ops;
 
-/* Tasks of a training-loss pass: fixed, so the order of the sum, and with
- * it the reported MSE's bits, does not depend on the thread count. */
-enum { FL_LOSS_TASKS = 64 };
+/* A training-loss pass: FL_LOSS_TASKS tasks, a fixed number, so the order
+ * of the sum, and with it the reported MSE's bits, does not depend on the
+ * thread count; rows are prefetched FL_LOSS_AHEAD ratings ahead. */
+enum { FL_LOSS_TASKS = 64, FL_LOSS_AHEAD = 8 };
+
+/* Runs fn over the FL_LOSS_TASKS tasks on t's pool, each leaving its sum of
+ * squared errors in se[task]; returns their sum in task order over n. */
+double fl_trainer_mse(fl_trainer *t, fl_task_fn fn, void *ctx, const double *se, size_t n);
 
 extern const fl_solver_ops fl_sgd_ops;
 extern const fl_solver_ops fl_adam_ops;
