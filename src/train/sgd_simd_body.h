@@ -77,9 +77,9 @@ ATTR void GROUP(const fl_sgd_job *j, const int nv, const int biased, const int s
     const v4 lu = lf * us, li = lf * is;
     /* The row updates of sgd_kernel.h, p - eu (dz q + lu p), regrouped as
      * (1 - eu lu) p - (eu dz) q: two vector operations per row vector
-     * instead of three (1.03-1.10x on the kernel alone at k = 16..128,
-     * bench/kernel_ab.sh; the rounding differs, ml-100k's five test RMSEs
-     * move by ~1e-9). The four
+     * instead of three (on the kernel alone, bench/kernel_ab.sh: median
+     * 1.04x at k = 32, 1.10x at k = 128; the rounding differs, ml-100k's
+     * five test RMSEs move by ~1e-9). The four
      * coefficients go through memory on purpose: a broadcast from memory is
      * a load, while one from a register lane takes the shuffle port the sums
      * and the record transposes already keep busy. */
