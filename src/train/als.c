@@ -185,16 +185,11 @@ static fl_status als_epoch(fl_trainer *t, fl_error *err) {
 
 /* The training MSE from the ratings by user: a user's row is read once for
  * all the user's ratings, the items' rows are fetched ahead. */
-typedef struct loss_run {
-    const fl_trainer *t;
-    double se[FL_LOSS_TASKS];
-} loss_run;
-
 static void loss_rows(void *ctx, int task, int thread) {
     (void)thread;
-    loss_run *lr = ctx;
-    const fl_rows *rows = &lr->t->by_user;
-    const fl_model *m = lr->t->m;
+    fl_loss_run *pass = ctx;
+    const fl_rows *rows = &pass->t->by_user;
+    const fl_model *m = pass->t->m;
     const uint32_t lo = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)task / FL_LOSS_TASKS);
     const uint32_t hi = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)(task + 1) / FL_LOSS_TASKS);
     double se = 0.0;
@@ -205,12 +200,11 @@ static void loss_rows(void *ctx, int task, int thread) {
             double e = (double)fl_predict_index(m, u, rows->col[k]) - fl_rows_rating(rows, k);
             se += e * e;
         }
-    lr->se[task] = se;
+    pass->se[task] = se;
 }
 
 static double als_train_mse(fl_trainer *t) {
-    loss_run lr = {.t = t};
-    return fl_trainer_mse(t, loss_rows, &lr, lr.se, t->by_user.start[t->by_user.n_rows]);
+    return fl_trainer_mse(t, loss_rows, t->by_user.start[t->by_user.n_rows]);
 }
 
 const fl_solver_ops fl_als_ops = {als_init, als_epoch, als_release, als_train_mse};

@@ -235,15 +235,10 @@ static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
  * so a block's ratings find their rows close together (in L2, as in the
  * epoch itself), where the model's own order scatters them; the rows hold
  * the model's values, so each prediction is fl_predict_index's, bit for bit. */
-typedef struct loss_run {
-    const fl_trainer *t;
-    double se[FL_LOSS_TASKS];
-} loss_run;
-
 static void loss_blocks(void *ctx, int task, int thread) {
     (void)thread;
-    loss_run *lr = ctx;
-    const fl_trainer *t = lr->t;
+    fl_loss_run *pass = ctx;
+    const fl_trainer *t = pass->t;
     const sgd_state *s = t->state;
     const fl_model *m = t->m;
     const fl_grid *g = &t->grid;
@@ -273,12 +268,9 @@ static void loss_blocks(void *ctx, int task, int thread) {
             se += e * e;
         }
     }
-    lr->se[task] = se;
+    pass->se[task] = se;
 }
 
-static double sgd_train_mse(fl_trainer *t) {
-    loss_run lr = {.t = t};
-    return fl_trainer_mse(t, loss_blocks, &lr, lr.se, t->grid.n);
-}
+static double sgd_train_mse(fl_trainer *t) { return fl_trainer_mse(t, loss_blocks, t->grid.n); }
 
 const fl_solver_ops fl_sgd_ops = {sgd_init, sgd_epoch, sgd_release, sgd_train_mse};

@@ -86,39 +86,35 @@ typedef struct run {
 
 /* The training MSE from the training set (solvers that keep their own copy
  * of the ratings score that instead: fl_solver_ops.train_mse). */
-typedef struct loss_job {
-    const fl_model *m;
-    const fl_dataset *d;
-    double se[FL_LOSS_TASKS];
-} loss_job;
-
 static void loss_chunk(void *ctx, int task, int thread) {
-    loss_job *j = ctx;
-    const fl_dataset *d = j->d;
+    (void)thread;
+    fl_loss_run *pass = ctx;
+    const fl_model *m = pass->t->m;
+    const fl_dataset *d = pass->t->train;
     const size_t lo = d->n_ratings * (size_t)task / FL_LOSS_TASKS;
     const size_t hi = d->n_ratings * (size_t)(task + 1) / FL_LOSS_TASKS;
     double se = 0.0;
     for (size_t k = lo; k < hi; k++) {
         if (k + FL_LOSS_AHEAD < hi)
-            fl_model_prefetch(j->m, d->users[k + FL_LOSS_AHEAD], d->items[k + FL_LOSS_AHEAD]);
-        double e = (double)fl_predict_index(j->m, d->users[k], d->items[k]) - d->ratings[k];
+            fl_model_prefetch(m, d->users[k + FL_LOSS_AHEAD], d->items[k + FL_LOSS_AHEAD]);
+        double e = (double)fl_predict_index(m, d->users[k], d->items[k]) - d->ratings[k];
         se += e * e;
     }
-    j->se[task] = se;
+    pass->se[task] = se;
 }
 
-double fl_trainer_mse(fl_trainer *t, fl_task_fn fn, void *ctx, const double *se, size_t n) {
-    fl_pool_run(t->pool, FL_LOSS_TASKS, fn, ctx);
+double fl_trainer_mse(fl_trainer *t, fl_task_fn fn, size_t n) {
+    fl_loss_run pass = {.t = t};
+    fl_pool_run(t->pool, FL_LOSS_TASKS, fn, &pass);
     double sum = 0.0;
-    for (int c = 0; c < FL_LOSS_TASKS; c++) sum += se[c];
+    for (int c = 0; c < FL_LOSS_TASKS; c++) sum += pass.se[c];
     return n ? sum / (double)n : 0.0;
 }
 
 static double train_mse(run *r) {
     fl_trainer *t = &r->t;
     if (r->ops->train_mse) return r->ops->train_mse(t);
-    loss_job j = {.m = t->m, .d = t->train};
-    return fl_trainer_mse(t, loss_chunk, &j, j.se, t->train->n_ratings);
+    return fl_trainer_mse(t, loss_chunk, t->train->n_ratings);
 }
 
 static void run_free(run *r) {

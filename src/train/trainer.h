@@ -42,9 +42,16 @@ typedef struct fl_solver_ops {
  * thread count; rows are prefetched FL_LOSS_AHEAD ratings ahead. */
 enum { FL_LOSS_TASKS = 64, FL_LOSS_AHEAD = 8 };
 
-/* Runs fn over the FL_LOSS_TASKS tasks on t's pool, each leaving its sum of
- * squared errors in se[task]; returns their sum in task order over n. */
-double fl_trainer_mse(fl_trainer *t, fl_task_fn fn, void *ctx, const double *se, size_t n);
+/* What a task of a training-loss pass gets as its context: the trainer, and
+ * where to leave its sum of squared errors. */
+typedef struct fl_loss_run {
+    const fl_trainer *t;
+    double se[FL_LOSS_TASKS];
+} fl_loss_run;
+
+/* Runs fn (its ctx an fl_loss_run) over the FL_LOSS_TASKS tasks on t's
+ * pool; returns the tasks' sums, added in task order, over n. */
+double fl_trainer_mse(fl_trainer *t, fl_task_fn fn, size_t n);
 
 extern const fl_solver_ops fl_sgd_ops;
 extern const fl_solver_ops fl_adam_ops;
