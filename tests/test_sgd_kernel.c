@@ -1,9 +1,9 @@
-/* test_sgd_kernel.c — every compiled SGD kernel (generic, AVX2+FMA, AVX-512,
- * as far as this CPU runs them) against the scalar reference fl_sgd_step,
- * update by update, for factor counts that fill, half-fill and straddle the
- * vector width, with and without biases and squashing; and each kernel's
- * grouped path (four ratings at once) against its one-at-a-time path, bit
- * for bit. */
+/* test_sgd_kernel.c — every compiled SGD kernel (generic, AVX2+FMA with and
+ * without PREFETCHW, AVX-512, as far as this CPU runs them) against the
+ * scalar reference fl_sgd_step, update by update, for factor counts that
+ * fill, half-fill and straddle the vector width, with and without biases and
+ * squashing; and each kernel's grouped path (four ratings at once) against
+ * its one-at-a-time path, bit for bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,11 +172,49 @@ static void test_avx2(void **state) {
 #endif
 }
 
+/* The PREFETCHW build: right, and the same bits as the plain AVX2 one (a
+ * prefetch hint must not change a result). */
+static void same_bits(fl_sgd_kernel a, fl_sgd_kernel b, const char *name) {
+    const int ks[] = {8, 32, 50};
+    for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++) {
+        problem x, y;
+        make(&x, ks[c], 99), make(&y, ks[c], 99);
+        fl_sgd_row ux[NU], ix[NI], uy[NU], iy[NI];
+        for (int u = 0; u < NU; u++) ux[u] = uy[u] = (fl_sgd_row){x.bu[u], 1.0f, 1.0f, share(x.nu_count[u])};
+        for (int i = 0; i < NI; i++) ix[i] = iy[i] = (fl_sgd_row){x.bi[i], 1.0f, 1.0f, share(x.ni_count[i])};
+        fl_sgd_job j = {.P = x.P, .Q = x.Q, .stride = x.stride, .k = ks[c], .urow = ux, .irow = ix,
+                        .u = x.u, .i = x.i, .r = x.r, .n = NR, .offset = 3.5f, .lr = 0.05f,
+                        .reg_f = 0.05f, .reg_b = 0.01f, .biased = 1};
+        a(&j);
+        j.P = y.P, j.Q = y.Q, j.urow = uy, j.irow = iy;
+        b(&j);
+        size_t np = (size_t)NU * x.stride, nq = (size_t)NI * x.stride;
+        if (memcmp(x.P, y.P, np * 4) || memcmp(x.Q, y.Q, nq * 4) || memcmp(ux, uy, sizeof ux) ||
+            memcmp(ix, iy, sizeof ix))
+            fail_msg("%s k=%d: not the same bits as the plain build", name, ks[c]);
+        free(x.P), free(x.Q), free(y.P), free(y.Q);
+    }
+}
+
+static void test_avx2_prefetchw(void **state) {
+    (void)state;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+        !__builtin_cpu_supports("prfchw"))
+        skip();
+    run_all(fl_sgd_kernel_avx2w, "avx2w");
+    same_bits(fl_sgd_kernel_avx2, fl_sgd_kernel_avx2w, "avx2w");
+#else
+    skip();
+#endif
+}
+
 static void test_avx512(void **state) {
     (void)state;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) skip();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("prfchw")) skip();
     run_all(fl_sgd_kernel_avx512, "avx512");
 #else
     skip();
@@ -195,6 +233,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generic),
         cmocka_unit_test(test_avx2),
+        cmocka_unit_test(test_avx2_prefetchw),
         cmocka_unit_test(test_avx512),
         cmocka_unit_test(test_pick),
     };

@@ -4,11 +4,12 @@
  * 16-byte record so an update touches 2 factor rows + 2 records, not ten
  * scattered arrays.
  *
- * Compiled three times: for baseline x86-64 (SSE2), AVX2+FMA and AVX-512; fl_sgd_pick
- * chooses at run time, so one binary runs everywhere and uses what the CPU
- * has. They differ only in summation order within a row (last-bit
- * differences); a given machine always takes the same path, so a seed still
- * fixes the model there. */
+ * Compiled for baseline x86-64 (SSE2), AVX2+FMA (with and without PREFETCHW)
+ * and AVX-512; fl_sgd_pick chooses at run time, so one binary runs everywhere
+ * and uses what the CPU has. The instruction sets differ only in summation
+ * order within a row (last-bit differences; the two AVX2 builds give the same
+ * bits); a given machine always takes the same path, so a seed still fixes
+ * the model there. */
 #ifndef FL_TRAIN_SGD_SIMD_H
 #define FL_TRAIN_SGD_SIMD_H
 
@@ -40,9 +41,11 @@ typedef void (*fl_sgd_kernel)(const fl_sgd_job *job);
 void fl_sgd_kernel_generic(const fl_sgd_job *job);
 #if defined(__x86_64__)
 void fl_sgd_kernel_avx2(const fl_sgd_job *job);
-void fl_sgd_kernel_avx512(const fl_sgd_job *job);
+void fl_sgd_kernel_avx2w(const fl_sgd_job *job);  /* the same, prefetching for writing (PREFETCHW) */
+void fl_sgd_kernel_avx512(const fl_sgd_job *job); /* needs PREFETCHW too, as every AVX-512 CPU has */
 #endif
-/* The best kernel this CPU runs, and its name ("avx512", "avx2+fma", "generic"). */
+/* The best kernel this CPU runs, and its name ("avx512", "avx2+fma+prefetchw", "avx2+fma",
+ * "generic"). */
 fl_sgd_kernel fl_sgd_pick(const char **name);
 
 #endif

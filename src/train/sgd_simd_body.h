@@ -124,7 +124,8 @@ ATTR void RUN(const fl_sgd_job *job, const int nv, const int biased, const int s
     const size_t row_bytes = (size_t)nv * sizeof(VEC);
     size_t pf = 0;
     for (size_t n = 0; n < n_ratings;) {
-        /* Rows are random within a block: fetch them a few ratings ahead. */
+        /* Rows are random within a block: fetch them a few ratings ahead
+         * (for writing, where ATTR has prfchw: see sgd_simd.c). */
         const size_t until = n + PREFETCH_AHEAD + 4 < n_ratings ? n + PREFETCH_AHEAD + 4 : n_ratings;
         for (; pf < until; pf++) {
             const char *a = (const char *)(j->P + us[pf] * stride);
