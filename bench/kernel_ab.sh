@@ -34,7 +34,7 @@ for side in A B; do
     done
     gcc "${flags[@]}" -I"$work/$side" -c "$work/$side/train/sgd_simd.c" -o "$work/$side.o" \
         -Dfl_sgd_kernel_generic=${side}_sgd_generic -Dfl_sgd_kernel_avx2=${side}_sgd_avx2 \
-        -Dfl_sgd_kernel_avx2w=${side}_sgd_avx2w -Dfl_sgd_kernel_avx512=${side}_sgd_avx512 -Dfl_sgd_pick=${side}_sgd_pick
+        -Dfl_sgd_kernel_avx2w=${side}_sgd_avx2w -Dfl_sgd_kernel_avx512=${side}_sgd_avx512 -Dfl_sgd_pick=${side}_sgd_pick -Dfl_cpu_has_prefetchw=${side}_cpu_has_prefetchw
 done
 gcc "${flags[@]}" -I"$work/B" "$here/kernel_ab.c" "$work/A.o" "$work/B.o" -lm -o "$work/kernel_ab"
 echo "A = $rev_a, B = $rev_b"

@@ -201,7 +201,7 @@ static void test_avx2_prefetchw(void **state) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
-        !__builtin_cpu_supports("prfchw"))
+        !fl_cpu_has_prefetchw())
         skip();
     run_all(fl_sgd_kernel_avx2w, "avx2w");
     same_bits(fl_sgd_kernel_avx2, fl_sgd_kernel_avx2w, "avx2w");
@@ -214,7 +214,7 @@ static void test_avx512(void **state) {
     (void)state;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("prfchw")) skip();
+    if (!__builtin_cpu_supports("avx512f") || !fl_cpu_has_prefetchw()) skip();
     run_all(fl_sgd_kernel_avx512, "avx512");
 #else
     skip();

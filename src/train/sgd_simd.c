@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -290,10 +291,20 @@ __attribute__((target("avx512f,prfchw"))) void fl_sgd_kernel_avx512(const fl_sgd
 }
 #endif
 
+int fl_cpu_has_prefetchw(void) {
+#if defined(__x86_64__)
+    /* CPUID itself: clang's __builtin_cpu_supports does not know "prfchw". */
+    unsigned a, b, c, d;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
+#else
+    return 0;
+#endif
+}
+
 fl_sgd_kernel fl_sgd_pick(const char **name) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    const int prefetchw = __builtin_cpu_supports("prfchw");
+    const int prefetchw = fl_cpu_has_prefetchw();
     if (__builtin_cpu_supports("avx512f") && prefetchw) {
         if (name) *name = "avx512";
         return fl_sgd_kernel_avx512;

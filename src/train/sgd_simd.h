@@ -44,6 +44,8 @@ void fl_sgd_kernel_avx2(const fl_sgd_job *job);
 void fl_sgd_kernel_avx2w(const fl_sgd_job *job);  /* the same, prefetching for writing (PREFETCHW) */
 void fl_sgd_kernel_avx512(const fl_sgd_job *job); /* needs PREFETCHW too, as every AVX-512 CPU has */
 #endif
+/* Whether the CPU has PREFETCHW (CPUID 8000_0001h, ECX bit 8). */
+int fl_cpu_has_prefetchw(void);
 /* The best kernel this CPU runs, and its name ("avx512", "avx2+fma+prefetchw", "avx2+fma",
  * "generic"). */
 fl_sgd_kernel fl_sgd_pick(const char **name);
