@@ -48,8 +48,9 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
 void fl_grid_free(fl_grid *g);
 /* Turns the grid into the per-user lists of training items (dense model
  * indices, ascending within each user, in the CSR layout of seen_start) and
- * gives them to *items; the grid is freed. In place: no second copy of the
- * ratings is ever made. */
+ * gives them to *items; the grid is freed. The lists take the room of the
+ * ratings' values, which are freed first, so this never needs more memory
+ * than the grid held. */
 fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **items, fl_error *err);
 
 /* Stratum s (0 <= s < nb) is the set of blocks (b, (b + s) mod nb): nb blocks
