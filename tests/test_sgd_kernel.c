@@ -2,16 +2,19 @@
  * without PREFETCHW, AVX-512, as far as this CPU runs them) against the
  * scalar reference fl_sgd_step, update by update, for factor counts that
  * fill, half-fill and straddle the vector width, with and without biases and
- * squashing; and each kernel's grouped path (four ratings at once) against
- * its one-at-a-time path, bit for bit. */
+ * squashing; each kernel's grouped path (four ratings at once) against its
+ * one-at-a-time path, bit for bit; and the training-loss pass's builds
+ * against the prediction formula, bit for bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include "core/rng.h"
+#include "models/mf.h"
 #include "models/model.h"
 #include "train/sgd_kernel.h"
+#include "train/sgd_loss.h"
 #include "train/sgd_simd.h"
 
 #include <math.h>
@@ -221,6 +224,50 @@ static void test_avx512(void **state) {
 #endif
 }
 
+/* The training-loss pass over a block (sgd_loss.c): each build equals the
+ * prediction path's formula (fl_mf_dot, biases, squash, clip), bit for bit,
+ * for k that fill, half-fill and straddle 8 and 16 lanes. */
+static void test_loss_block(void **state) {
+    (void)state;
+    const int ks[] = {1, 5, 8, 15, 16, 17, 31, 32, 33, 50, 64, 100, 128};
+    for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++)
+        for (int squash = 0; squash < 2; squash++) {
+            problem pb;
+            make(&pb, ks[c], 77 + (uint64_t)c);
+            fl_model m;
+            memset(&m, 0, sizeof m);
+            m.kind = FL_MODEL_BIASED, m.offset = 3.5f;
+            m.n_factors = (uint32_t)pb.k, m.stride = (uint32_t)pb.stride;
+            m.rating_lo = 1.0f, m.rating_hi = 5.0f;
+            if (squash) m.params.y_lo = 0.5f, m.params.y_hi = 5.5f;
+            fl_sgd_row urow[NU], irow[NI];
+            for (int u = 0; u < NU; u++) urow[u] = (fl_sgd_row){pb.bu[u], 1.0f, 1.0f, 1.0f};
+            for (int i = 0; i < NI; i++) irow[i] = (fl_sgd_row){pb.bi[i], 1.0f, 1.0f, 1.0f};
+            fl_loss_block b = {.m = &m, .P = pb.P, .Q = pb.Q, .urow = urow, .irow = irow,
+                               .u = pb.u, .i = pb.i, .r = pb.r, .n = NR};
+            double want = 0.25;
+            for (int n = 0; n < NR; n++) {
+                float z = fl_mf_dot(pb.P + pb.u[n] * pb.stride, pb.Q + pb.i[n] * pb.stride,
+                                    (uint32_t)pb.k);
+                z += m.offset + pb.bu[pb.u[n]] + pb.bi[pb.i[n]];
+                double e = (double)fl_model_clip(&m, fl_squash(&m.params, z)) - pb.r[n];
+                want += e * e;
+            }
+            assert_true(want > 1.0);
+            double got = fl_loss_block_generic(&b, 0.25);
+            assert_memory_equal(&got, &want, sizeof got);
+#if defined(__x86_64__)
+            __builtin_cpu_init();
+            if (__builtin_cpu_supports("avx2")) {
+                got = fl_loss_block_avx2(&b, 0.25);
+                if (memcmp(&got, &want, sizeof got))
+                    fail_msg("avx2 loss k=%d squash=%d: %.17g, want %.17g", pb.k, squash, got, want);
+            }
+#endif
+            free(pb.P), free(pb.Q);
+        }
+}
+
 static void test_pick(void **state) {
     (void)state;
     const char *name = NULL;
@@ -235,6 +282,7 @@ int main(void) {
         cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_avx2_prefetchw),
         cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_loss_block),
         cmocka_unit_test(test_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

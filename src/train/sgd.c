@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "models/mf.h"
 #include "models/regularizer.h"
+#include "train/sgd_loss.h"
 #include "train/sgd_simd.h"
 #include "train/trainer.h"
 
@@ -40,6 +41,7 @@ typedef struct sgd_state {
     int *order;              /* [nb] strata order of this epoch */
     atomic_uchar *claimed, *done; /* [nb * nb] per task of this epoch */
     fl_sgd_kernel kernel;
+    fl_loss_block_fn loss_block;
 } sgd_state;
 
 /* Factor rows are hit at random within a block: on 2 MiB pages a block's rows
@@ -89,6 +91,7 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
         s->irow[pos] = (fl_sgd_row){m->bi ? m->bi[i] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
     s->kernel = fl_sgd_pick(NULL);
+    s->loss_block = fl_loss_block_pick();
     return FL_OK;
 }
 
@@ -243,30 +246,18 @@ static void loss_blocks(void *ctx, int task, int thread) {
     const fl_model *m = t->m;
     const fl_grid *g = &t->grid;
     const size_t nblocks = (size_t)g->nb * g->nb;
-    const int biased = m->kind == FL_MODEL_BIASED;
     double se = 0.0;
     for (size_t b = nblocks * (size_t)task / FL_LOSS_TASKS;
          b < nblocks * (size_t)(task + 1) / FL_LOSS_TASKS; b++) {
         const uint32_t u0 = fl_grid_first(g->n_users, g->nb, (int)b / g->nb);
         const uint32_t i0 = fl_grid_first(g->n_items, g->nb, (int)b % g->nb);
-        const float *P = s->P + (size_t)u0 * m->stride, *Q = s->Q + (size_t)i0 * m->stride;
-        const fl_sgd_row *ur = s->urow + u0, *ir = s->irow + i0;
-        const size_t end = g->start[b + 1];
-        for (size_t k = g->start[b]; k < end; k++) {
-            if (k + FL_LOSS_AHEAD < end) {
-                const char *pa = (const char *)(P + (size_t)g->u[k + FL_LOSS_AHEAD] * m->stride);
-                const char *qa = (const char *)(Q + (size_t)g->i[k + FL_LOSS_AHEAD] * m->stride);
-                for (size_t c = 0; c < m->n_factors * sizeof(float); c += 64)
-                    __builtin_prefetch(pa + c), __builtin_prefetch(qa + c);
-                __builtin_prefetch(ur + g->u[k + FL_LOSS_AHEAD]);
-                __builtin_prefetch(ir + g->i[k + FL_LOSS_AHEAD]);
-            }
-            const uint16_t u = g->u[k], i = g->i[k];
-            float z = fl_mf_dot(P + (size_t)u * m->stride, Q + (size_t)i * m->stride, m->n_factors);
-            if (biased) z += m->offset + ur[u].bias + ir[i].bias;
-            double e = (double)fl_model_clip(m, fl_squash(&m->params, z)) - g->r[k];
-            se += e * e;
-        }
+        const size_t lo = g->start[b];
+        const fl_loss_block blk = {
+            .m = m, .P = s->P + (size_t)u0 * m->stride, .Q = s->Q + (size_t)i0 * m->stride,
+            .urow = s->urow + u0, .irow = s->irow + i0,
+            .u = g->u + lo, .i = g->i + lo, .r = g->r + lo, .n = g->start[b + 1] - lo,
+        };
+        se = s->loss_block(&blk, se);
     }
     pass->se[task] = se;
 }

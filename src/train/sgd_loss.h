@@ -1,0 +1,32 @@
+/* sgd_loss.h — the training-loss pass over SGD's working rows, one block at
+ * a time: the squared error of each rating's prediction, added to a running
+ * sum in rating order. Predictions are fl_predict_index's, bit for bit (sgd.c scores its
+ * working copy instead of the model only because its rows are in block
+ * order). The dot product runs in AVX2 where the CPU has it, adding the
+ * same lanes in the same order as fl_mf_dot. */
+#ifndef FL_TRAIN_SGD_LOSS_H
+#define FL_TRAIN_SGD_LOSS_H
+
+#include "models/model.h"
+#include "train/sgd_simd.h"
+
+typedef struct fl_loss_block {
+    const fl_model *m;             /* kind, offset, squashing, clip range, k, stride */
+    const float *P, *Q;            /* the block's first working rows */
+    const fl_sgd_row *urow, *irow; /* their records (biases) */
+    const uint16_t *u, *i;         /* the block's ratings, rows as in fl_sgd_job */
+    const float *r;
+    size_t n;
+} fl_loss_block;
+
+/* Returns se plus the block's squared errors. */
+typedef double (*fl_loss_block_fn)(const fl_loss_block *b, double se);
+
+double fl_loss_block_generic(const fl_loss_block *b, double se);
+#if defined(__x86_64__)
+double fl_loss_block_avx2(const fl_loss_block *b, double se);
+#endif
+/* The fastest of the two this CPU runs (they give the same bits). */
+fl_loss_block_fn fl_loss_block_pick(void);
+
+#endif
