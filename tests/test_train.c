@@ -1,7 +1,8 @@
 /* test_train.c — training behaviour: learning a planted model, determinism
  * (same seed and threads -> identical parameters; threads do not change the
  * result), divergence and cancellation, early stopping, the reported losses,
- * unknown ids, recommend/similar, and every model x solver pair. */
+ * unknown ids, evaluation in ranges, recommend/similar, and every model x
+ * solver pair. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +12,11 @@
 #include "models/model.h"
 #include "models/regularizer.h"
 #include "core/memory.h"
+#include "eval/evaluate.h"
+#include "train/pool.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +219,64 @@ static void test_unknown_ids(void **state) {
     fl_model_free(m);
 }
 
+/* 1000 of the test ratings as text, the user of rating bad_user and the item
+ * of rating bad_item replaced by ids the model never saw. */
+static fl_dataset *with_unknowns(const fixture *f, size_t bad_user, size_t bad_item) {
+    const fl_dataset *t = f->test;
+    char *text = malloc(1000 * 64);
+    size_t len = 0;
+    for (size_t r = 0; r < 1000; r++)
+        len += (size_t)snprintf(text + len, 64, "%s,%s,%g\n",
+                                r == bad_user ? "nobody" : fl_idmap_name(t->user_ids, t->users[r]),
+                                r == bad_item ? "nothing" : fl_idmap_name(t->item_ids, t->items[r]),
+                                (double)t->ratings[r]);
+    fl_read_opts o;
+    fl_read_opts_default(&o);
+    o.duplicates = FL_DUP_KEEP;
+    fl_dataset *d = NULL;
+    fl_error err = {0};
+    if (fl_dataset_parse("mem.csv", text, len, &o, &d, &err) != FL_OK) fail_msg("%s", err.msg);
+    free(text);
+    return d;
+}
+
+/* fl_evaluate scores in fixed ranges (on the trainer's pool during
+ * training): the first unknown id in rating order is the one reported,
+ * whichever range it falls in; the policies count as they did in one pass;
+ * and a pool gives the same bits as one thread. */
+static void test_evaluate_ranges(void **state) {
+    fixture *f = *state;
+    fl_params p;
+    fl_params_default(&p, FL_MODEL_BIASED);
+    p.epochs = 2;
+    fl_model *m = train_ok(f, &p, NULL);
+    fl_metrics a, b;
+    fl_error err = {0};
+    fl_dataset *late_user = with_unknowns(f, 700, 900), *early_item = with_unknowns(f, 950, 15);
+    assert_int_equal(fl_evaluate(m, late_user, FL_UNKNOWN_ERROR, &a, &err), FL_ERR_UNKNOWN_ID);
+    assert_non_null(strstr(err.msg, "user 'nobody'"));
+    assert_int_equal(fl_evaluate(m, early_item, FL_UNKNOWN_ERROR, &a, &err), FL_ERR_UNKNOWN_ID);
+    assert_non_null(strstr(err.msg, "item 'nothing'"));
+    assert_int_equal(fl_evaluate(m, late_user, FL_UNKNOWN_MEAN, &a, &err), FL_OK);
+    assert_int_equal(a.n, 1000);
+    assert_int_equal(a.n_unknown_users, 1);
+    assert_int_equal(a.n_unknown_items, 1);
+    assert_int_equal(fl_evaluate(m, late_user, FL_UNKNOWN_SKIP, &a, &err), FL_OK);
+    assert_int_equal(a.n, 998);
+    assert_int_equal(a.n_skipped, 2);
+    fl_pool *pool = fl_pool_new(2);
+    assert_non_null(pool);
+    assert_int_equal(fl_evaluate(m, f->test, FL_UNKNOWN_MEAN, &a, &err), FL_OK);
+    assert_int_equal(fl_evaluate_on(pool, m, f->test, FL_UNKNOWN_MEAN, &b, &err), FL_OK);
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_int_equal(fl_evaluate_on(pool, m, early_item, FL_UNKNOWN_ERROR, &b, &err),
+                     FL_ERR_UNKNOWN_ID);
+    assert_non_null(strstr(err.msg, "item 'nothing'"));
+    fl_pool_free(pool);
+    fl_dataset_free(late_user), fl_dataset_free(early_item);
+    fl_model_free(m);
+}
+
 static void test_recommend_and_similar(void **state) {
     fixture *f = *state;
     fl_params p;
@@ -311,15 +373,11 @@ static void test_memory_check(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_learns_planted_model),
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_divergence_detected),
-        cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_early_stopping),
-        cmocka_unit_test(test_unknown_ids),
-        cmocka_unit_test(test_recommend_and_similar),
-        cmocka_unit_test(test_every_model_and_solver),
-        cmocka_unit_test(test_params_check),
+        cmocka_unit_test(test_learns_planted_model),   cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_divergence_detected),    cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_early_stopping),         cmocka_unit_test(test_unknown_ids),
+        cmocka_unit_test(test_evaluate_ranges),        cmocka_unit_test(test_recommend_and_similar),
+        cmocka_unit_test(test_every_model_and_solver), cmocka_unit_test(test_params_check),
         cmocka_unit_test(test_memory_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

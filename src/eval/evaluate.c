@@ -1,9 +1,11 @@
 /* evaluate.c — RMSE / MAE / MSE of a model on a ratings set whose ids are
  * matched to the model's by name (the two came from different files). */
 #include "core/error.h"
+#include "eval/evaluate.h"
 #include "eval/predict.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,47 +24,99 @@ static int64_t *translate(const fl_idmap *from, const fl_idmap *to) {
 
 enum { EVAL_AHEAD = 8 }; /* ratings ahead the model's rows are prefetched */
 
-fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
-                      fl_metrics *out, fl_error *err) {
-    memset(out, 0, sizeof *out);
-    int64_t *tu = translate(d->user_ids, m->user_ids);
-    int64_t *ti = translate(d->item_ids, m->item_ids);
-    if (!tu || !ti) {
-        free(tu), free(ti);
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory matching ids to the model");
-    }
-    double se = 0.0, ae = 0.0;
-    fl_status st = FL_OK;
-    for (size_t r = 0; r < d->n_ratings; r++) {
-        if (r + EVAL_AHEAD < d->n_ratings) {
+/* The ratings are scored in EVAL_TASKS fixed ranges whose sums are added in
+ * range order, on one thread or on a pool's: the metrics have the same bits
+ * either way, whatever the thread count. */
+enum { EVAL_TASKS = 64 };
+#define NO_ERROR SIZE_MAX
+
+typedef struct eval_part {
+    double se, ae;
+    size_t n, unknown_users, unknown_items, skipped;
+    size_t error_at; /* the first unknown id under FL_UNKNOWN_ERROR, or NO_ERROR */
+} eval_part;
+
+typedef struct eval_run {
+    const fl_model *m;
+    const fl_dataset *d;
+    const int64_t *tu, *ti;
+    fl_unknown_policy pol;
+    eval_part part[EVAL_TASKS];
+} eval_run;
+
+static void eval_range(void *ctx, int task, int thread) {
+    (void)thread;
+    eval_run *e = ctx;
+    const fl_model *m = e->m;
+    const fl_dataset *d = e->d;
+    const int64_t *tu = e->tu, *ti = e->ti;
+    const size_t end = d->n_ratings * (size_t)(task + 1) / EVAL_TASKS;
+    eval_part p = {.error_at = NO_ERROR};
+    for (size_t r = d->n_ratings * (size_t)task / EVAL_TASKS; r < end; r++) {
+        if (r + EVAL_AHEAD < end) {
             int64_t fu = tu[d->users[r + EVAL_AHEAD]], fi = ti[d->items[r + EVAL_AHEAD]];
             if (fu >= 0 && fi >= 0) fl_model_prefetch(m, (uint32_t)fu, (uint32_t)fi);
         }
         int64_t u = tu[d->users[r]], i = ti[d->items[r]];
         if (u < 0 || i < 0) {
-            if (u < 0) out->n_unknown_users++;
-            else out->n_unknown_items++;
-            if (pol == FL_UNKNOWN_ERROR) {
-                int user = u < 0;
-                const char *name = user ? fl_idmap_name(d->user_ids, d->users[r])
-                                        : fl_idmap_name(d->item_ids, d->items[r]);
-                st = fl_fail(err, FL_ERR_UNKNOWN_ID,
-                             "%s: %s '%s' is not in the model (it had no training ratings); "
-                             "--unknown=mean predicts from the biases, --unknown=skip leaves it out",
-                             d->source, user ? "user" : "item", name);
+            if (u < 0)
+                p.unknown_users++;
+            else
+                p.unknown_items++;
+            if (e->pol == FL_UNKNOWN_ERROR) {
+                p.error_at = r;
                 break;
             }
-            if (pol == FL_UNKNOWN_SKIP) {
-                out->n_skipped++;
+            if (e->pol == FL_UNKNOWN_SKIP) {
+                p.skipped++;
                 continue;
             }
         }
         float y = (u >= 0 && i >= 0) ? fl_predict_index(m, (uint32_t)u, (uint32_t)i)
                                      : fl_predict_fallback(m, u, i);
-        double e = (double)y - d->ratings[r];
-        se += e * e;
-        ae += fabs(e);
-        out->n++;
+        double err = (double)y - d->ratings[r];
+        p.se += err * err;
+        p.ae += fabs(err);
+        p.n++;
+    }
+    e->part[task] = p;
+}
+
+fl_status fl_evaluate_on(fl_pool *pool, const fl_model *m, const fl_dataset *d,
+                         fl_unknown_policy pol, fl_metrics *out, fl_error *err) {
+    memset(out, 0, sizeof *out);
+    eval_run *e = malloc(sizeof *e);
+    int64_t *tu = translate(d->user_ids, m->user_ids);
+    int64_t *ti = translate(d->item_ids, m->item_ids);
+    if (!e || !tu || !ti) {
+        free(e), free(tu), free(ti);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory matching ids to the model");
+    }
+    *e = (eval_run){.m = m, .d = d, .tu = tu, .ti = ti, .pol = pol};
+    if (pool)
+        fl_pool_run(pool, EVAL_TASKS, eval_range, e);
+    else
+        for (int t = 0; t < EVAL_TASKS; t++) eval_range(e, t, 0);
+    double se = 0.0, ae = 0.0;
+    size_t error_at = NO_ERROR;
+    for (int t = 0; t < EVAL_TASKS && error_at == NO_ERROR; t++) {
+        const eval_part *p = &e->part[t];
+        se += p->se, ae += p->ae;
+        out->n += p->n;
+        out->n_unknown_users += p->unknown_users, out->n_unknown_items += p->unknown_items;
+        out->n_skipped += p->skipped;
+        error_at = p->error_at;
+    }
+    free(e);
+    fl_status st = FL_OK;
+    if (error_at != NO_ERROR) {
+        int user = tu[d->users[error_at]] < 0;
+        const char *name = user ? fl_idmap_name(d->user_ids, d->users[error_at])
+                                : fl_idmap_name(d->item_ids, d->items[error_at]);
+        st = fl_fail(err, FL_ERR_UNKNOWN_ID,
+                     "%s: %s '%s' is not in the model (it had no training ratings); "
+                     "--unknown=mean predicts from the biases, --unknown=skip leaves it out",
+                     d->source, user ? "user" : "item", name);
     }
     free(tu), free(ti);
     if (st != FL_OK) return st;
@@ -74,4 +128,9 @@ fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy 
     out->rmse = sqrt(out->mse);
     out->mae = ae / (double)out->n;
     return FL_OK;
+}
+
+fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
+                      fl_metrics *out, fl_error *err) {
+    return fl_evaluate_on(NULL, m, d, pol, out, err);
 }

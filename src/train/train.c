@@ -7,6 +7,7 @@
  * identical for the same seed and thread count. */
 #include "core/error.h"
 #include "core/memory.h"
+#include "eval/evaluate.h"
 #include "models/mf.h"
 #include "models/nn.h"
 #include "models/regularizer.h"
@@ -278,9 +279,11 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
                            e, mse_text, (double)p->lr);
         rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
         fl_metrics mt;
-        if (r->valid && fl_evaluate(t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+        if (r->valid &&
+            fl_evaluate_on(t->pool, t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.valid_rmse = mt.rmse;
-        if (test && test->n_ratings && fl_evaluate(t->m, test, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+        if (test && test->n_ratings &&
+            fl_evaluate_on(t->pool, t->m, test, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.test_rmse = mt.rmse, rep.test_mae = mt.mae, rep.test_mse = mt.mse;
         rep.seconds = now_seconds() - te;
         rep.solve_seconds = solved;
