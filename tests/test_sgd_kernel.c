@@ -14,7 +14,7 @@
 #include "models/mf.h"
 #include "models/model.h"
 #include "train/sgd_kernel.h"
-#include "train/sgd_loss.h"
+#include "train/loss_simd.h"
 #include "train/sgd_simd.h"
 
 #include <math.h>
@@ -224,10 +224,11 @@ static void test_avx512(void **state) {
 #endif
 }
 
-/* The training-loss pass over a block (sgd_loss.c): each build equals the
- * prediction path's formula (fl_mf_dot, biases, squash, clip), bit for bit,
- * for k that fill, half-fill and straddle 8 and 16 lanes. */
-static void test_loss_block(void **state) {
+/* The training-loss passes (loss_simd.c), SGD's over a block and ALS's over
+ * ratings by user: each build equals the prediction path (fl_mf_dot, biases,
+ * squash, clip; fl_predict_index), bit for bit, for k that fill, half-fill
+ * and straddle 8 and 16 lanes. */
+static void test_loss_passes(void **state) {
     (void)state;
     const int ks[] = {1, 5, 8, 15, 16, 17, 31, 32, 33, 50, 64, 100, 128};
     for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++)
@@ -264,6 +265,33 @@ static void test_loss_block(void **state) {
                     fail_msg("avx2 loss k=%d squash=%d: %.17g, want %.17g", pb.k, squash, got, want);
             }
 #endif
+            /* ALS's pass: the same ratings by user, on the model's own rows. */
+            m.P = pb.P, m.Q = pb.Q, m.bu = pb.bu, m.bi = pb.bi;
+            uint64_t start[NU + 1] = {0};
+            uint32_t col[NR];
+            float r[NR];
+            for (int n = 0; n < NR; n++) start[pb.u[n] + 1]++;
+            for (int u = 0; u < NU; u++) start[u + 1] += start[u];
+            uint64_t fill[NU];
+            memcpy(fill, start, sizeof fill);
+            for (int n = 0; n < NR; n++) col[fill[pb.u[n]]] = pb.i[n], r[fill[pb.u[n]]++] = pb.r[n];
+            fl_rows rows = {.n_rows = NU, .start = start, .col = col, .r = r};
+            want = 0.25;
+            for (uint32_t u = 3; u < NU - 2; u++)
+                for (uint64_t k = start[u]; k < start[u + 1]; k++) {
+                    double e = (double)fl_predict_index(&m, u, col[k]) - r[k];
+                    want += e * e;
+                }
+            got = fl_loss_rows_generic(&m, &rows, 3, NU - 2, 0.25);
+            assert_memory_equal(&got, &want, sizeof got);
+#if defined(__x86_64__)
+            if (__builtin_cpu_supports("avx2")) {
+                got = fl_loss_rows_avx2(&m, &rows, 3, NU - 2, 0.25);
+                if (memcmp(&got, &want, sizeof got))
+                    fail_msg("avx2 rows loss k=%d squash=%d: %.17g, want %.17g", pb.k, squash, got,
+                             want);
+            }
+#endif
             free(pb.P), free(pb.Q);
         }
 }
@@ -278,12 +306,9 @@ static void test_pick(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_generic),
-        cmocka_unit_test(test_avx2),
-        cmocka_unit_test(test_avx2_prefetchw),
-        cmocka_unit_test(test_avx512),
-        cmocka_unit_test(test_loss_block),
-        cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_generic),        cmocka_unit_test(test_avx2),
+        cmocka_unit_test(test_avx2_prefetchw), cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_loss_passes),    cmocka_unit_test(test_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

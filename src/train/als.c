@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "train/blas_solo.h"
 #include "train/gram.h"
+#include "train/loss_simd.h"
 #include "train/trainer.h"
 
 #include <cblas.h>
@@ -183,24 +184,14 @@ static fl_status als_epoch(fl_trainer *t, fl_error *err) {
     return FL_OK;
 }
 
-/* The training MSE from the ratings by user: a user's row is read once for
- * all the user's ratings, the items' rows are fetched ahead. */
+/* The training MSE from the ratings by user (loss_simd.h). */
 static void loss_rows(void *ctx, int task, int thread) {
     (void)thread;
     fl_loss_run *pass = ctx;
     const fl_rows *rows = &pass->t->by_user;
-    const fl_model *m = pass->t->m;
     const uint32_t lo = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)task / FL_LOSS_TASKS);
     const uint32_t hi = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)(task + 1) / FL_LOSS_TASKS);
-    double se = 0.0;
-    for (uint32_t u = lo; u < hi; u++)
-        for (uint64_t k = rows->start[u]; k < rows->start[u + 1]; k++) {
-            if (k + FL_LOSS_AHEAD < rows->start[u + 1])
-                fl_model_prefetch(m, u, rows->col[k + FL_LOSS_AHEAD]);
-            double e = (double)fl_predict_index(m, u, rows->col[k]) - fl_rows_rating(rows, k);
-            se += e * e;
-        }
-    pass->se[task] = se;
+    pass->se[task] = fl_loss_pick().rows(pass->t->m, rows, lo, hi, 0.0);
 }
 
 static double als_train_mse(fl_trainer *t) {

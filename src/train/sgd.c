@@ -22,7 +22,7 @@
 #include "core/error.h"
 #include "models/mf.h"
 #include "models/regularizer.h"
-#include "train/sgd_loss.h"
+#include "train/loss_simd.h"
 #include "train/sgd_simd.h"
 #include "train/trainer.h"
 
@@ -91,7 +91,7 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
         s->irow[pos] = (fl_sgd_row){m->bi ? m->bi[i] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
     s->kernel = fl_sgd_pick(NULL);
-    s->loss_block = fl_loss_block_pick();
+    s->loss_block = fl_loss_pick().block;
     return FL_OK;
 }
 
