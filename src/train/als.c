@@ -49,6 +49,7 @@ typedef struct als_state {
     float *work;            /* per thread: see WORK_FLOATS */
     int k1;                 /* unknowns per row: k (+1 with a bias) */
     fl_gram_kernel gram;
+    fl_loss_rows_fn loss_rows;
     int blas_threads;       /* OpenBLAS's thread count before training, restored after */
 } als_state;
 
@@ -61,6 +62,7 @@ static fl_status als_init(fl_trainer *t, fl_error *err) {
     s->work = malloc(WORK_FLOATS(s->k1, m->stride) * (size_t)fl_pool_threads(t->pool) *
                      sizeof *s->work);
     s->gram = fl_gram_pick(NULL);
+    s->loss_rows = fl_loss_pick().rows;
     s->blas_threads = fl_blas_solo_begin(); /* restored in als_release */
     if (!s->work) return fl_fail(err, FL_ERR_NOMEM, "out of memory for the ALS solves");
     return FL_OK;
@@ -191,7 +193,8 @@ static void loss_rows(void *ctx, int task, int thread) {
     const fl_rows *rows = &pass->t->by_user;
     const uint32_t lo = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)task / FL_LOSS_TASKS);
     const uint32_t hi = (uint32_t)((uint64_t)rows->n_rows * (uint64_t)(task + 1) / FL_LOSS_TASKS);
-    pass->se[task] = fl_loss_pick().rows(pass->t->m, rows, lo, hi, 0.0);
+    const als_state *s = pass->t->state;
+    pass->se[task] = s->loss_rows(pass->t->m, rows, lo, hi, 0.0);
 }
 
 static double als_train_mse(fl_trainer *t) {
