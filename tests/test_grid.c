@@ -4,7 +4,9 @@
  * never touch the same parameters), every block is in exactly one stratum,
  * an epoch's tasks may run in any order their predecessors allow and still
  * give each row and column range its blocks in the sequential order, grid
- * sizes suit the thread count, and the pool runs every task once. */
+ * sizes suit the thread count, tiling a block only reorders it (into tiles in
+ * snake order, each keeping its ratings' shuffled order), and the pool runs
+ * every task once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,12 +229,73 @@ static void test_pool_runs_each_task_once(void **state) {
     fl_pool_free(p);
 }
 
+/* Tiling: the same ratings in every block, the tiles in snake order (each
+ * after the one it follows, sharing its row or its column band), and within
+ * a tile the block's shuffled order kept. */
+static void test_tiles(void **state) {
+    (void)state;
+    fl_dataset *d = synthetic();
+    fl_rng r1, r2;
+    fl_rng_seed(&r1, 3), fl_rng_seed(&r2, 3);
+    fl_grid g, t;
+    fl_error err;
+    const int nb = 4, tiles = 3;
+    assert_int_equal(fl_grid_build(d, 0, nb, &r1, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, &r2, &t, &err), FL_OK);
+    assert_int_equal(fl_grid_tile(&t, 1, &err), FL_OK); /* 1: unchanged */
+    assert_memory_equal(t.u, g.u, g.n * sizeof *g.u);
+    assert_int_equal(fl_grid_tile(&t, tiles, &err), FL_OK);
+    int moved = 0;
+    for (int b = 0; b < nb * nb; b++) {
+        const size_t lo = g.start[b], n = g.start[b + 1] - lo;
+        assert_int_equal(t.start[b + 1] - t.start[b], n);
+        const uint32_t nu = fl_grid_first(g.n_users, nb, b / nb + 1) - fl_grid_first(g.n_users, nb, b / nb);
+        const uint32_t ni = fl_grid_first(g.n_items, nb, b % nb + 1) - fl_grid_first(g.n_items, nb, b % nb);
+        /* The tile of each rating, in snake order: band a, column band c. */
+        int last = 0;
+        size_t from = lo; /* where the scan of the original block resumes for this tile */
+        int tile_now = -1;
+        for (size_t k = lo; k < lo + n; k++) {
+            const int a = (int)((uint64_t)t.u[k] * tiles / nu), c = (int)((uint64_t)t.i[k] * tiles / ni);
+            const int seq = a * tiles + (a % 2 ? tiles - 1 - c : c);
+            assert_true(seq >= last); /* tiles never revisited */
+            if (seq != tile_now) tile_now = seq, from = lo;
+            last = seq;
+            /* The next rating of this tile in the original order is this one. */
+            while (from < lo + n) {
+                const int a0 = (int)((uint64_t)g.u[from] * tiles / nu), c0 = (int)((uint64_t)g.i[from] * tiles / ni);
+                if (a0 * tiles + (a0 % 2 ? tiles - 1 - c0 : c0) == seq) break;
+                from++;
+            }
+            assert_true(from < lo + n);
+            assert_int_equal(g.u[from], t.u[k]);
+            assert_int_equal(g.i[from], t.i[k]);
+            assert_true(g.r[from] == t.r[k]);
+            moved += from != k;
+            from++;
+        }
+    }
+    assert_true(moved > 0); /* it did reorder */
+    /* The rule: blocks with up to 512 KiB of rows left alone, else tiles of
+     * at most FL_GRID_TILE_BYTES of rows, up to 16 a side. */
+    fl_grid shape = {.nb = 8, .n_users = 33334, .n_items = 11905};
+    assert_int_equal(fl_grid_tiles(&shape, 32), 4); /* (4167 + 1489) x 144 B = 814 KB */
+    assert_int_equal(fl_grid_tiles(&shape, 16), 1); /* x 80 B = 452 KB */
+    shape.n_users = 943, shape.n_items = 1682;
+    assert_int_equal(fl_grid_tiles(&shape, 64), 1);
+    shape.n_users = 10000000, shape.n_items = 10000000;
+    assert_int_equal(fl_grid_tiles(&shape, 64), 16);
+    fl_grid_free(&g), fl_grid_free(&t);
+    fl_dataset_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_rating_once),
         cmocka_unit_test(test_strata_disjoint),
         cmocka_unit_test(test_task_order),
         cmocka_unit_test(test_grid_size),
+        cmocka_unit_test(test_tiles),
         cmocka_unit_test(test_pool_runs_each_task_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

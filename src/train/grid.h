@@ -3,7 +3,8 @@
  * Users and items are renumbered by random permutations (so popular ids
  * spread evenly) and cut into nb contiguous ranges of the new numbers: row
  * block b holds the users at positions k with floor(k * nb / nu) == b. Ratings are stored
- * block by block as three parallel arrays, shuffled inside each block once:
+ * block by block as three parallel arrays, shuffled inside each block once
+ * (and, for blocks too big for a core's L2, ordered in tiles: fl_grid_tile):
  * the rating, and its user's and item's position *within the block's row and
  * column range* as 16-bit numbers (8 bytes a rating instead of 12; blocks
  * are never more than 65,536 rows wide). Blocks (r, c) and (r', c') with r != r' and c != c' touch
@@ -45,6 +46,23 @@ static inline uint32_t fl_grid_item_pos(const fl_grid *g, int blk, size_t k) {
  * layout is the same either way. */
 fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid *g,
                         fl_error *err);
+/* Inside a block, the ratings in tiles x tiles tiles (the block's row and
+ * column ranges each cut into `tiles` bands), the tiles in snake order, so
+ * consecutive tiles share a band of rows or of columns; within a tile the
+ * ratings keep their shuffled order. A block whose rows do not fit a core's
+ * L2 fetches them from L3 over and over; a tile's rows fit, and the snake
+ * keeps a row band in L2 across its tiles, so a user row is fetched about
+ * once per block and an item row about once per row band. The blocks
+ * themselves stay large: cutting the grid finer to the same size paid less
+ * (each row is then fetched once per smaller block, with fewer updates to
+ * share it). Measured in BENCHMARKS.md.
+ * fl_grid_tiles is the count for a stride: 1 (the order as it is) for
+ * blocks with at most twice FL_GRID_TILE_BYTES of rows, else tiles of at
+ * most FL_GRID_TILE_BYTES, at most 16 a side. Deterministic, and independent
+ * of the thread count. */
+#define FL_GRID_TILE_BYTES (256u << 10)
+int fl_grid_tiles(const fl_grid *g, int stride);
+fl_status fl_grid_tile(fl_grid *g, int tiles, fl_error *err);
 void fl_grid_free(fl_grid *g);
 /* Turns the grid into the per-user lists of training items (dense model
  * indices, ascending within each user, in the CSR layout of seen_start) and

@@ -223,6 +223,8 @@ static fl_status start_solver(run *r, fl_error *err) {
         int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);
         fl_status st = fl_grid_build(source, mine != NULL, nb, &t->rng, &t->grid, err);
         if (st != FL_OK) return st;
+        st = fl_grid_tile(&t->grid, fl_grid_tiles(&t->grid, (int)m->stride), err);
+        if (st != FL_OK) return st;
     } else if (p->solver == FL_SOLVER_ALS) {
         fl_status st = fl_rows_build(source, mine != NULL, m->n_users, m->n_items, &t->by_user,
                                      &t->by_item, err);
