@@ -171,10 +171,10 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
 /* Tile t of a block cut into tiles x tiles: row band t / tiles, and within
  * it the column bands in snake order (odd row bands backwards), so each tile
  * shares a band of rows or of columns with the one before it. */
-static inline uint32_t tile_of(uint32_t u, uint32_t i, uint32_t nu, uint32_t ni, int tiles) {
-    uint32_t a = (uint32_t)((uint64_t)u * (uint32_t)tiles / nu), b = (uint32_t)((uint64_t)i * (uint32_t)tiles / ni);
-    if (a % 2) b = (uint32_t)tiles - 1 - b;
-    return a * (uint32_t)tiles + b;
+static inline size_t tile_of(uint32_t u, uint32_t i, uint32_t nu, uint32_t ni, int tiles) {
+    size_t a = block_of(u, nu, tiles), b = block_of(i, ni, tiles);
+    if (a % 2) b = (size_t)tiles - 1 - b;
+    return a * (size_t)tiles + b;
 }
 
 int fl_grid_tiles(const fl_grid *g, int stride) {
@@ -197,9 +197,9 @@ fl_status fl_grid_tile(fl_grid *g, int tiles, fl_error *err) {
     size_t widest = 0;
     for (int b = 0; b < nb * nb; b++)
         if (g->start[b + 1] - g->start[b] > widest) widest = g->start[b + 1] - g->start[b];
-    const size_t nt = (size_t)tiles * tiles;
-    uint16_t *u = malloc((widest ? widest : 1) * sizeof *u), *i = malloc((widest ? widest : 1) * sizeof *i);
-    float *r = malloc((widest ? widest : 1) * sizeof *r);
+    const size_t nt = (size_t)tiles * tiles, cap = widest ? widest : 1;
+    uint16_t *u = malloc(cap * sizeof *u), *i = malloc(cap * sizeof *i);
+    float *r = malloc(cap * sizeof *r);
     size_t *at = malloc((nt + 1) * sizeof *at);
     if (!u || !i || !r || !at) {
         free(u), free(i), free(r), free(at);
@@ -209,7 +209,7 @@ fl_status fl_grid_tile(fl_grid *g, int tiles, fl_error *err) {
         const size_t lo = g->start[b], n = g->start[b + 1] - lo;
         const uint32_t nu = fl_grid_first(g->n_users, nb, b / nb + 1) - fl_grid_first(g->n_users, nb, b / nb);
         const uint32_t ni = fl_grid_first(g->n_items, nb, b % nb + 1) - fl_grid_first(g->n_items, nb, b % nb);
-        if (n < 2 || !nu || !ni) continue;
+        if (n < 2) continue; /* (a rating in the block means nu, ni >= 1) */
         memset(at, 0, (nt + 1) * sizeof *at);
         for (size_t k = lo; k < lo + n; k++) at[tile_of(g->u[k], g->i[k], nu, ni, tiles) + 1]++;
         for (size_t t = 0; t < nt; t++) at[t + 1] += at[t];
