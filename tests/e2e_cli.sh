@@ -204,6 +204,22 @@ run 0 "determinism, other seed" "$BIN" train --ratings "$D/u1.base" --threads 2 
 cmp -s "$T/det1.flm" "$T/det3.flm" && fail "a different --seed gave the same model file"
 pass "same --seed and --threads give the same model"
 
+# Parallel training must not cost accuracy: each solver's default on u1, on one
+# thread and on two, within 0.002 test RMSE (the speed issue's bar).
+for s in sgd adam als; do
+    for t in 1 2; do
+        run 0 "$s on $t thread(s)" "$BIN" train --ratings "$D/u1.base" --test "$D/u1.test" \
+            --solver "$s" --threads "$t" --json --quiet
+        tail -n 1 "$T/out" >"$T/rmse_$t.json"
+    done
+    python3 - "$T/rmse_1.json" "$T/rmse_2.json" "$s" <<'EOF' || fail "$s: 1 and 2 threads disagree"
+import json, sys
+a, b = (json.load(open(f))["test_rmse"] for f in sys.argv[1:3])
+assert abs(a - b) <= 0.002, f"{sys.argv[3]}: test RMSE {a} on 1 thread, {b} on 2"
+EOF
+done
+pass "1 and 2 threads train to the same test RMSE (within 0.002) with every solver"
+
 # ---------------------------------------------------------------- demo
 run 0 "demo" "$BIN" demo --threads 2
 grep -q "global mean" "$T/out" || fail "demo does not show the global-mean baseline"
