@@ -25,7 +25,7 @@ for side in A B; do
     rev=$rev_a
     [ $side = B ] && rev=$rev_b
     mkdir -p "$work/$side/train"
-    for f in sgd_simd.c sgd_simd.h sgd_simd_body.h; do
+    for f in sgd_simd.c sgd_simd.h sgd_simd_body.inc; do
         if [ "$rev" = WORK ]; then
             cp "$repo/src/train/$f" "$work/$side/train/$f"
         else

@@ -19,6 +19,14 @@ extern "C" {
 
 #define FL_VERSION "0.1.0"
 
+/* Marks what the shared library exports: everything declared here and
+ * nothing else (the library is built with hidden visibility). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define FL_API __attribute__((visibility("default")))
+#else
+#define FL_API
+#endif
+
 /* ---------------------------------------------------------------- errors */
 
 /* Status codes. The first six double as the CLI's exit codes. */
@@ -42,26 +50,26 @@ typedef struct fl_error {
 } fl_error;
 
 /* The CLI exit code for a status: 0..5 as is, everything else 1. */
-int fl_status_exit_code(fl_status s);
-const char *fl_status_name(fl_status s);
+FL_API int fl_status_exit_code(fl_status s);
+FL_API const char *fl_status_name(fl_status s);
 
 /* ---------------------------------------------------------------- id maps */
 
 /* Raw ids (strings as they appear in the file) <-> dense indices 0..n-1. */
 typedef struct fl_idmap fl_idmap;
 
-fl_idmap *fl_idmap_new(void);
-void fl_idmap_free(fl_idmap *m);
+FL_API fl_idmap *fl_idmap_new(void);
+FL_API void fl_idmap_free(fl_idmap *m);
 /* Index of id, inserting it if new. Fails only on allocation or an id over
  * FL_MAX_ID_LEN bytes. */
 #define FL_MAX_ID_LEN 255
-fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *index);
+FL_API fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *index);
 /* 1 and *index set if id is known, else 0. */
-int fl_idmap_find(const fl_idmap *m, const char *id, size_t len, uint32_t *index);
-const char *fl_idmap_name(const fl_idmap *m, uint32_t index);
-uint32_t fl_idmap_size(const fl_idmap *m);
+FL_API int fl_idmap_find(const fl_idmap *m, const char *id, size_t len, uint32_t *index);
+FL_API const char *fl_idmap_name(const fl_idmap *m, uint32_t index);
+FL_API uint32_t fl_idmap_size(const fl_idmap *m);
 /* A deep copy, or NULL when out of memory. */
-fl_idmap *fl_idmap_clone(const fl_idmap *m);
+FL_API fl_idmap *fl_idmap_clone(const fl_idmap *m);
 
 /* ---------------------------------------------------------------- ratings */
 
@@ -94,25 +102,25 @@ typedef struct fl_read_opts {
     fl_dup_policy duplicates;
 } fl_read_opts;
 
-void fl_read_opts_default(fl_read_opts *o);
+FL_API void fl_read_opts_default(fl_read_opts *o);
 /* Reads a delimited ratings file (gzip-compressed or plain). */
-fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out, fl_error *err);
+FL_API fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out, fl_error *err);
 /* Same, from memory; name is used in messages. */
-fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const fl_read_opts *o,
+FL_API fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const fl_read_opts *o,
                            fl_dataset **out, fl_error *err);
-void fl_dataset_free(fl_dataset *d);
+FL_API void fl_dataset_free(fl_dataset *d);
 /* An empty dataset sharing nothing; used to build splits. */
-fl_dataset *fl_dataset_new(size_t capacity, int with_times);
-float fl_dataset_mean(const fl_dataset *d);
+FL_API fl_dataset *fl_dataset_new(size_t capacity, int with_times);
+FL_API float fl_dataset_mean(const fl_dataset *d);
 
 /* Splits. Each returns two new datasets that share no memory with d (id maps
  * are copied so both halves keep the full id space). */
-fl_status fl_split_holdout(const fl_dataset *d, double test_fraction, uint64_t seed,
+FL_API fl_status fl_split_holdout(const fl_dataset *d, double test_fraction, uint64_t seed,
                            fl_dataset **train, fl_dataset **test, fl_error *err);
-fl_status fl_split_fold(const fl_dataset *d, int n_folds, int fold, uint64_t seed,
+FL_API fl_status fl_split_fold(const fl_dataset *d, int n_folds, int fold, uint64_t seed,
                         fl_dataset **train, fl_dataset **test, fl_error *err);
 /* Per user, the latest test_fraction of their ratings (by timestamp) go to test. */
-fl_status fl_split_temporal(const fl_dataset *d, double test_fraction,
+FL_API fl_status fl_split_temporal(const fl_dataset *d, double test_fraction,
                             fl_dataset **train, fl_dataset **test, fl_error *err);
 
 /* Synthetic ratings with known ground truth: a planted rank-`rank` model
@@ -130,8 +138,8 @@ typedef struct fl_synth_opts {
     uint64_t seed;
 } fl_synth_opts;
 
-void fl_synth_opts_default(fl_synth_opts *o); /* 1000 users, 1700 items, 100k ratings, rank 8 */
-fl_status fl_synth_generate(const fl_synth_opts *o, fl_dataset **out, fl_error *err);
+FL_API void fl_synth_opts_default(fl_synth_opts *o); /* 1000 users, 1700 items, 100k ratings, rank 8 */
+FL_API fl_status fl_synth_generate(const fl_synth_opts *o, fl_dataset **out, fl_error *err);
 
 /* ---------------------------------------------------------------- side information */
 
@@ -156,12 +164,12 @@ typedef struct fl_users {
 } fl_users;
 
 /* u.item (pipe, Latin-1) or movies.csv (UTF-8, quoted), detected from the content. */
-fl_status fl_items_read(const char *path, fl_items **out, fl_error *err);
-void fl_items_free(fl_items *it);
-const char *fl_items_title(const fl_items *it, const char *item_id); /* NULL if absent */
+FL_API fl_status fl_items_read(const char *path, fl_items **out, fl_error *err);
+FL_API void fl_items_free(fl_items *it);
+FL_API const char *fl_items_title(const fl_items *it, const char *item_id); /* NULL if absent */
 /* u.user */
-fl_status fl_users_read(const char *path, fl_users **out, fl_error *err);
-void fl_users_free(fl_users *us);
+FL_API fl_status fl_users_read(const char *path, fl_users **out, fl_error *err);
+FL_API void fl_users_free(fl_users *us);
 
 /* ---------------------------------------------------------------- models */
 
@@ -193,16 +201,16 @@ typedef struct fl_params {
 } fl_params;
 
 /* Defaults for kind (and solver FL_SOLVER_SGD unless nn). See docs/defaults.md. */
-void fl_params_default(fl_params *p, fl_model_kind kind);
+FL_API void fl_params_default(fl_params *p, fl_model_kind kind);
 /* Picks the defaults that depend on the solver (lr, reg, epochs). */
-void fl_params_default_solver(fl_params *p, fl_solver solver);
+FL_API void fl_params_default_solver(fl_params *p, fl_solver solver);
 /* NULL if p is usable, else a sentence saying what is wrong. */
-const char *fl_params_check(const fl_params *p);
+FL_API const char *fl_params_check(const fl_params *p);
 
-const char *fl_model_kind_name(fl_model_kind k);
-const char *fl_solver_name(fl_solver s);
-int fl_model_kind_parse(const char *s, fl_model_kind *out);
-int fl_solver_parse(const char *s, fl_solver *out);
+FL_API const char *fl_model_kind_name(fl_model_kind k);
+FL_API const char *fl_solver_name(fl_solver s);
+FL_API int fl_model_kind_parse(const char *s, fl_model_kind *out);
+FL_API int fl_solver_parse(const char *s, fl_solver *out);
 
 typedef struct fl_model fl_model;
 
@@ -244,17 +252,17 @@ typedef struct fl_train_result {
 /* Trains a model on train; test (may be NULL) is only evaluated, never
  * learned from. Test ids unknown to train are predicted by the bias-only
  * fallback and counted. */
-fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
+FL_API fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
                    const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                    fl_error *err);
 /* Like fl_train, but train's rating arrays may become the solver's working
  * copy instead of being duplicated, which halves peak memory on large data.
  * On return (success or not) train holds no ratings (n_ratings is 0); its id
  * maps and source remain. */
-fl_status fl_train_owned(fl_dataset *train, const fl_dataset *test, const fl_params *p,
+FL_API fl_status fl_train_owned(fl_dataset *train, const fl_dataset *test, const fl_params *p,
                          const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                          fl_error *err);
-void fl_model_free(fl_model *m);
+FL_API void fl_model_free(fl_model *m);
 
 /* ---------------------------------------------------------------- using a model */
 
@@ -277,23 +285,23 @@ typedef struct fl_model_info {
     char created[32];       /* ISO-8601 UTC: training time, or the file's mtime once loaded */
 } fl_model_info;
 
-void fl_model_get_info(const fl_model *m, fl_model_info *out);
-const fl_idmap *fl_model_user_ids(const fl_model *m);
-const fl_idmap *fl_model_item_ids(const fl_model *m);
+FL_API void fl_model_get_info(const fl_model *m, fl_model_info *out);
+FL_API const fl_idmap *fl_model_user_ids(const fl_model *m);
+FL_API const fl_idmap *fl_model_item_ids(const fl_model *m);
 
 /* Prediction by raw ids. */
-fl_status fl_predict(const fl_model *m, const char *user_id, const char *item_id,
+FL_API fl_status fl_predict(const fl_model *m, const char *user_id, const char *item_id,
                      fl_unknown_policy pol, float *out, fl_error *err);
 /* Prediction by the model's dense indices (no checks). */
-float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i);
+FL_API float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i);
 /* Learned biases (0 for models without them); NULL-safe index access. */
-float fl_model_user_bias(const fl_model *m, uint32_t u);
-float fl_model_item_bias(const fl_model *m, uint32_t i);
+FL_API float fl_model_user_bias(const fl_model *m, uint32_t u);
+FL_API float fl_model_item_bias(const fl_model *m, uint32_t i);
 /* Pointer to the factor row of item i / user u (n_factors floats), NULL for nn. */
-const float *fl_model_item_factors(const fl_model *m, uint32_t i);
-const float *fl_model_user_factors(const fl_model *m, uint32_t u);
+FL_API const float *fl_model_item_factors(const fl_model *m, uint32_t i);
+FL_API const float *fl_model_user_factors(const fl_model *m, uint32_t u);
 /* Number of training ratings of item i (its popularity), 0 if unknown. */
-uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
+FL_API uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */
@@ -303,7 +311,7 @@ typedef struct fl_metrics {
     double rmse, mae, mse;
 } fl_metrics;
 
-fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
+FL_API fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
                       fl_metrics *out, fl_error *err);
 
 typedef struct fl_scored {
@@ -313,21 +321,21 @@ typedef struct fl_scored {
 
 /* Top-n items for user_id by predicted rating, excluding the items the user
  * rated in training. Writes min(n, available) entries best first. */
-fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scored *out,
+FL_API fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scored *out,
                        size_t *n_out, fl_error *err);
 /* Items nearest to item_id by cosine of their factor vectors (dot/biased),
  * or of their embeddings (nn). */
-fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,
+FL_API fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,
                      size_t *n_out, fl_error *err);
 
 /* ---------------------------------------------------------------- model files */
 
 /* safetensors container; see docs/model-format.md. Written atomically
  * (temp file + fsync + rename); a checksum covers header and payload. */
-fl_status fl_model_save(const fl_model *m, const char *path, fl_error *err);
+FL_API fl_status fl_model_save(const fl_model *m, const char *path, fl_error *err);
 /* Maps the file read-only and verifies it; refuses corrupt or truncated files
  * with FL_ERR_MODEL_FILE. */
-fl_status fl_model_load(const char *path, fl_model **out, fl_error *err);
+FL_API fl_status fl_model_load(const char *path, fl_model **out, fl_error *err);
 
 /* ---------------------------------------------------------------- datasets on disk */
 
@@ -340,11 +348,11 @@ typedef struct fl_download_opts {
 } fl_download_opts;
 
 /* Names fl_download knows ("ml-100k", "ml-latest-small", ...). NULL-terminated. */
-const char *const *fl_dataset_names(void);
+FL_API const char *const *fl_dataset_names(void);
 /* Makes dataset name available locally and writes its directory into dir.
  * Looks in $FACTORLENS_DATA, then the cache, then downloads, verifies
  * SHA-256 and unpacks atomically. */
-fl_status fl_fetch(const char *name, const fl_download_opts *o, char *dir, size_t dir_len,
+FL_API fl_status fl_fetch(const char *name, const fl_download_opts *o, char *dir, size_t dir_len,
                    fl_error *err);
 
 #ifdef __cplusplus

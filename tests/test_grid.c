@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "train/grid.h"
-#include "train/pool.h"
+#include "core/pool.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

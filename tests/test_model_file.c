@@ -259,7 +259,7 @@ static void round_trip(fixture *f, fl_model_kind kind, int squash) {
     assert_int_equal(fl_model_save(m, f->path, &err), FL_OK);
     fl_model *back = NULL;
     if (fl_model_load(f->path, &back, &err) != FL_OK) fail_msg("load: %s", err.msg);
-    assert_non_null(back->map);
+    assert_non_null(back->map.addr);
     assert_null(back->block);
     assert_int_equal(back->stride, back->n_factors);
     assert_same_model(m, back);

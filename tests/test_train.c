@@ -13,7 +13,7 @@
 #include "models/regularizer.h"
 #include "core/memory.h"
 #include "eval/evaluate.h"
-#include "train/pool.h"
+#include "core/pool.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #define FL_EVAL_EVALUATE_H
 
 #include "factorlens.h"
-#include "train/pool.h"
+#include "core/pool.h"
 
 fl_status fl_evaluate_on(fl_pool *pool, const fl_model *m, const fl_dataset *d,
                          fl_unknown_policy pol, fl_metrics *out, fl_error *err);

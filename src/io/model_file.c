@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -997,21 +996,20 @@ fl_status fl_model_load(const char *path, fl_model **out, fl_error *err) {
         return fl_fail(err, FL_ERR_NOMEM, "%s: too large to map", path);
     }
     size_t size = (size_t)sb.st_size;
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
+    fl_file_map map;
+    int e = fl_file_map_open(fd, size, &map);
     close(fd);
-    if (map == MAP_FAILED)
-        return fl_fail(err, FL_ERR_IO, "cannot map model file '%s': %s", path, strerror(e));
+    if (e) return fl_fail(err, FL_ERR_IO, "cannot map model file '%s': %s", path, strerror(e));
 
     loader *ld = calloc(1, sizeof *ld);
     fl_model *m = calloc(1, sizeof *m);
     if (!ld || !m) {
         free(ld), free(m);
-        munmap(map, size);
+        fl_file_map_close(&map);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory loading '%s'", path);
     }
-    ld->path = path, ld->base = map, ld->size = size, ld->err = err;
-    m->map = map, m->map_len = size; /* fl_model_free unmaps from here on */
+    ld->path = path, ld->base = map.addr, ld->size = size, ld->err = err;
+    m->map = map; /* fl_model_free unmaps from here on */
     fl_status st = load_mapped(ld, m);
     json_decref(ld->root);
     free(ld);

@@ -10,7 +10,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #define ROW_ALIGN 16 /* floats: one 64-byte cache line, one AVX-512 vector */
@@ -96,7 +95,7 @@ fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idm
 void fl_model_free(fl_model *m) {
     if (!m) return;
     free(m->block);
-    if (m->map) munmap(m->map, m->map_len);
+    fl_file_map_close(&m->map);
     for (int k = 0; k < 4; k++) free(m->owned[k]);
     free(m->seen_start);
     free(m->seen_items);

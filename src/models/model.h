@@ -7,6 +7,7 @@
 #ifndef FL_MODELS_MODEL_H
 #define FL_MODELS_MODEL_H
 
+#include "core/file_map.h"
 #include "factorlens.h"
 
 #include <math.h>
@@ -43,8 +44,7 @@ struct fl_model {
     char created[32];
     /* storage */
     void *block;             /* malloc'd parameters, or NULL */
-    void *map;               /* mmap'd file, or NULL */
-    size_t map_len;
+    fl_file_map map;         /* the model file, when loaded from one */
     void *owned[4];          /* other heap arrays to free */
 };
 

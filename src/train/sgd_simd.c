@@ -5,7 +5,7 @@
  * rows are contiguous and sized to fit) and two 16-byte row records are read
  * and written; the ratings stream. Rows are prefetched a few ratings ahead
  * because, within a block, the next rating's rows are random. Ratings go
- * four at a time when their users and items differ (sgd_simd_body.h): the
+ * four at a time when their users and items differ (sgd_simd_body.inc): the
  * factor rows in full-width vectors, the per-rating scalars four to a
  * 4-lane vector. The four step sizes of a rating come from the sums
  * *before* the rating, so their square roots overlap the dot product
@@ -107,7 +107,7 @@ static inline __attribute__((always_inline)) void finish4_v4(v4 z0, v4 z1, v4 z2
 #define GROUP group_generic
 #define RUN run_generic
 #define ATTR static inline __attribute__((always_inline))
-#include "train/sgd_simd_body.h"
+#include "train/sgd_simd_body.inc"
 #undef VEC
 #undef PART
 #undef FOLD3
@@ -159,7 +159,7 @@ __attribute__((target("avx2,fma"))) static inline void reduce12_avx2(v8 z[4][3],
 #define GROUP group_avx2
 #define RUN run_avx2
 #define ATTR static inline __attribute__((target("avx2,fma"), always_inline))
-#include "train/sgd_simd_body.h"
+#include "train/sgd_simd_body.inc"
 #undef GROUP
 #undef RUN
 #undef ATTR
@@ -173,7 +173,7 @@ __attribute__((target("avx2,fma"))) static inline void reduce12_avx2(v8 z[4][3],
 #define GROUP group_avx2w
 #define RUN run_avx2w
 #define ATTR static inline __attribute__((target("avx2,fma,prfchw"), always_inline))
-#include "train/sgd_simd_body.h"
+#include "train/sgd_simd_body.inc"
 #undef VEC
 #undef PART
 #undef FOLD3
@@ -246,7 +246,7 @@ __attribute__((target("avx512f"))) static inline void reduce12_avx512(v16 z[4][3
 #define GROUP group_avx512
 #define RUN run_avx512
 #define ATTR static inline __attribute__((target("avx512f,prfchw"), always_inline))
-#include "train/sgd_simd_body.h"
+#include "train/sgd_simd_body.inc"
 #undef VEC
 #undef PART
 #undef FOLD3

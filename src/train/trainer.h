@@ -9,7 +9,7 @@
 #include "core/rng.h"
 #include "models/model.h"
 #include "train/grid.h"
-#include "train/pool.h"
+#include "core/pool.h"
 #include "train/rows.h"
 
 typedef struct fl_trainer {

@@ -1,8 +1,8 @@
 /* pool.h — a fork-join thread pool: run n tasks on all threads, return when
  * every task is done. The caller's thread works too. Which thread runs which
  * task varies between runs, so tasks must not depend on it for results. */
-#ifndef FL_TRAIN_POOL_H
-#define FL_TRAIN_POOL_H
+#ifndef FL_CORE_POOL_H
+#define FL_CORE_POOL_H
 
 typedef struct fl_pool fl_pool;
 typedef void (*fl_task_fn)(void *ctx, int task, int thread);

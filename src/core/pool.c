@@ -4,7 +4,7 @@
  * up only once every worker has left the last one: a worker still looking
  * for a task of a finished job must not see the next job's counter or task
  * count (it would run a task twice, or count one that never ran). */
-#include "train/pool.h"
+#include "core/pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
