@@ -1,14 +1,14 @@
 /* nn.c — forward and backward passes of the neural model (see nn.h).
  *
- * Activations are batch-major [B][width] so every layer is one sgemm; the
- * hidden layers are small (tens to hundreds wide), so the batch dimension is
- * what gives BLAS enough work. Dropout is "inverted": kept units are scaled
+ * Activations are batch-major [B][width] so every layer is one matrix
+ * product (core/linalg.h); the hidden layers are small (tens to hundreds
+ * wide), so the batch dimension is what gives the product enough work. Dropout is "inverted": kept units are scaled
  * by 1/(1-p) at training time so inference needs no rescaling. */
 #include "models/nn.h"
 
 #include "core/error.h"
+#include "core/linalg.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +20,7 @@ static int max_width(const fl_model *m) {
 }
 
 float fl_nn_score(const fl_model *m, uint32_t u, uint32_t i) {
-    /* Plain loops: one pair is too small for BLAS to pay off. */
+    /* Plain loops: one pair is too small for a batched product to pay off. */
     float buf[2][4096 * 2];
     const int k = (int)m->n_factors;
     float *x = buf[0], *y = buf[1];
@@ -31,8 +31,7 @@ float fl_nn_score(const fl_model *m, uint32_t u, uint32_t i) {
         int last = l == m->n_dense - 1;
         for (int o = 0; o < d->n_out; o++) {
             const float *w = d->w + (size_t)o * d->n_in;
-            float s = d->b[o];
-            for (int j = 0; j < d->n_in; j++) s += w[j] * x[j];
+            float s = d->b[o] + fl_dot(w, x, d->n_in);
             y[o] = (!last && s < 0.0f) ? 0.0f : s;
         }
         float *t = x;
@@ -64,7 +63,11 @@ fl_status fl_nn_work_init(fl_nn_work *w, const fl_model *m, int batch, fl_error 
         ng += (size_t)m->dense[l].n_in * m->dense[l].n_out + m->dense[l].n_out;
     w->grad = malloc((ng ? ng : 1) * sizeof(float));
     w->gx0 = malloc(B * 2 * m->n_factors * sizeof(float));
-    ok &= w->delta[0] && w->delta[1] && w->grad && w->gx0;
+    size_t nt = 1;
+    for (int l = 0; l < m->n_dense; l++)
+        if ((size_t)m->dense[l].n_in * m->dense[l].n_out > nt) nt = (size_t)m->dense[l].n_in * m->dense[l].n_out;
+    w->wt = malloc(nt * sizeof(float));
+    ok &= w->delta[0] && w->delta[1] && w->grad && w->gx0 && w->wt;
     if (!ok) {
         fl_nn_work_free(w);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory for the network's batch buffers");
@@ -75,7 +78,7 @@ fl_status fl_nn_work_init(fl_nn_work *w, const fl_model *m, int batch, fl_error 
 void fl_nn_work_free(fl_nn_work *w) {
     for (int l = 0; l < FL_MAX_LAYERS + 2; l++) free(w->act[l]);
     for (int l = 0; l < FL_MAX_LAYERS + 1; l++) free(w->mask[l]);
-    free(w->delta[0]), free(w->delta[1]), free(w->grad), free(w->gx0);
+    free(w->delta[0]), free(w->delta[1]), free(w->grad), free(w->gx0), free(w->wt);
     memset(w, 0, sizeof *w);
 }
 
@@ -105,9 +108,12 @@ void fl_nn_forward(const fl_model *m, fl_nn_work *w, const uint32_t *u, const ui
         const fl_dense *d = &m->dense[l];
         float *in = w->act[l], *out = w->act[l + 1];
         dropout(in, w->mask[l], (size_t)B * d->n_in, m->params.dropout[l], rng);
-        /* out[B][n_out] = in[B][n_in] * W^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, d->n_out, d->n_in, 1.0f, in,
-                    d->n_in, d->w, d->n_in, 0.0f, out, d->n_out);
+        /* out[B][n_out] = in[B][n_in] * W^T, with W^T laid out once per
+         * batch so the product runs along contiguous rows. */
+        for (int o = 0; o < d->n_out; o++)
+            for (int j = 0; j < d->n_in; j++) w->wt[(size_t)j * d->n_out + o] = d->w[(size_t)o * d->n_in + j];
+        fl_matmul(B, d->n_out, d->n_in, in, (size_t)d->n_in, 1, w->wt, (size_t)d->n_out, out,
+                  (size_t)d->n_out);
         int last = l == m->n_dense - 1;
         for (int b = 0; b < B; b++) {
             float *row = out + (size_t)b * d->n_out;
@@ -135,15 +141,15 @@ void fl_nn_backward(const fl_model *m, fl_nn_work *w, const float *dz, int B) {
         const fl_dense *d = &m->dense[l];
         const float *in = w->act[l];
         /* gW[n_out][n_in] = delta^T [n_out][B] * in [B][n_in] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->n_out, d->n_in, B, 1.0f, delta,
-                    d->n_out, in, d->n_in, 0.0f, gw[l], d->n_in);
+        fl_matmul(d->n_out, d->n_in, B, delta, 1, (size_t)d->n_out, in, (size_t)d->n_in, gw[l],
+                  (size_t)d->n_in);
         for (int o = 0; o < d->n_out; o++) gb[l][o] = 0.0f;
         for (int b = 0; b < B; b++)
             for (int o = 0; o < d->n_out; o++) gb[l][o] += delta[(size_t)b * d->n_out + o];
         float *dst = l == 0 ? w->gx0 : prev;
         /* dIn[B][n_in] = delta[B][n_out] * W[n_out][n_in] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, d->n_in, d->n_out, 1.0f, delta,
-                    d->n_out, d->w, d->n_in, 0.0f, dst, d->n_in);
+        fl_matmul(B, d->n_in, d->n_out, delta, (size_t)d->n_out, 1, d->w, (size_t)d->n_in, dst,
+                  (size_t)d->n_in);
         /* Through the dropout on this layer's input, and (for hidden inputs)
          * the ReLU that produced it: in > 0 exactly where the unit was active
          * and kept. */

@@ -9,9 +9,8 @@
  * learn "generous user" / "good movie" directly instead of through the
  * layers, which measured 0.01 MSE better on ml-latest-small.
  *
- * Training runs a mini-batch at a time through BLAS sgemm: activations are
- * stored batch-major, [B][width], so each layer is one sgemm forward and two
- * backward. */
+ * Training runs a mini-batch at a time: activations are stored batch-major,
+ * [B][width], so each layer is one matrix product forward and two backward. */
 #ifndef FL_MODELS_NN_H
 #define FL_MODELS_NN_H
 
@@ -29,6 +28,7 @@ typedef struct fl_nn_work {
     float *delta[2];                 /* backward ping-pong buffers [B][max width] */
     float *grad;                     /* gradient of the dense parameters, same layout as the layers */
     float *gx0;                      /* [B][2k] gradient w.r.t. the concatenated embeddings */
+    float *wt;                       /* one layer's W transposed, [n_in][n_out] */
 } fl_nn_work;
 
 fl_status fl_nn_work_init(fl_nn_work *w, const fl_model *m, int batch, fl_error *err);

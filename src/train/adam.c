@@ -11,7 +11,6 @@
 #include "models/mf.h"
 #include "models/nn.h"
 #include "models/regularizer.h"
-#include "train/blas_solo.h"
 #include "train/trainer.h"
 
 #include <math.h>
@@ -37,7 +36,6 @@ typedef struct adam_state {
     float *z, *dz;          /* [batch] */
     long step;
     long total_steps;
-    int blas_threads;       /* OpenBLAS's thread count before training, restored after */
 } adam_state;
 
 static void *zalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
@@ -70,7 +68,6 @@ static fl_status adam_init(fl_trainer *t, fl_error *err) {
         s->md = zalloc(s->n_dense_params, sizeof(float));
         s->vd = zalloc(s->n_dense_params, sizeof(float));
         ok = ok && s->md && s->vd;
-        s->blas_threads = fl_blas_solo_begin();
         if (ok) {
             fl_status st = fl_nn_work_init(&s->work, m, t->p->batch_size, err);
             if (st != FL_OK) return st;
@@ -95,7 +92,6 @@ static void adam_release(fl_trainer *t) {
     free(s->md), free(s->vd);
     fl_nn_work_free(&s->work);
     fl_reg_shares_free(&s->reg);
-    fl_blas_solo_end(s->blas_threads);
     free(s);
     t->state = NULL;
 }

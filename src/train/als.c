@@ -3,7 +3,7 @@
  *
  * With items fixed, each user's row is the exact minimiser of the objective
  * of regularizer.h, one small SPD system per user solved by Cholesky
- * (LAPACK's spotf2 and BLAS's strsv, OpenBLAS):
+ * (core/linalg.h):
  *   (sum_i a_i a_i^T + diag(sqrt(n_u) reg_f..., reg_b)) x_u = sum_i a_i (r_ui - offset - b_i)
  * where x_u = [P[u]; bu[u]] and a_i = [Q[i]; 1] (biased; dot drops the bias
  * entries). Then the same for items. Users (items) are independent, so the
@@ -19,21 +19,14 @@
  * in a fixed order, so the model does not depend on the thread count
  * either. */
 #include "core/error.h"
-#include "train/blas_solo.h"
+#include "core/linalg.h"
 #include "train/gram.h"
 #include "train/loss_simd.h"
 #include "train/trainer.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* LAPACK's Fortran entry point (OpenBLAS exports it; Debian ships no
- * LAPACKE header with it). The trailing length is gfortran's hidden
- * argument for the character parameter. */
-extern void spotf2_(const char *uplo, const int *n, float *a, const int *lda, int *info,
-                    size_t uplo_len);
 
 #define ALS_TASKS 256
 #define ALS_AHEAD 8   /* ratings ahead the gather prefetches */
@@ -50,7 +43,6 @@ typedef struct als_state {
     int k1;                 /* unknowns per row: k (+1 with a bias) */
     fl_gram_kernel gram;
     fl_loss_rows_fn loss_rows;
-    int blas_threads;       /* OpenBLAS's thread count before training, restored after */
 } als_state;
 
 static fl_status als_init(fl_trainer *t, fl_error *err) {
@@ -63,7 +55,6 @@ static fl_status als_init(fl_trainer *t, fl_error *err) {
                      sizeof *s->work);
     s->gram = fl_gram_pick(NULL);
     s->loss_rows = fl_loss_pick().rows;
-    s->blas_threads = fl_blas_solo_begin(); /* restored in als_release */
     if (!s->work) return fl_fail(err, FL_ERR_NOMEM, "out of memory for the ALS solves");
     return FL_OK;
 }
@@ -72,7 +63,6 @@ static void als_release(fl_trainer *t) {
     als_state *s = t->state;
     if (!s) return;
     free(s->work);
-    fl_blas_solo_end(s->blas_threads);
     free(s);
     t->state = NULL;
 }
@@ -149,7 +139,7 @@ static void solve_rows(void *ctx, int task, int thread) {
             s->gram(acc, G, kp, nc);
         }
         /* The k1 x k1 system from the pieces: the factors' block, then the
-         * bias's column (upper triangle only, as spotf2 reads it). */
+         * bias's column (upper triangle only, as the Cholesky reads it). */
         for (int c = 0; c < k; c++) memcpy(A + (size_t)c * k1, acc + (size_t)c * kp, (size_t)(c + 1) * sizeof *A);
         memcpy(rhs, rq, (size_t)k * sizeof *rhs);
         if (biased) {
@@ -160,14 +150,7 @@ static void solve_rows(void *ctx, int task, int thread) {
         float wf = sqrtf((float)(e - b));
         for (int f = 0; f < k; f++) A[(size_t)f * k1 + f] += t->p->reg_factors * wf;
         if (biased) A[(size_t)k * k1 + k] += t->p->reg_bias;
-        int n = k1, info = 0;
-        /* Cholesky A = U^T U, then U^T y = rhs and U x = y. The unblocked
-         * spotf2 + two strsv, not sposv: at these sizes sposv's blocked
-         * factorisation and strsm cost as much as building A. */
-        spotf2_("U", &n, A, &n, &info, 1);
-        if (info != 0) continue; /* not positive definite: keep the old row */
-        cblas_strsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, n, A, n, rhs, 1);
-        cblas_strsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, n, A, n, rhs, 1);
+        if (fl_cholesky_solve(A, k1, rhs) != 0) continue; /* not positive definite: keep the old row */
         memcpy(row, rhs, (size_t)k * sizeof *row);
         if (biased) j->bx[x] = rhs[k];
     }
