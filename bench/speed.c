@@ -209,8 +209,7 @@ static double raw_bytes(double n_ratings, double n_rows, int k) {
 static int run_point(const config *c, fl_dataset *train, const fl_dataset *test, int k,
                      int threads, double rss_base, double *ups_out) {
     fl_params p;
-    fl_params_default(&p, FL_MODEL_BIASED);
-    fl_params_default_solver(&p, c->solver);
+    fl_params_init(&p, FL_MODEL_BIASED, c->solver);
     p.n_factors = k;
     p.n_threads = threads;
     p.epochs = c->epochs;

@@ -3,9 +3,30 @@
  * A recommender engine for explicit ratings: load ratings, map raw ids to dense
  * indices, fit latent factors (+ biases, or a small neural net), evaluate,
  * predict, recommend, save and load models. The library never prints and never
- * exits: every fallible call returns an fl_status and, when given an fl_error,
- * fills it with one sentence the caller can show. No global mutable state: all
- * randomness comes from explicit seeds, and objects are independent.
+ * exits: every call that can fail returns an fl_status and, when given an
+ * fl_error, fills it with one sentence the caller can show; calls that only
+ * answer yes or no (fl_idmap_find, fl_model_kind_parse, fl_solver_parse)
+ * return 1 or 0. No global mutable state: all randomness comes from explicit
+ * seeds, and objects are independent.
+ *
+ * Threads. No call changes anything outside the objects it is given: no
+ * process-wide setting (OpenBLAS's thread count included), no signal
+ * handler, no environment variable, no current directory. Hence:
+ *   - Calls on different objects may run at the same time from any threads,
+ *     trainings included.
+ *   - A model (fl_model) is immutable once fl_train or fl_model_load has
+ *     returned it: any number of threads may use one model at once through
+ *     the calls that take it as `const fl_model *` (fl_predict,
+ *     fl_predict_index, fl_predict_folded, fl_recommend, fl_similar,
+ *     fl_evaluate, fl_fold_in, fl_model_save, fl_model_get_info and the
+ *     accessors). Only fl_model_free needs it exclusively, after every such
+ *     call has returned.
+ *   - The same holds for datasets, id maps, items and users: reading
+ *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
+ *     fl_train_owned, the *_free calls) is exclusive.
+ *   - fl_train, fl_evaluate and the splits start and join their own threads
+ *     (n_threads, 0 = all cores) inside the call; none outlives it.
+ *     Callbacks (fl_train_hooks, fl_download_opts) run on the calling thread.
  */
 #ifndef FACTORLENS_H
 #define FACTORLENS_H
@@ -86,6 +107,7 @@ typedef struct fl_dataset {
     size_t n_skipped;  /* malformed lines skipped (only with skip_bad) */
     char first_skipped[256]; /* the first skipped line's message */
     char source[256];  /* file it came from, for messages and model info */
+    size_t capacity;   /* entries allocated in each array (the library's bookkeeping) */
 } fl_dataset;
 
 typedef enum fl_dup_policy { FL_DUP_ERROR = 0, FL_DUP_LAST, FL_DUP_MEAN, FL_DUP_KEEP } fl_dup_policy;
@@ -109,8 +131,13 @@ FL_API fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dat
 FL_API fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const fl_read_opts *o,
                            fl_dataset **out, fl_error *err);
 FL_API void fl_dataset_free(fl_dataset *d);
-/* An empty dataset sharing nothing; used to build splits. */
+/* An empty dataset with room for capacity ratings (it grows as needed), or
+ * NULL when out of memory. with_times: keep a timestamp per rating. */
 FL_API fl_dataset *fl_dataset_new(size_t capacity, int with_times);
+/* Appends one rating, mapping the raw ids (new ids get the next index).
+ * time is ignored unless the dataset keeps timestamps. */
+FL_API fl_status fl_dataset_add(fl_dataset *d, const char *user_id, const char *item_id,
+                                float rating, uint32_t time, fl_error *err);
 FL_API float fl_dataset_mean(const fl_dataset *d);
 
 /* Splits. Each returns two new datasets that share no memory with d (id maps
@@ -175,6 +202,9 @@ FL_API void fl_users_free(fl_users *us);
 
 typedef enum fl_model_kind { FL_MODEL_DOT = 0, FL_MODEL_BIASED = 1, FL_MODEL_NN = 2 } fl_model_kind;
 typedef enum fl_solver { FL_SOLVER_SGD = 0, FL_SOLVER_ADAM = 1, FL_SOLVER_ALS = 2 } fl_solver;
+/* For fl_params_init: the kind's own default solver. Not an enumerator, so
+ * switches over fl_solver stay exhaustive without it. */
+#define FL_SOLVER_DEFAULT ((fl_solver)-1)
 
 #define FL_MAX_LAYERS 8
 
@@ -200,10 +230,15 @@ typedef struct fl_params {
     int patience;           /* epochs without validation improvement before stopping */
 } fl_params;
 
-/* Defaults for kind (and solver FL_SOLVER_SGD unless nn). See docs/defaults.md. */
+/* Every default for a kind and a solver in one call (FL_SOLVER_DEFAULT: the
+ * kind's own, sgd for dot and biased, adam for nn). See docs/defaults.md. */
+FL_API void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver);
+/* fl_params_init(p, kind, FL_SOLVER_DEFAULT). */
 FL_API void fl_params_default(fl_params *p, fl_model_kind kind);
-/* Picks the defaults that depend on the solver (lr, reg, epochs). */
-FL_API void fl_params_default_solver(fl_params *p, fl_solver solver);
+/* Deprecated: after fl_params_default, switches to solver's lr, reg and
+ * epochs; fl_params_init does both at once. Kept for existing callers. */
+FL_API void fl_params_default_solver(fl_params *p, fl_solver solver)
+    __attribute__((deprecated("use fl_params_init(p, kind, solver)")));
 /* NULL if p is usable, else a sentence saying what is wrong. */
 FL_API const char *fl_params_check(const fl_params *p);
 
@@ -328,6 +363,23 @@ FL_API fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, 
 FL_API fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,
                      size_t *n_out, fl_error *err);
 
+/* ---------------------------------------------------------------- new users */
+
+/* Fold-in: factors (n_factors floats) and bias for a user the model never
+ * saw, from n of their ratings (item ids and values), with the items held
+ * fixed: the exact minimiser of the training objective for this user alone,
+ * one row of ALS, regularised as a trained user with n ratings. Dot and
+ * biased models without a y-range (others: FL_ERR_USAGE). Items the model
+ * does not know: FL_ERR_UNKNOWN_ID, or left out with FL_UNKNOWN_SKIP;
+ * *n_used counts the ratings used (0: factors and bias are zero). bias may
+ * be NULL for a dot model. */
+FL_API fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float *ratings,
+                            size_t n, fl_unknown_policy pol, float *factors, float *bias,
+                            size_t *n_used, fl_error *err);
+/* The predicted rating of model item index i for a folded-in user, computed
+ * and clipped as fl_predict_index does for a trained one. */
+FL_API float fl_predict_folded(const fl_model *m, const float *factors, float bias, uint32_t i);
+
 /* ---------------------------------------------------------------- model files */
 
 /* safetensors container; see docs/model-format.md. Written atomically
@@ -347,7 +399,7 @@ typedef struct fl_download_opts {
     long timeout_seconds;   /* 0: 60 */
 } fl_download_opts;
 
-/* Names fl_download knows ("ml-100k", "ml-latest-small", ...). NULL-terminated. */
+/* Names fl_fetch knows ("ml-100k", "ml-latest-small", ...). NULL-terminated. */
 FL_API const char *const *fl_dataset_names(void);
 /* Makes dataset name available locally and writes its directory into dir.
  * Looks in $FACTORLENS_DATA, then the cache, then downloads, verifies

@@ -286,22 +286,6 @@ for solver in adam sgd; do
     for tmp in keep.flm.tmp*; do if [ -e "$tmp" ]; then fail "a diverged $solver run left $tmp"; fi; done
 done
 
-# ---------------------------------------------------------------- memory estimated before allocating
-python3 -c "
-for k in range(60000): print(f'{k}\t{k % 7001}\t{1 + k % 5}')" >wide.data
-# (The binary is grepped, not `ldd | grep -q`: under pipefail, ldd killed by
-# SIGPIPE made that check fail at random.)
-if grep -qa __asan_init "$BIN" || [ "$(head -c 2 "$BIN")" = "#!" ]; then
-    # ASan reserves terabytes of address space and cannot start under ulimit -v,
-    # nor can valgrind (a wrapper script runs it).
-    echo "skip: memory limit case (ASan build or wrapper; runs on the plain binary)"
-else
-    # 67001 rows x 4096 factors: about 1 GiB for the model, 2 GiB with the solver.
-    expect 1 "not enough memory (ulimit -v)" "GiB of memory but this process may use only 0.9 GiB (ulimit -v)" \
-        bash -c "ulimit -v 943718 && exec \"\$0\" train --ratings wide.data --factors 4096 --epochs 1 --out wide.flm" "$BIN"
-    [ ! -e wide.flm ] || fail "a refused training run wrote a model"
-fi
-
 if [ -n "$RECORD" ]; then
     {
         echo "# What factorlens says about bad input"

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "factorlens.h"
+#include "cpu_kernels.h"
 #include "core/rng.h"
 #include "models/model.h"
 #include "train/gram.h"
@@ -52,16 +53,10 @@ static void test_gram_generic(void **state) {
     check_gram(fl_gram_add_generic, "generic");
 }
 
-static void test_gram_avx2(void **state) {
+/* Run only on a CPU with AVX2 and FMA (cpu_kernels.h). */
+static void kernel_gram_avx2(void **state) {
     (void)state;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        check_gram(fl_gram_add_avx2, "avx2+fma");
-        return;
-    }
-#endif
-    skip();
+    check_gram(fl_gram_add_avx2, "avx2+fma");
 }
 
 static fl_dataset *make_data(void) {
@@ -76,8 +71,7 @@ static fl_dataset *make_data(void) {
 
 static fl_model *train_als(const fl_dataset *d, fl_model_kind kind, int k, int threads, int epochs) {
     fl_params p;
-    fl_params_default(&p, kind);
-    fl_params_default_solver(&p, FL_SOLVER_ALS);
+    fl_params_init(&p, kind, FL_SOLVER_ALS);
     p.n_factors = k, p.n_threads = threads, p.epochs = epochs;
     fl_model *m = NULL;
     fl_train_result res;
@@ -158,12 +152,12 @@ static void test_threads_do_not_matter(void **state) {
     fl_dataset_free(d);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gram_generic),
-        cmocka_unit_test(test_gram_avx2),
+        cmocka_unit_test(kernel_gram_avx2),
         cmocka_unit_test(test_rows_are_minimisers),
         cmocka_unit_test(test_threads_do_not_matter),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    FL_TEST_MAIN(tests, argc, argv);
 }

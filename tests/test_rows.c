@@ -141,8 +141,7 @@ static fl_dataset *synth(void) {
 static void test_als_seen_items(void **state) {
     (void)state;
     fl_params p;
-    fl_params_default(&p, FL_MODEL_BIASED);
-    fl_params_default_solver(&p, FL_SOLVER_ALS);
+    fl_params_init(&p, FL_MODEL_BIASED, FL_SOLVER_ALS);
     p.n_factors = 8, p.epochs = 1, p.n_threads = 2;
     fl_dataset *given = synth(), *kept = synth();
     fl_model *m = NULL;

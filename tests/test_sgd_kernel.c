@@ -16,6 +16,7 @@
 #include "train/sgd_kernel.h"
 #include "train/loss_simd.h"
 #include "train/sgd_simd.h"
+#include "cpu_kernels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -164,15 +165,10 @@ static void test_generic(void **state) {
     run_all(fl_sgd_kernel_generic, "generic");
 }
 
-static void test_avx2(void **state) {
+/* kernel_*: run only on a CPU that has their features (cpu_kernels.h). */
+static void kernel_avx2(void **state) {
     (void)state;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) skip();
     run_all(fl_sgd_kernel_avx2, "avx2");
-#else
-    skip();
-#endif
 }
 
 /* The PREFETCHW build: right, and the same bits as the plain AVX2 one (a
@@ -199,37 +195,22 @@ static void same_bits(fl_sgd_kernel a, fl_sgd_kernel b, const char *name) {
     }
 }
 
-static void test_avx2_prefetchw(void **state) {
+static void kernel_avx2_prefetchw(void **state) {
     (void)state;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
-        !fl_cpu_has_prefetchw())
-        skip();
     run_all(fl_sgd_kernel_avx2w, "avx2w");
     same_bits(fl_sgd_kernel_avx2, fl_sgd_kernel_avx2w, "avx2w");
-#else
-    skip();
-#endif
 }
 
-static void test_avx512(void **state) {
+static void kernel_avx512(void **state) {
     (void)state;
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !fl_cpu_has_prefetchw()) skip();
     run_all(fl_sgd_kernel_avx512, "avx512");
-#else
-    skip();
-#endif
 }
 
 /* The training-loss passes (loss_simd.c), SGD's over a block and ALS's over
  * ratings by user: each build equals the prediction path (fl_mf_dot, biases,
  * squash, clip; fl_predict_index), bit for bit, for k that fill, half-fill
  * and straddle 8 and 16 lanes. */
-static void test_loss_passes(void **state) {
-    (void)state;
+static void loss_passes(int avx2) {
     const int ks[] = {1, 5, 8, 15, 16, 17, 31, 32, 33, 50, 64, 100, 128};
     for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++)
         for (int squash = 0; squash < 2; squash++) {
@@ -255,16 +236,10 @@ static void test_loss_passes(void **state) {
                 want += e * e;
             }
             assert_true(want > 1.0);
-            double got = fl_loss_block_generic(&b, 0.25);
-            assert_memory_equal(&got, &want, sizeof got);
-#if defined(__x86_64__)
-            __builtin_cpu_init();
-            if (__builtin_cpu_supports("avx2")) {
-                got = fl_loss_block_avx2(&b, 0.25);
-                if (memcmp(&got, &want, sizeof got))
-                    fail_msg("avx2 loss k=%d squash=%d: %.17g, want %.17g", pb.k, squash, got, want);
-            }
-#endif
+            double got = avx2 ? fl_loss_block_avx2(&b, 0.25) : fl_loss_block_generic(&b, 0.25);
+            if (memcmp(&got, &want, sizeof got))
+                fail_msg("%s loss k=%d squash=%d: %.17g, want %.17g", avx2 ? "avx2" : "generic",
+                         pb.k, squash, got, want);
             /* ALS's pass: the same ratings by user, on the model's own rows. */
             m.P = pb.P, m.Q = pb.Q, m.bu = pb.bu, m.bi = pb.bi;
             uint64_t start[NU + 1] = {0};
@@ -282,18 +257,23 @@ static void test_loss_passes(void **state) {
                     double e = (double)fl_predict_index(&m, u, col[k]) - r[k];
                     want += e * e;
                 }
-            got = fl_loss_rows_generic(&m, &rows, 3, NU - 2, 0.25);
-            assert_memory_equal(&got, &want, sizeof got);
-#if defined(__x86_64__)
-            if (__builtin_cpu_supports("avx2")) {
-                got = fl_loss_rows_avx2(&m, &rows, 3, NU - 2, 0.25);
-                if (memcmp(&got, &want, sizeof got))
-                    fail_msg("avx2 rows loss k=%d squash=%d: %.17g, want %.17g", pb.k, squash, got,
-                             want);
-            }
-#endif
+            got = avx2 ? fl_loss_rows_avx2(&m, &rows, 3, NU - 2, 0.25)
+                       : fl_loss_rows_generic(&m, &rows, 3, NU - 2, 0.25);
+            if (memcmp(&got, &want, sizeof got))
+                fail_msg("%s rows loss k=%d squash=%d: %.17g, want %.17g", avx2 ? "avx2" : "generic",
+                         pb.k, squash, got, want);
             free(pb.P), free(pb.Q);
         }
+}
+
+static void test_loss_passes(void **state) {
+    (void)state;
+    loss_passes(0);
+}
+
+static void kernel_loss_avx2(void **state) {
+    (void)state;
+    loss_passes(1);
 }
 
 static void test_pick(void **state) {
@@ -304,11 +284,12 @@ static void test_pick(void **state) {
     assert_non_null(name);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_generic),        cmocka_unit_test(test_avx2),
-        cmocka_unit_test(test_avx2_prefetchw), cmocka_unit_test(test_avx512),
-        cmocka_unit_test(test_loss_passes),    cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_generic),     cmocka_unit_test(kernel_avx2),
+        cmocka_unit_test(kernel_avx2_prefetchw), cmocka_unit_test(kernel_avx512),
+        cmocka_unit_test(test_loss_passes), cmocka_unit_test(kernel_loss_avx2),
+        cmocka_unit_test(test_pick),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    FL_TEST_MAIN(tests, argc, argv);
 }

@@ -127,8 +127,7 @@ static void test_deterministic(void **state) {
 static void test_divergence_detected(void **state) {
     fixture *f = *state;
     fl_params p;
-    fl_params_default(&p, FL_MODEL_DOT);
-    fl_params_default_solver(&p, FL_SOLVER_ADAM);
+    fl_params_init(&p, FL_MODEL_DOT, FL_SOLVER_ADAM);
     p.lr = 1e6f;
     p.epochs = 3;
     fl_model *m = (fl_model *)1;
@@ -325,8 +324,7 @@ static void test_every_model_and_solver(void **state) {
     double base = mean_rmse(f);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         fl_params p;
-        fl_params_default(&p, cases[c].kind);
-        fl_params_default_solver(&p, cases[c].solver);
+        fl_params_init(&p, cases[c].kind, cases[c].solver);
         if (cases[c].kind == FL_MODEL_NN) p.reg_factors = 3.0f, p.epochs = 5;
         fl_train_result res;
         fl_model *m = train_ok(f, &p, &res);
@@ -354,8 +352,7 @@ static void test_params_check(void **state) {
     assert_null(fl_params_check(&p));
     p.solver = FL_SOLVER_SGD;
     assert_non_null(fl_params_check(&p));
-    fl_params_default(&p, FL_MODEL_BIASED);
-    fl_params_default_solver(&p, FL_SOLVER_ALS);
+    fl_params_init(&p, FL_MODEL_BIASED, FL_SOLVER_ALS);
     assert_null(fl_params_check(&p));
     p.y_lo = 0.0f, p.y_hi = 5.5f;
     assert_non_null(fl_params_check(&p));

@@ -31,11 +31,10 @@ static const char *const solver_choices[] = {"sgd", "adam", "als", NULL};
 /* Defaults are read from the library so the help can never drift from them. */
 static void print_help(void) {
     fl_params b, adam, als, nn;
-    fl_params_default(&b, FL_MODEL_BIASED);
-    adam = b, als = b;
-    fl_params_default_solver(&adam, FL_SOLVER_ADAM);
-    fl_params_default_solver(&als, FL_SOLVER_ALS);
-    fl_params_default(&nn, FL_MODEL_NN);
+    fl_params_init(&b, FL_MODEL_BIASED, FL_SOLVER_SGD);
+    fl_params_init(&adam, FL_MODEL_BIASED, FL_SOLVER_ADAM);
+    fl_params_init(&als, FL_MODEL_BIASED, FL_SOLVER_ALS);
+    fl_params_init(&nn, FL_MODEL_NN, FL_SOLVER_ADAM);
     printf(
         "Usage: factorlens train --ratings FILE [options]\n"
         "\n"
@@ -135,8 +134,8 @@ static int configure(int argc, char **argv, train_cfg *c) {
     parse(&a, c);
     if (a.failed) return cli_usage_fail(&a);
 
-    fl_params_default(&c->p, (fl_model_kind)c->kind);
-    if (c->solver_set) fl_params_default_solver(&c->p, (fl_solver)c->solver);
+    fl_params_init(&c->p, (fl_model_kind)c->kind,
+                   c->solver_set ? (fl_solver)c->solver : FL_SOLVER_DEFAULT);
     c->n_dropout = 0;
     cli_args_init(&a, "train", argc, argv);
     parse(&a, c);

@@ -1,6 +1,9 @@
 /* dataset.c — the ratings container: allocation, growth, simple statistics. */
 #include "data/dataset.h"
 
+#include "core/error.h"
+
+#include <math.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +16,7 @@ fl_dataset *fl_dataset_new(size_t capacity, int with_times) {
     d->items = malloc(capacity * sizeof *d->items);
     d->ratings = malloc(capacity * sizeof *d->ratings);
     d->times = with_times ? malloc(capacity * sizeof *d->times) : NULL;
+    d->capacity = capacity;
     d->user_ids = fl_idmap_new();
     d->item_ids = fl_idmap_new();
     if (!d->users || !d->items || !d->ratings || (with_times && !d->times) || !d->user_ids ||
@@ -48,6 +52,7 @@ static int resize(fl_dataset *d, size_t cap) {
     REGROW(d->items, cap);
     REGROW(d->ratings, cap);
     if (d->times) REGROW(d->times, cap);
+    d->capacity = cap;
     return 0;
 }
 
@@ -72,11 +77,28 @@ void fl_dataset_shrink(fl_dataset_builder *b) {
     if (n >= b->cap) return;
     /* Even a partly failed shrink leaves every array holding >= n entries. */
     (void)resize(b->d, n);
-    b->cap = n;
+    b->cap = b->d->capacity = n;
 }
 
 float fl_dataset_mean(const fl_dataset *d) {
     double s = 0;
     for (size_t k = 0; k < d->n_ratings; k++) s += d->ratings[k];
     return d->n_ratings ? (float)(s / (double)d->n_ratings) : 0.0f;
+}
+
+fl_status fl_dataset_add(fl_dataset *d, const char *user_id, const char *item_id, float rating,
+                         uint32_t time, fl_error *err) {
+    size_t lu = strlen(user_id), li = strlen(item_id);
+    /* Checked before either id is interned: a half-added rating would leave
+     * an id with no ratings, which training would give an untrained row. */
+    if (lu == 0 || li == 0) return fl_fail(err, FL_ERR_USAGE, "a rating needs a user id and an item id");
+    if (lu > FL_MAX_ID_LEN || li > FL_MAX_ID_LEN)
+        return fl_fail(err, FL_ERR_USAGE, "an id is longer than %d bytes", FL_MAX_ID_LEN);
+    if (!isfinite(rating)) return fl_fail(err, FL_ERR_DATA, "rating of user '%s' for item '%s' is not finite", user_id, item_id);
+    uint32_t u, i;
+    fl_dataset_builder b = {d, d->capacity};
+    if (fl_idmap_intern(d->user_ids, user_id, lu, &u) || fl_idmap_intern(d->item_ids, item_id, li, &i) ||
+        fl_dataset_push(&b, u, i, rating, time))
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory adding a rating");
+    return FL_OK;
 }

@@ -130,7 +130,7 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
     if (consume) {
         /* Take the dataset's arrays: the grid is then the only copy. */
         w.u = d->users, w.i = d->items, w.r = d->ratings;
-        d->users = d->items = NULL, d->ratings = NULL;
+        d->users = d->items = NULL, d->ratings = NULL, d->capacity = 0;
         free(d->times), d->times = NULL;
         d->n_ratings = 0;
     } else {

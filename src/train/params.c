@@ -6,33 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-void fl_params_default(fl_params *p, fl_model_kind kind) {
-    memset(p, 0, sizeof *p);
-    p->kind = kind;
-    p->n_factors = 50;
-    p->init_std = 0.01f;
-    p->seed = 42;
-    p->n_threads = 0;
-    p->batch_size = 256;
-    p->patience = 3;
-    p->y_lo = p->y_hi = 0.0f;
-    if (kind == FL_MODEL_NN) {
-        p->n_layers = 2;
-        p->layers[0] = 100;
-        p->layers[1] = 50;
-        p->dropout[0] = 0.5f;
-        p->dropout[1] = 0.3f;
-        p->dropout[2] = 0.5f;
-        p->y_auto = 1;
-        fl_params_default_solver(p, FL_SOLVER_ADAM);
-        p->reg_factors = 5.0f;
-        p->epochs = 5;
-    } else {
-        fl_params_default_solver(p, FL_SOLVER_SGD);
-    }
-}
-
-void fl_params_default_solver(fl_params *p, fl_solver solver) {
+/* What depends on the solver alone: its step size, penalties and epochs. */
+static void solver_defaults(fl_params *p, fl_solver solver) {
+    if (solver == FL_SOLVER_DEFAULT) solver = FL_SOLVER_SGD;
     p->solver = solver;
     switch (solver) {
     case FL_SOLVER_SGD:
@@ -55,6 +31,35 @@ void fl_params_default_solver(fl_params *p, fl_solver solver) {
         break;
     }
 }
+
+void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->n_factors = 50;
+    p->init_std = 0.01f;
+    p->seed = 42;
+    p->n_threads = 0;
+    p->batch_size = 256;
+    p->patience = 3;
+    p->y_lo = p->y_hi = 0.0f;
+    if (solver == FL_SOLVER_DEFAULT) solver = kind == FL_MODEL_NN ? FL_SOLVER_ADAM : FL_SOLVER_SGD;
+    solver_defaults(p, solver);
+    if (kind == FL_MODEL_NN) {
+        p->n_layers = 2;
+        p->layers[0] = 100;
+        p->layers[1] = 50;
+        p->dropout[0] = 0.5f;
+        p->dropout[1] = 0.3f;
+        p->dropout[2] = 0.5f;
+        p->y_auto = 1;
+        p->reg_factors = 5.0f;
+        p->epochs = 5;
+    }
+}
+
+void fl_params_default(fl_params *p, fl_model_kind kind) { fl_params_init(p, kind, FL_SOLVER_DEFAULT); }
+
+void fl_params_default_solver(fl_params *p, fl_solver solver) { solver_defaults(p, solver); }
 
 const char *fl_params_check(const fl_params *p) {
     if (p->kind < FL_MODEL_DOT || p->kind > FL_MODEL_NN) return "model must be dot, biased or nn";

@@ -112,7 +112,7 @@ fl_status fl_rows_build(fl_dataset *d, int consume, uint32_t n_users, uint32_t n
         else
             r = d->ratings;
         free(d->times);
-        d->users = d->items = NULL, d->ratings = NULL, d->times = NULL;
+        d->users = d->items = NULL, d->ratings = NULL, d->times = NULL, d->capacity = 0;
         d->n_ratings = 0;
     } else {
         users = malloc(cap * sizeof *users), items = malloc(cap * sizeof *items);

@@ -385,7 +385,7 @@ fl_status fl_train_owned(fl_dataset *d, const fl_dataset *test, const fl_params 
     fl_status st = train_run(d, d, test, p, hooks, out, result, err);
     /* Whatever the solver did with them, the ratings are given up. */
     free(d->users), free(d->items), free(d->ratings), free(d->times);
-    d->users = d->items = NULL, d->ratings = NULL, d->times = NULL;
+    d->users = d->items = NULL, d->ratings = NULL, d->times = NULL, d->capacity = 0;
     d->n_ratings = 0;
     return st;
 }

@@ -1,0 +1,94 @@
+/* fold_in.c — factors and bias for a user the model never saw, from a few of
+ * their ratings, against the model's fixed item side.
+ *
+ * It is one row of ALS (train/als.c) with the items held: the exact
+ * minimiser of the training objective (models/regularizer.h) restricted to
+ * this user,
+ *   sum_i (r_i - offset - b_i - [q_i; 1] . [p; b_u])^2 + reg_f sqrt(n) |p|^2 + reg_b b_u^2,
+ * so a folded-in user is regularised as a trained one with n ratings was.
+ * Dot models drop the bias terms. The nn has no closed form (its embedding
+ * enters through the dense layers), and a sigmoid-squashed model's loss is
+ * not quadratic in the factors: both are refused rather than approximated. */
+#include "core/error.h"
+#include "core/linalg.h"
+#include "models/mf.h"
+#include "models/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float *ratings,
+                     size_t n, fl_unknown_policy pol, float *factors, float *bias,
+                     size_t *n_used, fl_error *err) {
+    const int k = (int)m->n_factors, biased = m->kind == FL_MODEL_BIASED;
+    *n_used = 0;
+    if (bias) *bias = 0.0f;
+    if (m->kind == FL_MODEL_NN)
+        return fl_fail(err, FL_ERR_USAGE,
+                       "fold-in needs a dot or biased model; an nn user embedding has no closed form");
+    if (fl_model_squashes(&m->params))
+        return fl_fail(err, FL_ERR_USAGE,
+                       "fold-in needs a model trained without --y-range: a squashed model's "
+                       "least-squares fit has no closed form");
+    const int k1 = k + biased;
+    float *A = calloc((size_t)k1 * k1 + k1, sizeof *A);
+    if (!A) return fl_fail(err, FL_ERR_NOMEM, "out of memory for the fold-in system");
+    float *rhs = A + (size_t)k1 * k1;
+    size_t used = 0;
+    for (size_t r = 0; r < n; r++) {
+        uint32_t i;
+        if (!fl_idmap_find(m->item_ids, item_ids[r], strlen(item_ids[r]), &i)) {
+            if (pol == FL_UNKNOWN_SKIP) continue;
+            free(A);
+            return fl_fail(err, FL_ERR_UNKNOWN_ID,
+                           "item '%s' is not in the model, so it cannot inform a fold-in", item_ids[r]);
+        }
+        if (!isfinite(ratings[r])) {
+            free(A);
+            return fl_fail(err, FL_ERR_DATA, "rating %zu for item '%s' is not a finite number", r + 1,
+                           item_ids[r]);
+        }
+        const float *q = m->Q + (size_t)i * m->stride;
+        const float t = ratings[r] - (biased ? m->offset + m->bi[i] : 0.0f);
+        /* Upper triangle, column-major: A[c][row] for row <= c. */
+        for (int c = 0; c < k; c++) {
+            for (int row = 0; row <= c; row++) A[(size_t)c * k1 + row] += q[row] * q[c];
+            rhs[c] += q[c] * t;
+        }
+        if (biased) {
+            for (int row = 0; row < k; row++) A[(size_t)k * k1 + row] += q[row];
+            A[(size_t)k * k1 + k] += 1.0f;
+            rhs[k] += t;
+        }
+        used++;
+    }
+    *n_used = used;
+    if (used == 0) {
+        /* Nothing to learn from: the zero vector and bias, which predict the
+         * global offset plus each item's bias, as for an unknown user. */
+        memset(factors, 0, (size_t)k * sizeof *factors);
+        free(A);
+        return FL_OK;
+    }
+    const float wf = sqrtf((float)used);
+    for (int f = 0; f < k; f++) A[(size_t)f * k1 + f] += m->params.reg_factors * wf;
+    if (biased) A[(size_t)k * k1 + k] += m->params.reg_bias;
+    if (fl_cholesky_solve(A, k1, rhs) != 0) {
+        free(A);
+        return fl_fail(err, FL_ERR_DATA,
+                       "%zu rating%s cannot determine %d factors without regularisation "
+                       "(the model's reg is 0)",
+                       used, used == 1 ? "" : "s", k);
+    }
+    memcpy(factors, rhs, (size_t)k * sizeof *factors);
+    if (bias && biased) *bias = rhs[k];
+    free(A);
+    return FL_OK;
+}
+
+float fl_predict_folded(const fl_model *m, const float *factors, float bias, uint32_t i) {
+    float z = fl_mf_dot(factors, m->Q + (size_t)i * m->stride, m->n_factors);
+    if (m->kind == FL_MODEL_BIASED) z += m->offset + bias + m->bi[i];
+    return fl_model_clip(m, z);
+}
