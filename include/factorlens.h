@@ -24,8 +24,8 @@
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
- *   - fl_train, fl_evaluate and the splits start and join their own threads
- *     (n_threads, 0 = all cores) inside the call; none outlives it.
+ *   - fl_train starts its own threads (n_threads, 0 = all cores) and joins
+ *     them before it returns; every other call runs on the caller's thread.
  *     Callbacks (fl_train_hooks, fl_download_opts) run on the calling thread.
  */
 #ifndef FACTORLENS_H
@@ -268,7 +268,7 @@ typedef struct fl_epoch_report {
 } fl_epoch_report;
 
 typedef struct fl_train_hooks {
-    /* Called from the training thread with done/total ratings of this epoch,
+    /* Called on the thread that called fl_train, with done/total ratings of this epoch,
      * at most a few hundred times per epoch. Return nonzero to cancel. */
     int (*progress)(void *ctx, int epoch, int epochs, size_t done, size_t total);
     /* Called after each epoch. Return nonzero to stop after this epoch. */
