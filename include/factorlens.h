@@ -306,12 +306,28 @@ typedef struct fl_metrics {
 fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
                       fl_metrics *out, fl_error *err);
 
+/* One entry of a top-n list (fl_recommend, fl_similar). Lists come best
+ * first: by `raw`, highest first; items whose raw scores are exactly equal
+ * follow the order of their raw ids by fl_id_compare, so a list never
+ * depends on the order in which the items were first seen.
+ *   fl_recommend: `score` is the predicted rating as fl_predict gives it
+ *   (clipped to the training ratings' range); `raw` is that prediction
+ *   before the clip. Many items can clip to the top of the scale: `raw`
+ *   keeps the model's preference among them.
+ *   fl_similar: both are the cosine. */
 typedef struct fl_scored {
     uint32_t index;         /* the model's dense item index */
     float score;
+    float raw;
 } fl_scored;
 
-/* Top-n items for user_id by predicted rating, excluding the items the user
+/* The order of raw ids in top-n lists: ids of decimal digits only come
+ * first, by numeric value ("9" before "10"; equal values by their digits,
+ * "07" before "7"), then every other id bytewise (strcmp). Returns <0, 0
+ * or >0 like strcmp. */
+int fl_id_compare(const char *a, const char *b);
+
+/* Top-n items for user_id by predicted rating (see fl_scored), excluding the items the user
  * rated in training. Writes min(n, available) entries best first. */
 fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scored *out,
                        size_t *n_out, fl_error *err);

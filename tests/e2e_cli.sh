@@ -141,6 +141,24 @@ assert [e['rank'] for e in items] == list(range(1, 11))
 run 3 "recommend unknown" "$BIN" recommend "$M" --user 999999
 pass "recommend"
 
+# On ml-latest-small, user 1's predictions clip to 5 for many items: the list
+# must keep the model's order among them (by the unclipped score), not the
+# order the items were first seen in.
+LS=$FACTORLENS_DATA/ml-latest-small
+run 0 "train ml-latest-small" "$BIN" train --ratings "$LS/ratings.csv" --holdout 0.2 --quiet \
+    --out "$T/ls.flm"
+run 0 "recommend, clipped ratings" "$BIN" recommend "$T/ls.flm" --user 1 -n 25 --json
+check_json "recommend order" '
+items = j["items"]
+score = [e["score"] for e in items]
+assert score == sorted(score, reverse=True), "not sorted by score: %s" % score
+assert all(e["rating"] == min(e["score"], 5.0) for e in items), items
+top = [e for e in items if e["rating"] == 5.0]
+assert len(top) >= 5, "expected several items clipped to 5, got %d" % len(top)
+assert len({e["score"] for e in top}) == len(top), "clipped items tie on score: %s" % top
+'
+pass "recommend ranks by the unclipped score"
+
 # ---------------------------------------------------------------- similar, info
 run 0 "similar" "$BIN" similar "$M" --item 50 -n 5 --items "$D/u.item" --json
 check_json "similar" '

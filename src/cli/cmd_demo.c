@@ -152,12 +152,14 @@ static int train_and_score(const demo_data *dd, const fl_params *p, cli_epoch_lo
 typedef struct bias_rank {
     uint32_t index;
     float bias;
+    const char *id;
 } bias_rank;
 
+/* Exact ties by raw id, as in every top-n list (fl_scored). */
 static int by_bias_desc(const void *a, const void *b) {
     const bias_rank *x = a, *y = b;
     if (x->bias != y->bias) return x->bias < y->bias ? 1 : -1;
-    return x->index < y->index ? -1 : x->index > y->index;
+    return fl_id_compare(x->id, y->id);
 }
 
 /* Items with at least min_count training ratings, highest learned bias first:
@@ -170,7 +172,8 @@ static size_t top_biases(const fl_model *m, uint32_t min_count, bias_rank *out, 
     size_t k = 0;
     for (uint32_t i = 0; i < n_items; i++)
         if (fl_model_item_count(m, i) >= min_count)
-            all[k].index = i, all[k].bias = fl_model_item_bias(m, i), k++;
+            all[k].index = i, all[k].bias = fl_model_item_bias(m, i),
+            all[k].id = fl_idmap_name(fl_model_item_ids(m), i), k++;
     qsort(all, k, sizeof *all, by_bias_desc);
     if (k > n) k = n;
     memcpy(out, all, k * sizeof *out);
@@ -260,10 +263,10 @@ int cmd_demo(int argc, char **argv) {
         json_object_set_new(o, "top_item_bias", tb);
         json_object_set_new(o, "user", json_string(dd.user));
         json_object_set_new(o, "recommendations",
-                            cli_ranking_json(model, dd.items, recs, n_recs, "rating"));
+                            cli_ranking_json(model, dd.items, recs, n_recs, "rating", "score"));
         json_object_set_new(o, "item", json_string(dd.item));
         json_object_set_new(o, "similar",
-                            have_sim ? cli_ranking_json(model, dd.items, sim, n_sim, "cosine")
+                            have_sim ? cli_ranking_json(model, dd.items, sim, n_sim, "cosine", NULL)
                                      : json_null());
         if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
     } else if (rc == 0) {

@@ -16,6 +16,7 @@ static void print_help(void) {
            "\n"
            "Lists the items nearest to an item by the cosine of their learned factor vectors\n"
            "(embeddings for nn). Each line: rank, item id, cosine and, with --items, the title.\n"
+           "Exact ties go by item id.\n"
            "\n"
            "  --item ID            item id as in the ratings file (required)\n"
            "  -n, --top N          how many items (default 10)\n"
@@ -63,7 +64,7 @@ int cmd_similar(int argc, char **argv) {
             json_t *o = json_object();
             json_object_set_new(o, "item", json_string(item));
             json_object_set_new(o, "title", title ? json_string(title) : json_null());
-            json_object_set_new(o, "similar", cli_ranking_json(m, items, top, got, "cosine"));
+            json_object_set_new(o, "similar", cli_ranking_json(m, items, top, got, "cosine", NULL));
             if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
         } else {
             cli_ranking_print(stdout, m, items, top, got);

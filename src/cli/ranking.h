@@ -11,9 +11,10 @@
 /* One line per entry: rank, raw item id, score, title (items may be NULL). */
 void cli_ranking_print(FILE *f, const fl_model *m, const fl_items *items, const fl_scored *s,
                        size_t n);
-/* [{"rank":1,"item":"…","<score_key>":…,"title":…}, …] */
+/* [{"rank":1,"item":"…","<score_key>":…,"<raw_key>":…,"title":…}, …]: the
+ * score, and the raw score that orders the list unless raw_key is NULL. */
 json_t *cli_ranking_json(const fl_model *m, const fl_items *items, const fl_scored *s, size_t n,
-                         const char *score_key);
+                         const char *score_key, const char *raw_key);
 /* The title of the item at model index i, or NULL. */
 const char *cli_item_title(const fl_model *m, const fl_items *items, uint32_t i);
 
