@@ -8,6 +8,7 @@
 #include "cli/loaders.h"
 #include "cli/messages.h"
 #include "cli/read_options.h"
+#include "cli/train_help.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -27,66 +28,6 @@ typedef struct train_cfg {
 
 static const char *const kind_choices[] = {"dot", "biased", "nn", NULL};
 static const char *const solver_choices[] = {"sgd", "adam", "als", NULL};
-
-/* Defaults are read from the library so the help can never drift from them. */
-static void print_help(void) {
-    fl_params b, adam, als, nn;
-    fl_params_default(&b, FL_MODEL_BIASED);
-    adam = b, als = b;
-    fl_params_default_solver(&adam, FL_SOLVER_ADAM);
-    fl_params_default_solver(&als, FL_SOLVER_ALS);
-    fl_params_default(&nn, FL_MODEL_NN);
-    printf(
-        "Usage: factorlens train --ratings FILE [options]\n"
-        "\n"
-        "Trains a model on explicit ratings and reports its error on a test set.\n"
-        "\n"
-        "Data:\n"
-        "  --ratings FILE       training ratings (required)\n"
-        "  --test FILE          test ratings, read like --ratings (default: none)\n"
-        "  --holdout F          instead, test on a random fraction F of --ratings (uses --seed)\n"
-        "  --temporal F         instead, test on each user's latest fraction F (needs timestamps)\n"
-        "  --folds K            instead, K-fold cross-validation: K models, each fold's test\n"
-        "                       metrics and their mean (cannot be combined with --out)\n"
-        "Model:\n"
-        "  --model dot|biased|nn    (default biased)\n"
-        "  --solver sgd|adam|als    (default sgd; adam for nn). Picking a solver also picks\n"
-        "                           its defaults for --lr, --reg, --reg-bias and --epochs\n"
-        "  --factors K          latent factors (default %d)\n"
-        "  --epochs N           passes over the data (default %d with sgd, %d adam, %d als)\n"
-        "  --lr X               learning rate (default %g sgd, %g adam; als uses none)\n"
-        "  --reg X              L2 on factors/weights (default %g sgd, %g adam, %g als)\n"
-        "  --reg-bias X         L2 on biases (default %g sgd, %g adam, %g als)\n"
-        "  --y-range LO,HI      squash predictions into (LO, HI) with a sigmoid, or none\n"
-        "                       (default none)\n"
-        "  --init-std X         factors start ~ N(0, X^2) (default %g)\n"
-        "  --batch-size N       mini-batch size for adam and nn (default %d)\n"
-        "  --layers W1,W2,...   nn hidden layer widths (default %d,%d)\n"
-        "  --dropout D1,D2,...  nn dropout after each hidden layer (default %g,%g)\n"
-        "  --emb-dropout X      nn dropout on the embeddings (default %g)\n"
-        "  --valid F            hold out a fraction F of the training ratings for early\n"
-        "                       stopping (default 0: none)\n"
-        "  --patience N         epochs without validation improvement before stopping\n"
-        "                       (default %d)\n"
-        "  --threads N          worker threads, 0 = all cores (default %d)\n"
-        "  --seed S             seed for initialisation, shuffling and splits (default %llu)\n"
-        "Output:\n"
-        "  --out FILE           save the trained model (default: not saved)\n"
-        "  --json               one JSON object per epoch, and a summary object as the last\n"
-        "                       line (default: aligned table)\n"
-        "  --quiet              no epoch lines and no progress bar\n"
-        "  -h, --help           this help\n",
-        b.n_factors, b.epochs, adam.epochs, als.epochs, (double)b.lr, (double)adam.lr,
-        (double)b.reg_factors, (double)adam.reg_factors, (double)als.reg_factors,
-        (double)b.reg_bias, (double)adam.reg_bias, (double)als.reg_bias, (double)b.init_std,
-        b.batch_size, nn.layers[0], nn.layers[1], (double)nn.dropout[1], (double)nn.dropout[2],
-        (double)nn.dropout[0], b.patience, b.n_threads, (unsigned long long)b.seed);
-    cli_read_options_help(stdout);
-    printf("\nWhile training, each epoch prints train_mse (the data loss), reg (the penalty\n"
-           "added by regularisation), test and validation RMSE, learning rate and seconds.\n"
-           "On a terminal a progress bar runs on stderr. Ctrl-C stops cleanly, saving nothing.\n");
-    cli_print_exit_codes(stdout);
-}
 
 /* One pass over argv. Run twice: first to learn --model/--solver (whose
  * defaults the other options override), then for real onto those defaults. */
@@ -327,7 +268,7 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
 }
 
 int cmd_train(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) return print_help(), 0;
+    if (cli_wants_help(argc, argv)) return cli_train_help(stdout), 0;
     train_cfg c;
     int rc = configure(argc, argv, &c);
     if (rc) return rc;
