@@ -44,9 +44,15 @@ static const char *tmp_path(const char *name) {
     return p;
 }
 
+/* The MovieLens files: $FACTORLENS_DATA, else shared/data beside the
+ * project root, as scripts/data-dir finds it without a clone's origin. */
 static const char *data_dir(void) {
-    const char *d = getenv("FACTORLENS_DATA");
-    return d && *d ? d : "/work/shared/data";
+    static char p[512];
+    const char *d = getenv("FACTORLENS_DATA"), *tests = getenv("FL_TEST_DIR");
+    if (d && *d) return d;
+    if (!tests || !*tests) fail_msg("set FACTORLENS_DATA, or run the tests through ctest");
+    snprintf(p, sizeof p, "%s/../../shared/data", tests);
+    return p;
 }
 
 static fl_dataset *parse_opts(const char *text, const fl_read_opts *o) {
@@ -523,7 +529,7 @@ static void test_big_file(void **state) {
 /* ------------------------------------------------------------ real data */
 
 static fl_dataset *read_real(const char *rel, int keep_times) {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s", data_dir(), rel);
     if (access(path, R_OK) != 0)
         fail_msg("%s is missing: set FACTORLENS_DATA to the directory holding ml-100k/ and "
