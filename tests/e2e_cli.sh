@@ -244,4 +244,14 @@ grep -q "global mean" "$T/out" || fail "demo does not show the global-mean basel
 grep -q "Star Wars" "$T/out" || fail "demo does not mention Star Wars"
 pass "demo"
 
+# Offline, the demo says how to use local files and where downloads are kept;
+# with --quiet its report has no double blank line where the epochs would be.
+mkdir -p "$T/home"
+run 0 "demo offline" env -u XDG_CACHE_HOME HOME="$T/home" "$BIN" demo --offline --quiet --threads 2
+for want in "--data DIR" "FACTORLENS_DATA=DIR" "$T/home/.cache/factorlens/ml-100k"; do
+    grep -qF -- "$want" "$T/err" || fail "demo --offline: the note lacks '$want': $(cat "$T/err")"
+done
+if grep -qzP '\n\n\n' "$T/out"; then fail "demo --offline --quiet prints two blank lines in a row"; fi
+pass "demo offline"
+
 echo "all CLI end-to-end checks passed"

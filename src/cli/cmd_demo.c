@@ -3,6 +3,7 @@
  * baselines on the same test set, and show what it learned. */
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/data_hint.h"
 #include "cli/epoch_log.h"
 #include "cli/json_out.h"
 #include "cli/loaders.h"
@@ -92,6 +93,7 @@ static int on_bytes(void *ctx, double done, double total) {
 
 /* Fills dd from --data, from fl_fetch, or (offline) from the generator. */
 static int get_data(const char *data_dir, int offline, uint64_t seed, int quiet, demo_data *dd) {
+    char hint[2048];
     if (data_dir) {
         char sub[PATH_MAX + 16];
         snprintf(sub, sizeof sub, "%s/ml-100k", data_dir);
@@ -99,7 +101,8 @@ static int get_data(const char *data_dir, int offline, uint64_t seed, int quiet,
         if (has_u1(sub)) return load_ml100k(sub, dd);
         return cli_error(1,
                          "%s holds no MovieLens 100K files (u1.base was not found in it or "
-                         "in its ml-100k folder)",
+                         "in its ml-100k folder); give the ml-100k folder or the one holding "
+                         "it, or leave --data out to use FACTORLENS_DATA, the cache or a download",
                          data_dir);
     }
     if (!offline) {
@@ -116,9 +119,12 @@ static int get_data(const char *data_dir, int offline, uint64_t seed, int quiet,
         cli_progress_clear(&bar);
         if (st == FL_OK) return load_ml100k(dir, dd);
         if (st != FL_ERR_NETWORK) return cli_fail(&err);
-        cli_note("offline (%s); using synthetic ratings instead of MovieLens 100K", err.msg);
+        cli_data_hint(hint, sizeof hint, "ml-100k", NULL, 1);
+        cli_note("offline (%s); using synthetic ratings instead of MovieLens 100K. %s", err.msg,
+                 hint);
     } else {
-        cli_note("offline; using synthetic ratings instead of MovieLens 100K");
+        cli_data_hint(hint, sizeof hint, "ml-100k", NULL, 1);
+        cli_note("offline; using synthetic ratings instead of MovieLens 100K. %s", hint);
     }
     return load_synthetic(seed, dd);
 }
@@ -210,9 +216,11 @@ int cmd_demo(int argc, char **argv) {
     p.n_threads = threads;
     p.seed = seed;
     if (rc == 0) {
+        /* The blank line sets off the epoch table; with --quiet there is
+         * none, and the report starts with its own blank line. */
         if (!json)
-            printf("data: %s\n%zu training and %zu test ratings\n\n", dd.name, dd.train->n_ratings,
-                   dd.test->n_ratings);
+            printf("data: %s\n%zu training and %zu test ratings\n%s", dd.name,
+                   dd.train->n_ratings, dd.test->n_ratings, quiet ? "" : "\n");
         cli_epoch_log log;
         cli_epoch_log_init(&log, json, quiet, 1, 0);
         rc = train_and_score(&dd, &p, &log, &model, &rmse_model);
