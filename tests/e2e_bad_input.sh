@@ -269,9 +269,9 @@ expect 1 "missing model" "cannot open model file 'nope.flm': No such file or dir
 expect 2 "--scale reversed" "option --scale expects LO,HI with LO < HI, got '5,1'" train --ratings u.data --scale 5,1
 expect 2 "--scale not numbers" "option --scale expects LO,HI with LO < HI, got 'abc'" train --ratings u.data --scale abc
 expect 2 "--factors overflow" "option --factors expects an integer from 1 to 4096, got '99999999999999999999'" \
-    train --ratings u.data --factors 99999999999999999999
+    "$BIN" train --ratings u.data --factors 99999999999999999999
 expect 2 "--epochs negative" "option --epochs expects an integer from 1 to 100000, got '-1'" \
-    train --ratings u.data --epochs -1
+    "$BIN" train --ratings u.data --epochs -1
 expect 2 "--lr nan" "option --lr expects a number >= 0, got 'nan'" train --ratings u.data --lr nan
 expect 2 "--duplicates unknown" "option --duplicates" train --ratings u.data --duplicates sometimes
 

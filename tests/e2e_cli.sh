@@ -184,6 +184,23 @@ grep -q -- "--factors" "$T/err" || fail "bad-number message does not name --fact
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "usage error is not one line: $(cat "$T/err")"
 grep -q "^factorlens: " "$T/err" || fail "error does not start with 'factorlens: '"
 run 2 "unknown option" "$BIN" eval "$M" --ratings "$D/u1.test" --frobnicate
+grep -q "did you mean" "$T/err" && fail "a guess for --frobnicate: $(cat "$T/err")"
+# Typos get the nearest name, as git does (exit code 2 still).
+run 2 "typo --factor" "$BIN" train --ratings "$D/u1.base" --factor 50
+grep -qF "unknown option '--factor' for factorlens train; did you mean '--factors'?" "$T/err" ||
+    fail "--factor: no suggestion: $(cat "$T/err")"
+run 2 "typo --tset" "$BIN" train --ratings "$D/u1.base" --tset "$D/u1.test"
+grep -qF "did you mean '--test'?" "$T/err" || fail "--tset: no suggestion: $(cat "$T/err")"
+run 2 "typo trian" "$BIN" trian --ratings "$D/u1.base"
+grep -qF "unknown command 'trian'; did you mean 'train'?" "$T/err" ||
+    fail "trian: no suggestion: $(cat "$T/err")"
+run 2 "typo in a choice" "$BIN" train --ratings "$D/u1.base" --model biasd
+grep -qF "did you mean 'biased'?" "$T/err" || fail "--model biasd: no suggestion: $(cat "$T/err")"
+# An option of one value given twice is refused, not silently the last one.
+run 2 "repeated --item" "$BIN" similar "$M" --item 50 --item 172
+grep -qF "option --item is given more than once ('50', then '172')" "$T/err" ||
+    fail "repeated --item: $(cat "$T/err")"
+run 2 "repeated -n/--top" "$BIN" recommend "$M" --user 196 -n 3 --top 5
 run 2 "missing value" "$BIN" train --ratings "$D/u1.base" --epochs
 run 2 "bad number 1e999" "$BIN" train --ratings "$D/u1.base" --lr 1e999
 
