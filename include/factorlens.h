@@ -186,7 +186,7 @@ typedef struct fl_params {
     int n_layers;           /* nn: hidden layer widths */
     int layers[FL_MAX_LAYERS];
     float dropout[FL_MAX_LAYERS + 1]; /* nn: [0] on the embeddings, [l+1] after hidden layer l */
-    int n_threads;          /* 0: all cores */
+    int n_threads;          /* 0: all cores; a trained model records the count it used */
     uint64_t seed;
     double valid_fraction;  /* >0: hold out this share of train for early stopping */
     int patience;           /* epochs without validation improvement before stopping */

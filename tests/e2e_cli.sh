@@ -176,6 +176,12 @@ check_json "info" '
 assert j["kind"] == "biased" and j["n_users"] == 943 and j["factors"] == 50, j
 assert j["n_train"] == 80000 and j["file_size"] > 0 and "u1.base" in j["source"], j
 '
+# The model was trained on all cores (--threads left at 0): it records how many.
+CORES=$(getconf _NPROCESSORS_ONLN) # what the library counts; nproc follows affinity
+[ "$CORES" -le 1024 ] || CORES=1024
+check_json "info threads" "assert j['params']['threads'] == $CORES, j['params']"
+run 0 "info, human" "$BIN" info "$M"
+grep -qx "threads       $CORES" "$T/out" || fail "info does not record $CORES threads: $(grep threads "$T/out")"
 pass "similar and info"
 
 # ---------------------------------------------------------------- errors

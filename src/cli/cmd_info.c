@@ -80,8 +80,10 @@ static void print_human(const char *path, const fl_model_info *in, long long siz
             printf("%s%g", l ? "," : "", (double)p->dropout[l + 1]);
         printf("%s\nemb-dropout   %g\n", p->n_layers ? "" : "none", (double)p->dropout[0]);
     }
+    /* Files written before models recorded their thread count hold 0. */
     printf("threads       %d%s\nseed          %llu\n", p->n_threads,
-           p->n_threads ? "" : " (all cores)", (unsigned long long)p->seed);
+           p->n_threads ? "" : " (all cores; the count was not recorded)",
+           (unsigned long long)p->seed);
     printf("valid         %g\npatience      %d\n", p->valid_fraction, p->patience);
 }
 

@@ -110,6 +110,7 @@ typedef struct run_out {
     fl_train_result res;
     fl_metrics test; /* n == 0 without a test set */
     size_t n_train, n_test;
+    int threads; /* used, as the model records it (--threads 0 is resolved) */
 } run_out;
 
 static int interrupted_exit(void) {
@@ -133,6 +134,9 @@ static int run_one(const train_cfg *c, fl_dataset *train, const fl_dataset *test
         return interrupted_exit();
     }
     if (st != FL_OK) return cli_fail(&err);
+    fl_model_info info;
+    fl_model_get_info(*model, &info);
+    ro->threads = info.params.n_threads;
     if (test && test->n_ratings) {
         ro->n_test = test->n_ratings;
         /* Unknown test ids are scored from the biases and counted, as during training. */
@@ -144,11 +148,11 @@ static int run_one(const train_cfg *c, fl_dataset *train, const fl_dataset *test
     return 0;
 }
 
-static void set_common(json_t *o, const train_cfg *c) {
+static void set_common(json_t *o, const train_cfg *c, int threads) {
     json_object_set_new(o, "model", json_string(fl_model_kind_name(c->p.kind)));
     json_object_set_new(o, "solver", json_string(fl_solver_name(c->p.solver)));
     json_object_set_new(o, "factors", json_integer(c->p.n_factors));
-    json_object_set_new(o, "threads", json_integer(c->p.n_threads));
+    json_object_set_new(o, "threads", json_integer(threads));
     json_object_set_new(o, "seed", json_integer((json_int_t)c->p.seed));
 }
 
@@ -170,7 +174,7 @@ static json_t *summary_json(const train_cfg *c, const run_out *r) {
     json_object_set_new(o, "n_unknown_users", json_integer((json_int_t)r->test.n_unknown_users));
     json_object_set_new(o, "n_unknown_items", json_integer((json_int_t)r->test.n_unknown_items));
     json_object_set_new(o, "seconds", cli_json_real(r->res.seconds));
-    set_common(o, c);
+    set_common(o, c, r->threads);
     return o;
 }
 
@@ -196,7 +200,7 @@ static void summary_human(const train_cfg *c, const run_out *r, const char *sour
 static int cross_validate(const train_cfg *c, const fl_dataset *d) {
     double sum_rmse = 0, sum_mae = 0, sum_mse = 0, sum_train = 0, sum_reg = 0, seconds = 0;
     size_t sum_n_train = 0, sum_n_test = 0, sum_unknown = 0;
-    int max_epochs = 0;
+    int max_epochs = 0, threads = c->p.n_threads;
     json_t *per_fold = json_array();
     int rc = 0;
     for (int k = 0; k < c->folds && rc == 0; k++) {
@@ -223,6 +227,7 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
         sum_unknown += r.test.n_unknown_users + r.test.n_unknown_items;
         seconds += r.res.seconds;
         if (r.res.epochs_run > max_epochs) max_epochs = r.res.epochs_run;
+        threads = r.threads;
         json_array_append_new(per_fold, cli_json_real(r.test.rmse));
         if (c->json) {
             json_t *o = summary_json(c, &r);
@@ -257,7 +262,7 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
         json_object_set_new(o, "n_unknown_test", json_integer((json_int_t)sum_unknown));
         json_object_set_new(o, "best_epoch", json_null());
         json_object_set_new(o, "seconds", cli_json_real(seconds));
-        set_common(o, c);
+        set_common(o, c, threads);
         if (cli_json_print(o) != 0) return cli_error(1, "could not write to standard output");
     } else {
         json_decref(per_fold);
