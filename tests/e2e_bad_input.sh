@@ -183,7 +183,7 @@ expect 0 "test user not in train, --json" "" train --ratings tr.data --test te.d
 [ "$(json_field n_unknown_users)" = 1 ] || fail "the unseen test user was not counted"
 expect 3 "eval --unknown=error" "te.data: user '3' is not in the model" \
     "$BIN" eval tr.flm --ratings te.data --unknown=error
-expect 0 "eval, unknown user (default)" "note: 1 of 2 ratings have a user or item the model never saw" \
+expect 0 "eval, unknown user (default)" "note: 1 of 2 ratings has a user or item the model never saw" \
     "$BIN" eval tr.flm --ratings te.data
 expect 3 "predict, unknown user" "user '3' is not in the model" "$BIN" predict tr.flm --user 3 --item 10
 expect 0 "predict --unknown mean" "" "$BIN" predict tr.flm --user 3 --item 10 --unknown mean

@@ -222,6 +222,22 @@ grep -q "bad.data:50" "$T/err" || fail "malformed-data message lacks file:line: 
 run 0 "skip-bad" "$BIN" train --ratings "$T/bad.data" --skip-bad --epochs 1 --json --quiet
 check_json "skip-bad" 'assert j["n_train"] == 99, j'
 
+# One of a thing is singular: "1 rating", not "1 ratings".
+printf '1\t10\t4\n' >"$T/one.data"
+printf '2\t10\t4\n' >"$T/other.data"
+run 0 "train on one rating" "$BIN" train --ratings "$T/one.data" --test "$T/one.data" --epochs 1 \
+    --quiet --out "$T/one.flm"
+grep -q "^train    1 rating from" "$T/out" && grep -q "^test     1 rating:" "$T/out" ||
+    fail "train on one rating: $(cat "$T/out")"
+run 0 "info, one rating" "$BIN" info "$T/one.flm"
+grep -q "^trained on    1 rating from" "$T/out" || fail "info on one rating: $(cat "$T/out")"
+run 0 "eval, one unknown rating" "$BIN" eval "$T/one.flm" --ratings "$T/other.data"
+grep -q "note: 1 of 1 rating has a user or item" "$T/err" || fail "eval note: $(cat "$T/err")"
+printf '1\t10\toops\n' >"$T/onebad.data"
+run 4 "one malformed line" "$BIN" train --ratings "$T/onebad.data" --skip-bad
+grep -q "all 1 data lines" "$T/err" && fail "one malformed line: $(cat "$T/err")"
+if grep -rE '(^|[^0-9.])1 (ratings|lines)\b' "$T/out" "$T/err"; then fail "a plural after 1"; fi
+
 cp "$M" "$T/corrupt.flm"
 python3 - "$T/corrupt.flm" <<'EOF'
 import sys

@@ -219,8 +219,8 @@ int cmd_demo(int argc, char **argv) {
         /* The blank line sets off the epoch table; with --quiet there is
          * none, and the report starts with its own blank line. */
         if (!json)
-            printf("data: %s\n%zu training and %zu test ratings\n%s", dd.name,
-                   dd.train->n_ratings, dd.test->n_ratings, quiet ? "" : "\n");
+            printf("data: %s\n%zu training and %zu test rating%s\n%s", dd.name, dd.train->n_ratings,
+                   dd.test->n_ratings, cli_s(dd.test->n_ratings), quiet ? "" : "\n");
         cli_epoch_log log;
         cli_epoch_log_init(&log, json, quiet, 1, 0);
         rc = train_and_score(&dd, &p, &log, &model, &rmse_model);
@@ -278,7 +278,8 @@ int cmd_demo(int argc, char **argv) {
                                      : json_null());
         if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
     } else if (rc == 0) {
-        printf("\nTest RMSE on the same %zu ratings (lower is better):\n", dd.test->n_ratings);
+        printf("\nTest RMSE on the same %zu rating%s (lower is better):\n", dd.test->n_ratings,
+               cli_s(dd.test->n_ratings));
         printf("  %-34s %.4f\n", "global mean (predict the average)", rmse_mean);
         printf("  %-34s %.4f\n", "bias only (average + user + item)", rmse_bias);
         char label[64];

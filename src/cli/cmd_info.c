@@ -60,7 +60,8 @@ static void print_human(const char *path, const fl_model_info *in, long long siz
     printf("solver        %s\n", fl_solver_name(p->solver));
     printf("users         %u\nitems         %u\nfactors       %d\n", in->n_users, in->n_items,
            p->n_factors);
-    printf("trained on    %zu ratings from %s\n", in->n_train, in->source[0] ? in->source : "?");
+    printf("trained on    %zu rating%s from %s\n", in->n_train, cli_s(in->n_train),
+           in->source[0] ? in->source : "?");
     printf("global mean   %.4f\nrating range  %g to %g\n", (double)in->global_mean,
            (double)in->rating_lo, (double)in->rating_hi);
     printf("epochs run    %d of %d\n", in->epochs_run, p->epochs);

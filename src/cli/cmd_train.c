@@ -184,11 +184,11 @@ static void summary_human(const train_cfg *c, const run_out *r, const char *sour
            r->res.epochs_run == 1 ? "" : "s", r->res.seconds);
     if (c->p.valid_fraction > 0)
         printf(", kept epoch %d (best validation RMSE)", r->res.best_epoch);
-    printf("\ntrain    %zu ratings from %s: train_mse %.6f, reg %.6f\n", r->n_train, source,
-           r->res.last.train_mse, r->res.last.reg_penalty);
+    printf("\ntrain    %zu rating%s from %s: train_mse %.6f, reg %.6f\n", r->n_train,
+           cli_s(r->n_train), source, r->res.last.train_mse, r->res.last.reg_penalty);
     if (r->n_test) {
-        printf("test     %zu ratings: RMSE %.6f  MAE %.6f  MSE %.6f\n", r->n_test, r->test.rmse,
-               r->test.mae, r->test.mse);
+        printf("test     %zu rating%s: RMSE %.6f  MAE %.6f  MSE %.6f\n", r->n_test,
+               cli_s(r->n_test), r->test.rmse, r->test.mae, r->test.mse);
         size_t unk = r->test.n_unknown_users + r->test.n_unknown_items;
         if (unk)
             printf("         %zu test rating%s had a user or item unseen in training "
@@ -236,8 +236,9 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
             cli_json_print(o);
         } else {
             printf(
-                "fold %d/%d: test RMSE %.6f  MAE %.6f  MSE %.6f  (%zu train, %zu test ratings)\n",
-                k + 1, c->folds, r.test.rmse, r.test.mae, r.test.mse, r.n_train, r.n_test);
+                "fold %d/%d: test RMSE %.6f  MAE %.6f  MSE %.6f  (%zu train, %zu test rating%s)\n",
+                k + 1, c->folds, r.test.rmse, r.test.mae, r.test.mse, r.n_train, r.n_test,
+                cli_s(r.n_test));
             fflush(stdout);
         }
     }

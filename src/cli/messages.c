@@ -42,6 +42,8 @@ void cli_note(const char *fmt, ...) {
     print_sentence("note: ", buf);
 }
 
+const char *cli_s(size_t n) { return n == 1 ? "" : "s"; }
+
 void cli_print_exit_codes(FILE *f) {
     fputs("\nExit codes: 0 ok, 1 other error (i/o, network, interrupted, ...), 2 usage error,\n"
           "  3 unknown user or item id, 4 bad input data, 5 bad or corrupt model file.\n",

@@ -460,7 +460,11 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, fl_er
 static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err) {
     fl_dataset *d = p->b.d;
     if (st == FL_OK && d->n_ratings == 0) {
-        if (d->n_skipped)
+        if (d->n_skipped == 1)
+            st = fl_fail(err, FL_ERR_DATA,
+                         "%s: no ratings found: its one data line is malformed (%s)", p->name,
+                         d->first_skipped);
+        else if (d->n_skipped)
             st = fl_fail(err, FL_ERR_DATA,
                          "%s: no ratings found: all %zu data lines were malformed "
                          "(first: %s)",
