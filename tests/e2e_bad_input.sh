@@ -49,7 +49,8 @@ shown() {
 # md TEXT: TEXT as a Markdown code span inside a table cell.
 md() { local t=${1//|/\\|}; printf '`%s`' "$t"; }
 
-# expect CODE NAME MESSAGE CMD...: CMD must exit with CODE. A failing CMD
+# expect CODE NAME MESSAGE CMD...: CMD must exit with CODE, reading $FEED
+# (a file name, default /dev/null) on standard input. A failing CMD
 # must print exactly one stderr line besides notes ("factorlens: note: ..."),
 # and it must contain MESSAGE (a fixed string naming the file and line);
 # a succeeding CMD must print MESSAGE somewhere on stderr unless it is empty.
@@ -58,7 +59,7 @@ expect() {
     local want=$1 name=$2 msg=$3
     shift 3
     local got=0
-    "$@" >out 2>err || got=$?
+    "$@" <"${FEED:-/dev/null}" >out 2>err || got=$?
     if [ "$got" != "$want" ]; then
         echo "--- stderr:" >&2; cat err >&2
         fail "$name: exit code $got, expected $want: $*"
@@ -76,7 +77,7 @@ expect() {
     echo "ok: [$got] $name: ${line:-$(head -n 1 err)}"
     local text
     if [ "$want" != 0 ]; then text=$line; else text=$(paste -sd '\n' err | sed 's/\n/ · /g'); fi
-    printf '| %s | %s | %s | %s |\n' "$name" "$(md "$(shown "$@")")" "$got" \
+    printf '| %s | %s | %s | %s |\n' "$name" "$(md "$(shown "$@")${FEED:+ < $FEED}")" "$got" \
         "$([ -n "$text" ] && md "$text" || echo "(nothing on stderr)")" >>"$rows"
 }
 
@@ -204,6 +205,13 @@ expect 4 "truncated .gz, eval" "trunc.gz: corrupt or truncated gzip data (unexpe
     "$BIN" eval tr.flm --ratings trunc.gz
 head -c 12 good.gz >trunc12.gz
 expect 4 ".gz cut inside its header" "trunc12.gz: corrupt or truncated gzip data" train --ratings trunc12.gz
+# Standard input (--ratings -), plain or gzip: zcat is not needed.
+FEED=good.gz expect 0 "gzip on standard input" "" train --ratings - --json
+[ "$(json_field n_train)" = 500 ] || fail "--ratings - with gzip: $(json_field n_train) ratings, expected 500"
+FEED=bad.data expect 4 "bad line on standard input" "(standard input):501: rating 'oops' is not a number" \
+    train --ratings -
+FEED=u.data expect 2 "--ratings - and --test -" "--ratings and --test cannot both read standard input" \
+    train --ratings - --test -
 python3 -c "
 b = bytearray(open('good.gz', 'rb').read()); b[-6] ^= 0xff  # the CRC-32 trailer
 open('crc.gz', 'wb').write(bytes(b))"

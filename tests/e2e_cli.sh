@@ -238,6 +238,24 @@ run 4 "one malformed line" "$BIN" train --ratings "$T/onebad.data" --skip-bad
 grep -q "all 1 data lines" "$T/err" && fail "one malformed line: $(cat "$T/err")"
 if grep -rE '(^|[^0-9.])1 (ratings|lines)\b' "$T/out" "$T/err"; then fail "a plural after 1"; fi
 
+# '-' reads standard input wherever ratings are read, plain or gzip.
+head -n 1000 "$D/u1.base" >"$T/k.data"
+run 0 "train from a pipe" bash -c 'cat "$1" | "$0" train --ratings - --epochs 1 --json --quiet' \
+    "$BIN" "$T/k.data"
+check_json "train from a pipe" 'assert j["n_train"] == 1000, j'
+gzip -c "$T/k.data" >"$T/k.gz"
+run 0 "train from a gzip pipe" bash -c 'cat "$1" | "$0" train --ratings - --epochs 1 --json --quiet \
+    --out "$2"' "$BIN" "$T/k.gz" "$T/k.flm"
+check_json "train from a gzip pipe" 'assert j["n_train"] == 1000, j'
+run 0 "test from a pipe" bash -c 'cat "$1" | "$0" train --ratings "$1" --test - --epochs 1 --json --quiet' \
+    "$BIN" "$T/k.data"
+check_json "test from a pipe" 'assert j["n_test"] == 1000, j'
+run 0 "eval from a pipe" bash -c 'gzip -dc "$1" | "$0" eval "$2" --ratings - --json' "$BIN" "$T/k.gz" "$T/k.flm"
+check_json "eval from a pipe" 'assert j["n"] == 1000, j'
+run 0 "info, ratings from a pipe" "$BIN" info "$T/k.flm" --json
+check_json "info, ratings from a pipe" 'assert j["source"] == "(standard input)", j["source"]'
+run 2 "both from a pipe" "$BIN" train --ratings - --test - </dev/null
+
 cp "$M" "$T/corrupt.flm"
 python3 - "$T/corrupt.flm" <<'EOF'
 import sys

@@ -14,7 +14,7 @@ static void print_help(void) {
            "\n"
            "Scores a saved model on a ratings file.\n"
            "\n"
-           "  --ratings FILE       ratings to score (required)\n"
+           "  --ratings FILE       ratings to score (required); - reads standard input\n"
            "  --unknown mean|error|skip\n"
            "                       a user or item the model never saw: predict from the\n"
            "                       biases (never from an untrained vector) and count it,\n"

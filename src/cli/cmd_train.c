@@ -85,6 +85,9 @@ static int configure(int argc, char **argv, train_cfg *c) {
 
     if (!c->ratings)
         return cli_error(2, "train needs --ratings FILE (see factorlens train --help)");
+    if (c->test && strcmp(c->ratings, "-") == 0 && strcmp(c->test, "-") == 0)
+        return cli_error(2, "--ratings and --test cannot both read standard input ('-'); "
+                            "give one of them as a file");
     int splits = !!c->test + (c->holdout > 0) + (c->temporal > 0) + (c->folds > 0);
     if (splits > 1)
         return cli_error(2, "use only one of --test, --holdout, --temporal and --folds");
@@ -314,7 +317,7 @@ int cmd_train(int argc, char **argv) {
             if (c.out) json_object_set_new(o, "out", json_string(c.out));
             if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
         } else {
-            summary_human(&c, &r, c.ratings);
+            summary_human(&c, &r, strcmp(c.ratings, "-") ? c.ratings : "standard input");
             if (c.out) printf("saved    %s\n", c.out);
         }
     }

@@ -4,14 +4,20 @@
 
 #include "cli/messages.h"
 
+#include <string.h>
+#include <unistd.h>
+
 int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out) {
     fl_error err = {0};
     *out = NULL;
+    /* Typed at a terminal, '-' would otherwise wait without a word. */
+    if (strcmp(path, "-") == 0 && isatty(STDIN_FILENO))
+        cli_note("reading ratings from standard input (the terminal); end them with Ctrl-D");
     fl_status st = fl_dataset_read(path, o, out, &err);
     if (st != FL_OK) return cli_fail(&err);
     if ((*out)->n_skipped)
         cli_note("skipped %zu malformed line%s in %s (first: %s)", (*out)->n_skipped,
-                 (*out)->n_skipped == 1 ? "" : "s", path, (*out)->first_skipped);
+                 (*out)->n_skipped == 1 ? "" : "s", (*out)->source, (*out)->first_skipped);
     return 0;
 }
 

@@ -168,8 +168,10 @@ void cli_train_help(FILE *f) {
           "\n"
           "Data:\n",
           f);
-    row(f, "--ratings FILE", "training ratings (required)");
-    row(f, "--test FILE", "test ratings, read like --ratings (default: none)");
+    row(f, "--ratings FILE", "training ratings (required); - reads standard input, plain or gzip");
+    row(f, "--test FILE",
+        "test ratings, read like --ratings (default: none); only one of the two "
+        "may be -");
     row(f, "--holdout F", "instead, test on a random fraction F of --ratings (uses --seed)");
     row(f, "--temporal F", "instead, test on each user's latest fraction F (needs timestamps)");
     row(f, "--folds K",

@@ -497,20 +497,23 @@ fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const 
     return finish(&p, st, out, err);
 }
 
+/* path "-" reads standard input (plain or gzip), named "(standard input)"
+ * in messages and as the dataset's source. */
 fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out,
                           fl_error *err) {
     fl_read_opts def;
     if (!o) fl_read_opts_default(&def), o = &def;
+    const char *name = fl_source_name(path);
     fl_byte_source *src;
     fl_status st = fl_source_open(path, &src, err);
     if (st) return st;
     char *buf = malloc(CHUNK);
     if (!buf) {
         fl_source_close(src);
-        return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", path);
+        return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
     }
     parser p;
-    st = begin(&p, path, o, err);
+    st = begin(&p, name, o, err);
     size_t have = 0;
     while (st == FL_OK) {
         size_t got;
@@ -522,7 +525,7 @@ fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **
         if (st) break;
         if (got == 0) break;
         if (used == 0 && have == CHUNK) {
-            st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", path, p.line + 1,
+            st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", name, p.line + 1,
                          CHUNK);
             break;
         }
