@@ -51,7 +51,8 @@ md() { local t=${1//|/\\|}; printf '`%s`' "$t"; }
 
 # expect CODE NAME MESSAGE CMD...: CMD must exit with CODE, reading $FEED
 # (a file name, default /dev/null) on standard input. A failing CMD
-# must print exactly one stderr line besides notes ("factorlens: note: ..."),
+# must print exactly one stderr line besides notes and warnings
+# ("factorlens: note: ...", "factorlens: warning: ..."),
 # and it must contain MESSAGE (a fixed string naming the file and line);
 # a succeeding CMD must print MESSAGE somewhere on stderr unless it is empty.
 # Keeps stdout in out, stderr in err, and the error line in line.
@@ -64,7 +65,7 @@ expect() {
         echo "--- stderr:" >&2; cat err >&2
         fail "$name: exit code $got, expected $want: $*"
     fi
-    line=$(grep -v '^factorlens: note: ' err || true)
+    line=$(grep -v '^factorlens: \(note\|warning\): ' err || true)
     if [ "$want" != 0 ]; then
         [ -n "$line" ] || fail "$name: no error message on stderr: $*"
         [ "$(printf '%s\n' "$line" | wc -l)" = 1 ] ||

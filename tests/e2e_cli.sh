@@ -159,6 +159,19 @@ assert len({e["score"] for e in top}) == len(top), "clipped items tie on score: 
 '
 pass "recommend ranks by the unclipped score"
 
+# A titles file of other data (ml-latest-small's movies.csv for an ml-100k
+# model) shares many ids but names other films: never shown without a word.
+for cmd in "recommend $M --user 196" "similar $M --item 50" "recommend $M --user 196 --json"; do
+    # shellcheck disable=SC2086
+    run 0 "$cmd, titles of other data" "$BIN" $cmd --items "$LS/movies.csv"
+    grep -q "^factorlens: warning: .*$M.*$LS/movies.csv" "$T/err" ||
+        fail "$cmd --items movies.csv: no warning naming both files: $(cat "$T/err")"
+    # shellcheck disable=SC2086
+    run 0 "$cmd, its own titles" "$BIN" $cmd --items "$D/u.item"
+    [ ! -s "$T/err" ] || fail "$cmd --items u.item: $(cat "$T/err")"
+done
+pass "titles of other data are warned about"
+
 # ---------------------------------------------------------------- similar, info
 run 0 "similar" "$BIN" similar "$M" --item 50 -n 5 --items "$D/u.item" --json
 check_json "similar" '

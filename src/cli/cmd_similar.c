@@ -20,7 +20,8 @@ static void print_help(void) {
            "\n"
            "  --item ID            item id as in the ratings file (required)\n"
            "  -n, --top N          how many items (default 10)\n"
-           "  --items FILE         u.item or movies.csv, for titles (default: none)\n"
+           "  --items FILE         u.item or movies.csv, for titles (default: none); warns\n"
+           "                       when it lacks titles for many of the model's items\n"
            "  --json               print "
            "{\"item\",\"title\",\"similar\":[{\"rank\",\"item\",\"cosine\",\n"
            "                       \"title\"}]} (default: text)\n"
@@ -58,6 +59,7 @@ int cmd_similar(int argc, char **argv) {
     if (rc == 0) rc = cli_load_items(items_path, &items);
     if (rc == 0 && !(top = malloc(n * sizeof *top))) rc = cli_error(1, "out of memory");
     if (rc == 0 && fl_similar(m, item, n, top, &got, &err) != FL_OK) rc = cli_fail(&err);
+    if (rc == 0) cli_check_titles(m, model_path, items, items_path, top, got);
     if (rc == 0) {
         const char *title = items ? fl_items_title(items, item) : NULL;
         if (json) {
