@@ -78,6 +78,14 @@ typedef struct fl_dataset {
     size_t n_skipped;  /* malformed lines skipped (only with skip_bad) */
     char first_skipped[256]; /* the first skipped line's message */
     char source[256];  /* file it came from, for messages and model info */
+    /* Ratings far outside the range most of the file uses (a -3 among 1-5
+     * stars), counted by the reader when no scale was given; they are kept.
+     * usual_lo..usual_hi is that range; first_outside names the first one
+     * as "file:line: rating -3". Files under 20 ratings or with over 256
+     * distinct values (no scale to speak of) are not judged. */
+    size_t n_outside;
+    float usual_lo, usual_hi;
+    char first_outside[256];
 } fl_dataset;
 
 typedef enum fl_dup_policy { FL_DUP_ERROR = 0, FL_DUP_LAST, FL_DUP_MEAN, FL_DUP_KEEP } fl_dup_policy;

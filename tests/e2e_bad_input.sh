@@ -118,6 +118,12 @@ expect 4 "rating outside --scale" "scale.data:21: rating 7 is outside the scale 
 expect 4 "rating outside --scale=" "scale.data:21: rating 7 is outside the scale 1..5" \
     train --ratings scale.data --scale=1,5
 expect 0 "rating 7 without --scale" "" train --ratings scale.data
+# Kept without --scale (some data sets centre their ratings), but never silently.
+{ cat base.data; printf '1\t2\t-3\t881250949\n'; } >negative.data
+expect 0 "rating -3 among 1-5, no --scale" "warning: 1 rating in negative.data lies far outside 1..5, the range the rest of the file uses (first: negative.data:21: rating -3); it was kept: use --scale LO,HI" \
+    train --ratings negative.data
+expect 4 "rating -3 with --scale" "negative.data:21: rating -3 is outside the scale 1..5" \
+    train --ratings negative.data --scale 1,5
 { cat base.data; printf '1\t10\n'; } >short.data
 expect 4 "missing field" "short.data:21: expected at least 4 fields separated by '\\t', found 2" \
     train --ratings short.data

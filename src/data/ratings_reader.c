@@ -10,6 +10,7 @@
 #include "data/byte_source.h"
 #include "data/dataset.h"
 #include "data/duplicates.h"
+#include "data/rating_values.h"
 
 #include "core/error.h"
 
@@ -46,6 +47,7 @@ typedef struct parser {
     fl_dataset_builder b;
     uint32_t *lines; /* line of each rating, for duplicate messages */
     size_t lines_cap;
+    fl_rating_values *values; /* without a scale: for ratings far from the rest */
     char unquoted[2][FL_MAX_ID_LEN + 1];
 } parser;
 
@@ -379,6 +381,7 @@ static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err)
     if (o->scale_lo <= o->scale_hi && (r < o->scale_lo || r > o->scale_hi))
         return bad_line(p, err, "rating %g is outside the scale %g..%g", (double)r,
                         (double)o->scale_lo, (double)o->scale_hi);
+    if (p->values) fl_rating_values_add(p->values, r, p->line);
     uint32_t t = 0;
     if (p->b.d->times && p->col[F_TIME] >= 0) {
         field tf = f[p->col[F_TIME]];
@@ -446,11 +449,16 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, fl_er
         p->lines_cap = 1024;
         p->lines = malloc(p->lines_cap * sizeof *p->lines);
     }
-    if (!p->b.d || (o->duplicates != FL_DUP_KEEP && !p->lines)) {
+    if (o->scale_lo > o->scale_hi && (p->values = malloc(sizeof *p->values)))
+        fl_rating_values_init(p->values);
+    if (!p->b.d || (o->duplicates != FL_DUP_KEEP && !p->lines) ||
+        (o->scale_lo > o->scale_hi && !p->values)) {
         fl_dataset_free(p->b.d);
         free(p->lines);
+        free(p->values);
         p->b.d = NULL;
         p->lines = NULL;
+        p->values = NULL;
         return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
     }
     snprintf(p->b.d->source, sizeof p->b.d->source, "%s", name);
@@ -475,7 +483,9 @@ static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err
             st = fl_fail(err, FL_ERR_DATA, "%s: is empty, expected ratings", p->name);
     }
     if (st == FL_OK && p->lines) st = fl_dedupe(d, p->o->duplicates, p->lines, p->name, err);
+    if (st == FL_OK && p->values) fl_rating_values_judge(p->values, p->name, d);
     free(p->lines);
+    free(p->values);
     if (st) {
         fl_dataset_free(d);
         return st;
