@@ -116,6 +116,13 @@ typedef struct fl_dataset {
     float usual_lo, usual_hi;
     char first_outside[256];
     size_t capacity;   /* entries allocated in each array (the library's bookkeeping) */
+    /* The file's own format, as the reader found it, so fl_dataset_write can
+     * write a part of it the same way: the separator ("" for runs of
+     * blanks), and the header's names of the user, item, rating (and
+     * timestamp) columns, or "" when the file had no header. Datasets built
+     * in memory have both empty (fl_dataset_write then uses a tab). */
+    char sep[8];
+    char header[4][64];
 } fl_dataset;
 
 typedef enum fl_dup_policy { FL_DUP_ERROR = 0, FL_DUP_LAST, FL_DUP_MEAN, FL_DUP_KEEP } fl_dup_policy;
@@ -147,6 +154,12 @@ FL_API fl_dataset *fl_dataset_new(size_t capacity, int with_times);
 FL_API fl_status fl_dataset_add(fl_dataset *d, const char *user_id, const char *item_id,
                                 float rating, uint32_t time, fl_error *err);
 FL_API float fl_dataset_mean(const fl_dataset *d);
+/* Writes d as a delimited file in the format it was read from (d->sep and
+ * d->header): columns user, item, rating, and timestamp when d has times;
+ * ratings printed so they read back bit for bit; ids holding the separator
+ * or a quote are quoted (RFC 4180). Reading the file back with the same
+ * options gives the same ratings in the same order. */
+FL_API fl_status fl_dataset_write(const fl_dataset *d, const char *path, fl_error *err);
 
 /* Splits. Each returns two new datasets that share no memory with d (id maps
  * are copied so both halves keep the full id space). */
@@ -154,6 +167,11 @@ FL_API fl_status fl_split_holdout(const fl_dataset *d, double test_fraction, uin
                            fl_dataset **train, fl_dataset **test, fl_error *err);
 FL_API fl_status fl_split_fold(const fl_dataset *d, int n_folds, int fold, uint64_t seed,
                         fl_dataset **train, fl_dataset **test, fl_error *err);
+/* Per user, a random test_fraction of their ratings (rounded, at most all
+ * but one) go to test: the usual protocol for ranking metrics. A user with
+ * one rating stays in train. */
+FL_API fl_status fl_split_per_user(const fl_dataset *d, double test_fraction, uint64_t seed,
+                                   fl_dataset **train, fl_dataset **test, fl_error *err);
 /* Per user, the latest test_fraction of their ratings (by timestamp) go to test. */
 FL_API fl_status fl_split_temporal(const fl_dataset *d, double test_fraction,
                             fl_dataset **train, fl_dataset **test, fl_error *err);

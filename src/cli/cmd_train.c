@@ -16,7 +16,7 @@
 
 typedef struct train_cfg {
     const char *ratings, *test, *out;
-    double holdout, temporal;
+    double holdout, holdout_user, temporal;
     int folds;
     int json, quiet;
     int kind, solver, solver_set;
@@ -41,6 +41,7 @@ static void parse(cli_args *a, train_cfg *c) {
         }
         (void)(cli_str(a, "--ratings", &c->ratings) || cli_str(a, "--test", &c->test) ||
                cli_fraction(a, "--holdout", &c->holdout) ||
+               cli_fraction(a, "--holdout-per-user", &c->holdout_user) ||
                cli_fraction(a, "--temporal", &c->temporal) ||
                cli_int(a, "--folds", 2, 1000, &c->folds) ||
                cli_choice(a, "--model", kind_choices, &c->kind) ||
@@ -88,9 +89,11 @@ static int configure(int argc, char **argv, train_cfg *c) {
     if (c->test && strcmp(c->ratings, "-") == 0 && strcmp(c->test, "-") == 0)
         return cli_error(2, "--ratings and --test cannot both read standard input ('-'); "
                             "give one of them as a file");
-    int splits = !!c->test + (c->holdout > 0) + (c->temporal > 0) + (c->folds > 0);
+    int splits = !!c->test + (c->holdout > 0) + (c->holdout_user > 0) + (c->temporal > 0) +
+                 (c->folds > 0);
     if (splits > 1)
-        return cli_error(2, "use only one of --test, --holdout, --temporal and --folds");
+        return cli_error(
+            2, "use only one of --test, --holdout, --holdout-per-user, --temporal and --folds");
     if (c->folds && c->out)
         return cli_error(2, "--out cannot be used with --folds: cross-validation trains one "
                             "model per fold, so train without --folds to save a model");
@@ -298,6 +301,8 @@ int cmd_train(int argc, char **argv) {
         train = all, all = NULL;
     } else if (c.holdout > 0) {
         st = fl_split_holdout(all, c.holdout, c.p.seed, &train, &test, &err);
+    } else if (c.holdout_user > 0) {
+        st = fl_split_per_user(all, c.holdout_user, c.p.seed, &train, &test, &err);
     } else if (c.temporal > 0) {
         st = fl_split_temporal(all, c.temporal, &train, &test, &err);
     } else {

@@ -172,6 +172,8 @@ void cli_train_help(FILE *f) {
         "test ratings, read like --ratings (default: none); only one of the two "
         "may be -");
     row(f, "--holdout F", "instead, test on a random fraction F of --ratings (uses --seed)");
+    row(f, "--holdout-per-user F",
+        "instead, test on a random fraction F of each user's ratings (uses --seed)");
     row(f, "--temporal F", "instead, test on each user's latest fraction F (needs timestamps)");
     row(f, "--folds K",
         "instead, K-fold cross-validation: K models, each fold's test metrics and their mean "
