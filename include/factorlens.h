@@ -18,14 +18,15 @@
  *     returned it: any number of threads may use one model at once through
  *     the calls that take it as `const fl_model *` (fl_predict,
  *     fl_predict_index, fl_predict_folded, fl_recommend, fl_similar,
- *     fl_evaluate, fl_fold_in, fl_model_save, fl_model_get_info and the
+ *     fl_evaluate, fl_evaluate_ranking, fl_fold_in, fl_model_save, fl_model_get_info and the
  *     accessors). Only fl_model_free needs it exclusively, after every such
  *     call has returned.
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
- *   - fl_train starts its own threads (n_threads, 0 = all cores) and joins
- *     them before it returns; every other call runs on the caller's thread.
+ *   - fl_train and fl_evaluate_ranking start their own threads (n_threads,
+ *     0 = all cores) and join them before they return; every other call runs
+ *     on the caller's thread.
  *     Callbacks (fl_train_hooks, fl_download_opts) run on the calling thread.
  */
 #ifndef FACTORLENS_H
@@ -404,6 +405,44 @@ FL_API fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, 
  * or of their embeddings (nn). */
 FL_API fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,
                      size_t *n_out, fl_error *err);
+
+/* Ranking metrics (top-k lists scored against held-out items). For each
+ * user of test the model knows, every item the model knows and the user did
+ * not rate in training is ranked as fl_recommend ranks it (unclipped score,
+ * exact ties by fl_id_compare); the user's relevant items are their test
+ * items (ratings >= relevant_min), less items the model never saw and items
+ * the user rated in training, which no list can hold. Over the users with
+ * at least one relevant item, with hits the relevant items among the top k
+ * and R the number of relevant items:
+ *   precision@k = hits / k           recall@k = hits / R
+ *   NDCG@k      = sum over hits at place j (1-based) of 1/log2(j+1),
+ *                 divided by the same sum for places 1..min(k, R)
+ *   MAP@k       = sum over hits at place j of (hits in places 1..j) / j,
+ *                 divided by min(k, R)
+ *   hit rate    = share of users with at least one hit
+ * each a mean over those users; coverage is the share of the model's items
+ * that appear in at least one of their lists. */
+typedef struct fl_rank_opts {
+    int k;               /* list length (default 10) */
+    float relevant_min;  /* relevant: test rating >= this; -INFINITY (default): all */
+    int n_threads;       /* 0 (default): all cores; the threads are joined before return */
+} fl_rank_opts;
+
+typedef struct fl_rank_metrics {
+    int k;
+    size_t n_users;          /* users the means are over (>= 1 relevant item) */
+    size_t n_unknown_users;  /* test users the model never saw (left out) */
+    size_t n_unknown_items;  /* test ratings of items the model never saw (left out) */
+    size_t n_seen;           /* test ratings of items rated in training too (left out) */
+    size_t n_relevant;       /* relevant (user, item) pairs over all users */
+    double precision_at_k, recall_at_k, ndcg_at_k, map_at_k, hit_rate, coverage;
+} fl_rank_metrics;
+
+FL_API void fl_rank_opts_default(fl_rank_opts *o);
+/* The sums are made in fixed parts added in a fixed order: the same bits for
+ * any thread count. Runs o->n_threads threads of its own (like fl_train). */
+FL_API fl_status fl_evaluate_ranking(const fl_model *m, const fl_dataset *test,
+                                     const fl_rank_opts *o, fl_rank_metrics *out, fl_error *err);
 
 /* ---------------------------------------------------------------- new users */
 
