@@ -227,7 +227,20 @@ FL_API void fl_users_free(fl_users *us);
 
 /* ---------------------------------------------------------------- models */
 
-typedef enum fl_model_kind { FL_MODEL_DOT = 0, FL_MODEL_BIASED = 1, FL_MODEL_NN = 2 } fl_model_kind;
+/* dot, biased and nn model ratings. ials and bpr model implicit feedback:
+ * trained on which items each user rated (all ratings, or those >=
+ * positive_min), their score <P[u], Q[i]> is a preference for ranking, not a
+ * rating (fl_evaluate refuses them; use fl_evaluate_ranking).
+ *   ials: weighted ALS (Hu, Koren & Volinsky 2008), confidence 1 + alpha * r
+ *         on rated items, weight 1 on every other, rows by conjugate gradient;
+ *   bpr:  BPR-MF (Rendle et al. 2009), SGD on (user, rated, unrated) triples. */
+typedef enum fl_model_kind {
+    FL_MODEL_DOT = 0,
+    FL_MODEL_BIASED = 1,
+    FL_MODEL_NN = 2,
+    FL_MODEL_IALS = 3,
+    FL_MODEL_BPR = 4
+} fl_model_kind;
 typedef enum fl_solver { FL_SOLVER_SGD = 0, FL_SOLVER_ADAM = 1, FL_SOLVER_ALS = 2 } fl_solver;
 /* For fl_params_init: the kind's own default solver. Not an enumerator, so
  * switches over fl_solver stay exhaustive without it. */
@@ -255,10 +268,17 @@ typedef struct fl_params {
     uint64_t seed;
     double valid_fraction;  /* >0: hold out this share of train for early stopping */
     int patience;           /* epochs without validation improvement before stopping */
+    float alpha;            /* ials: confidence 1 + alpha * rating of a rated item */
+    float positive_min;     /* ials, bpr: ratings >= this are the positives (the rest are
+                               dropped before training); -FLT_MAX (default): all */
 } fl_params;
 
+/* 1 for the implicit-feedback kinds (ials, bpr), whose scores rank items. */
+FL_API int fl_model_kind_implicit(fl_model_kind k);
+
 /* Every default for a kind and a solver in one call (FL_SOLVER_DEFAULT: the
- * kind's own, sgd for dot and biased, adam for nn). See docs/defaults.md. */
+ * kind's own, sgd for dot, biased and bpr, adam for nn, als for ials). See
+ * docs/defaults.md. */
 FL_API void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver);
 /* fl_params_init(p, kind, FL_SOLVER_DEFAULT). */
 FL_API void fl_params_default(fl_params *p, fl_model_kind kind);
@@ -351,7 +371,8 @@ FL_API void fl_model_get_info(const fl_model *m, fl_model_info *out);
 FL_API const fl_idmap *fl_model_user_ids(const fl_model *m);
 FL_API const fl_idmap *fl_model_item_ids(const fl_model *m);
 
-/* Prediction by raw ids. */
+/* Prediction by raw ids: a rating, or for ials and bpr a preference score
+ * (higher is preferred; unknown ids under FL_UNKNOWN_MEAN score 0). */
 FL_API fl_status fl_predict(const fl_model *m, const char *user_id, const char *item_id,
                      fl_unknown_policy pol, float *out, fl_error *err);
 /* Prediction by the model's dense indices (no checks). */
@@ -373,6 +394,7 @@ typedef struct fl_metrics {
     double rmse, mae, mse;
 } fl_metrics;
 
+/* Rating error; FL_ERR_USAGE for ials and bpr models, which rate nothing. */
 FL_API fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
                       fl_metrics *out, fl_error *err);
 

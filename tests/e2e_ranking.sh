@@ -2,7 +2,10 @@
 # e2e_ranking.sh — `eval --ranking` on ml-100k (per-user holdout) against the
 # independent numpy implementation in tests/reference/ranking_metrics.py, for
 # each model kind that ranks, with and without --relevant-min and at two k;
-# the same JSON on 1 and 2 threads.
+# the same JSON on 1 and 2 threads; and the implicit models (ials, bpr) at the
+# CLI: saved and served by recommend / similar / info, their test report is
+# ranking metrics, eval's RMSE refuses them (exit 2), predict says it gives
+# a preference score.
 # Usage: bash tests/e2e_ranking.sh /path/to/factorlens   (FACTORLENS_DATA: the data root)
 set -euo pipefail
 
@@ -37,7 +40,7 @@ for k in ("k", "n_users", "precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_
 PY
 }
 
-for model in ${FL_RANKING_MODELS:-biased dot}; do
+for model in ${FL_RANKING_MODELS:-biased dot ials bpr}; do
     "$BIN" train --ratings "$T/s.train" --model "$model" --epochs 5 --factors 16 --threads 2 --seed 3 \
         --quiet --out "$T/$model.flm" >/dev/null
     for opts in "-k 10" "-k 5 --relevant-min 4"; do
@@ -52,3 +55,21 @@ for model in ${FL_RANKING_MODELS:-biased dot}; do
     cmp -s "$T/one.json" "$T/two.json" || fail "$model: 1 and 2 threads differ"
     pass "$model: eval --ranking matches the numpy reference; same on 1 and 2 threads"
 done
+
+# The implicit models at the CLI.
+"$BIN" train --ratings "$T/s.train" --test "$T/s.test" --model ials --epochs 3 --factors 8 --threads 2 \
+    --quiet --json --out "$T/i.flm" | tail -1 >"$T/ials.json"
+"$PY" - "$T/ials.json" <<'PY' || fail "train --model ials: JSON lacks the ranking report"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["model"] == "ials" and j["test_rmse"] is None, j
+assert j["rank_k"] == 10 and 0 < j["test_ndcg_at_k"] <= 1, j
+PY
+"$BIN" info "$T/i.flm" --json | grep -q '"kind": *"ials"' || fail "info does not name the ials kind"
+"$BIN" recommend "$T/i.flm" --user 1 -n 5 --json >"$T/rec.json" || fail "recommend on an ials model"
+"$BIN" similar "$T/i.flm" --item 50 -n 5 >/dev/null || fail "similar on an ials model"
+code=0; "$BIN" eval "$T/i.flm" --ratings "$T/s.test" 2>"$T/err" >/dev/null || code=$?
+[ $code = 2 ] && grep -q "ranking" "$T/err" || fail "eval (RMSE) of an ials model: exit $code, $(cat "$T/err")"
+"$BIN" predict "$T/i.flm" --user 1 --item 50 | grep -q "preference score" || fail "predict does not say it gives a score"
+"$BIN" predict "$T/i.flm" --user 1 --item 50 --json | grep -q '"rating": *null' || fail "predict --json gives an ials score as a rating"
+pass "ials at the CLI: ranking report, recommend, similar, info; RMSE refused, predict labelled"
