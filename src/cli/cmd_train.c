@@ -3,6 +3,7 @@
  * epoch lines, report test metrics and optionally save the model. */
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/epoch_log.h"
 #include "cli/json_out.h"
 #include "cli/loaders.h"
@@ -313,8 +314,20 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
     return 0;
 }
 
+static int train_main(int argc, char **argv);
+
+/* --config FILE: its options first, each unless the command line gives it. */
 int cmd_train(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return cli_train_help(stdout), 0;
+    cli_config_argv merged;
+    int rc = cli_config_merge(argc, argv, &merged);
+    if (rc) return rc;
+    rc = train_main(merged.argc, merged.argv);
+    cli_config_free(&merged);
+    return rc;
+}
+
+static int train_main(int argc, char **argv) {
     train_cfg c;
     int rc = configure(argc, argv, &c);
     if (rc) return rc;

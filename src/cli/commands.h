@@ -12,5 +12,6 @@ int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

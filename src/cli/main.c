@@ -21,6 +21,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "predict one user's rating of one item"},
     {"recommend", cmd_recommend, "top-n unseen items for a user"},
     {"similar", cmd_similar, "items nearest to an item by factor cosine"},
+    {"tune", cmd_tune, "search hyper-parameters; write the best as a train config"},
     {"info", cmd_info, "describe a saved model"},
     {"demo", cmd_demo, "a guided tour on MovieLens 100K"},
     {"download", cmd_download, "fetch a public dataset into the cache"},

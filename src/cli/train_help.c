@@ -191,6 +191,9 @@ void cli_train_help(FILE *f) {
           "Data:\n",
           f);
     row(f, "--ratings FILE", "training ratings (required); - reads standard input, plain or gzip");
+    row(f, "--config FILE",
+        "options from FILE, one 'name value' a line as tune writes them; an option on the "
+        "command line wins");
     row(f, "--test FILE",
         "test ratings, read like --ratings (default: none); only one of the two "
         "may be -");
