@@ -19,8 +19,8 @@
  *     the calls that take it as `const fl_model *` (fl_predict,
  *     fl_predict_index, fl_predict_folded, fl_recommend, fl_similar,
  *     fl_evaluate, fl_fold_in, fl_model_save, fl_model_get_info and the
- *     accessors). Only fl_model_free needs it exclusively, after every such
- *     call has returned.
+ *     accessors, fl_model_history included). Only fl_model_free needs it
+ *     exclusively, after every such call has returned.
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
@@ -337,6 +337,13 @@ FL_API const float *fl_model_item_factors(const fl_model *m, uint32_t i);
 FL_API const float *fl_model_user_factors(const fl_model *m, uint32_t u);
 /* Number of training ratings of item i (its popularity), 0 if unknown. */
 FL_API uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
+/* The learning curves: what training reported after each epoch it ran,
+ * oldest first, *n_epochs of them (with early stopping the model keeps an
+ * earlier epoch's parameters, but every epoch run is listed). The model file
+ * stores them, so a loaded model has them too, except that files keep no
+ * wall-clock times (seconds and solve_seconds are -1 once loaded) and files
+ * written before the history existed have none (NULL, *n_epochs = 0). */
+FL_API const fl_epoch_report *fl_model_history(const fl_model *m, size_t *n_epochs);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */
