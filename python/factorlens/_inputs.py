@@ -31,9 +31,10 @@ def id_list(xs, what):
         raise ValueError(f"{what} ids must be one-dimensional")
     if arr.dtype.kind in "iu":
         return [str(v) for v in arr.tolist()]
-    if arr.dtype.kind in "US":
-        return [str(v) for v in arr.tolist()] if arr.dtype.kind == "U" else \
-            [v.decode() for v in arr.tolist()]
+    if arr.dtype.kind == "U":
+        return arr.tolist()
+    if arr.dtype.kind == "S":
+        return [v.decode() for v in arr.tolist()]
     if arr.dtype.kind == "O":
         return [id_str(v, what) for v in arr.tolist()]
     raise TypeError(f"{what} ids must be str or int, not {arr.dtype} (floats are not ids)")

@@ -101,6 +101,8 @@ static void curves(FILE *f, const report_data *d) {
     fputs("</p>\n", f);
 }
 
+/* qsort's comparators see the arrays they order through these file-scope
+ * pointers: the CLI writes one report at a time on one thread. */
 static const float *bias_base;
 static int by_bias_desc(const void *a, const void *b) {
     float x = bias_base[*(const uint32_t *)a], y = bias_base[*(const uint32_t *)b];
