@@ -176,25 +176,13 @@ class Model:
         return np.frombuffer(self._m.predict_folded(f.tobytes(), float(bias)), dtype=np.float32)
 
     def fold_in(self, items, ratings, n=10, *, unknown="error"):
-        """Recommendations for a new user from a few of their ratings: folds the
-        user in (fold_in_factors), scores every item with predict_folded, and
-        returns the n best items the user did not rate, as (item_id, score),
-        best first (ties: the lower item index first, as recommend does)."""
+        """Recommendations for a new user from a few of their ratings, without
+        retraining: folds the user in (fold_in_factors) and returns the n best
+        items they did not rate, as (item_id, predicted rating), best first,
+        ranked as recommend ranks a trained user's items."""
         its = _inputs.id_list(items, "item")
         f, bias, _ = self.fold_in_factors(its, ratings, unknown=unknown)
-        scores = self.predict_folded(f, bias).astype(np.float64)
-        rated = [self._item_index_or_none(i) for i in its]
-        scores[[k for k in rated if k is not None]] = -np.inf
-        n = max(0, min(int(n), int(np.isfinite(scores).sum())))
-        if n == 0:
-            return []
-        # Best first, ties by index: stable sort of the negated scores.
-        order = np.argsort(-scores, kind="stable")[:n]
-        ids = self.item_ids
-        return [(ids[k], float(scores[k])) for k in order]
+        if n < 0:
+            raise ValueError("n must not be negative")
+        return self._m.recommend_folded(f.tobytes(), bias, its, int(n))
 
-    def _item_index_or_none(self, item):
-        try:
-            return self.item_index(item)
-        except KeyError:
-            return None

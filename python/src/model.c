@@ -292,6 +292,47 @@ static PyObject *model_predict_folded(PyObject *self, PyObject *args) {
     return b;
 }
 
+/* recommend_folded(factors f4 buffer, bias, rated: list[str], n) -> [(item, score)] */
+static PyObject *model_recommend_folded(PyObject *self, PyObject *args) {
+    Py_buffer fb;
+    float bias;
+    PyObject *rated;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y*fO!n", &fb, &bias, &PyList_Type, &rated, &n)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n_rated = PyList_GET_SIZE(rated);
+    const char **ids = PyMem_Malloc((size_t)(n_rated ? n_rated : 1) * sizeof *ids);
+    fl_model_info in;
+    fl_model_get_info(M(self), &in);
+    size_t cap = n < 0 ? 0 : (size_t)n < in.n_items ? (size_t)n : in.n_items;
+    fl_scored *s = PyMem_Malloc((cap ? cap : 1) * sizeof *s);
+    if (!ids || !s) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "n must not be negative");
+        goto done;
+    }
+    if (fb.len != (Py_ssize_t)in.params.n_factors * 4) {
+        PyErr_Format(PyExc_ValueError, "factors must hold %d float32 values", in.params.n_factors);
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n_rated; k++)
+        if (!(ids[k] = flpy_id(PyList_GET_ITEM(rated, k), "item"))) goto done;
+    size_t got = 0;
+    fl_error err = {0};
+    if (fl_recommend_folded(M(self), fb.buf, bias, ids, (size_t)n_rated, cap, s, &got, &err) != FL_OK)
+        flpy_raise(&err);
+    else
+        result = scored_list(M(self), s, got);
+done:
+    PyMem_Free(ids);
+    PyMem_Free(s);
+    PyBuffer_Release(&fb);
+    return result;
+}
+
 /* history() -> list of (epoch, train_mse, reg_penalty, valid_rmse, test_rmse,
  * test_mae, test_mse, lr, seconds) */
 static PyObject *model_history(PyObject *self, PyObject *unused) {
@@ -324,6 +365,8 @@ static PyMethodDef model_methods[] = {
     {"similar", model_similar, METH_VARARGS, "similar(item, n) -> [(item, cosine)]."},
     {"fold_in", model_fold_in, METH_VARARGS, "fold_in(items, ratings, unknown)."},
     {"predict_folded", model_predict_folded, METH_VARARGS, "Every item's score for a folded-in user."},
+    {"recommend_folded", model_recommend_folded, METH_VARARGS,
+     "recommend_folded(factors, bias, rated, n) -> [(item, score)]."},
     {"history", model_history, METH_NOARGS, "The per-epoch reports of training."},
     {NULL, NULL, 0, NULL},
 };

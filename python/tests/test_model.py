@@ -158,6 +158,13 @@ def test_fold_in(small, small_model):
     assert len(recs) == 5 and not set(items) & {i for i, _ in recs}
     best = np.delete(np.arange(len(scores)), [m.item_index(i) for i in items])
     assert recs[0][1] == pytest.approx(float(scores[best].max()))
+    for item, score in recs:
+        assert score == scores[m.item_index(item)]
+    # A trained user's own row ranks as recommend does.
+    u = m.user_ids[3]
+    seen = [i for uu, i in zip(small["user"], small["item"]) if uu == u]
+    assert m._m.recommend_folded(m.user_factors[3].tobytes(), float(m.user_bias[3]), seen, 5) \
+        == m.recommend(u, 5)
     # unknown items are skipped on request
     _, _, used = m.fold_in_factors(items + ["nothing"], ratings + [3], unknown="skip")
     assert used == 6
