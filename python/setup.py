@@ -49,6 +49,9 @@ class BuildWithLibrary(build_ext):
         lib = library_dir()
         for ext in self.extensions:
             ext.extra_objects = [str(lib / "libfactorlens.a")]
+            # setuptools rebuilds an extension only when a listed file is newer
+            # than it: a changed library must relink it too.
+            ext.depends = [str(lib / "libfactorlens.a"), str(ROOT / "include" / "factorlens.h")]
             ext.extra_link_args = ["-Wl,--exclude-libs,ALL"] + pkg_config_libs()
         super().run()
 
