@@ -141,11 +141,14 @@ def read_ratings(path, *, sep=None, columns=None, header=None, skip_bad=False, t
     return df
 
 
-def fetch(name="ml-100k", *, cache_dir=None):
+def fetch(name="ml-100k", *, cache_dir=None, base_url=None, timeout=0):
     """The directory holding dataset name ('ml-100k', 'ml-latest-small', ...):
-    from $FACTORLENS_DATA, the cache, or downloaded from GroupLens with every
-    file's SHA-256 checked, as `factorlens download` does."""
-    return _native.fetch(name, None if cache_dir is None else os.fspath(cache_dir))
+    from $FACTORLENS_DATA, the cache (cache_dir, default ~/.cache/factorlens),
+    or downloaded (from base_url, default GroupLens) with every file's SHA-256
+    checked and unpacked atomically, as `factorlens download` does. A
+    corrupt archive raises ValueError, a failed download ConnectionError."""
+    return _native.fetch(name, None if cache_dir is None else os.fspath(cache_dir), base_url,
+                         int(timeout))
 
 
 def dataset_names():

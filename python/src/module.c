@@ -5,11 +5,12 @@
 
 extern PyMethodDef flpy_load_def; /* model.c */
 
-/* fetch(name, cache_dir or None) -> directory */
+/* fetch(name, cache_dir or None, base_url or None, timeout_seconds) -> directory */
 static PyObject *module_fetch(PyObject *self, PyObject *args) {
-    const char *name, *cache_dir = NULL;
-    if (!PyArg_ParseTuple(args, "s|z", &name, &cache_dir)) return NULL;
-    fl_download_opts o = {.cache_dir = cache_dir};
+    const char *name, *cache_dir = NULL, *base_url = NULL;
+    long timeout = 0;
+    if (!PyArg_ParseTuple(args, "s|zzl", &name, &cache_dir, &base_url, &timeout)) return NULL;
+    fl_download_opts o = {.cache_dir = cache_dir, .base_url = base_url, .timeout_seconds = timeout};
     char dir[4096];
     fl_error err = {0};
     fl_status st;
@@ -41,7 +42,7 @@ static PyMethodDef module_methods[] = {
      "read_ratings(path, ...) -> Dataset"},
     {"dataset_from_codes", (PyCFunction)(void (*)(void))flpy_dataset_from_codes,
      METH_VARARGS | METH_KEYWORDS, "dataset_from_codes(...) -> Dataset"},
-    {"fetch", module_fetch, METH_VARARGS, "fetch(name, cache_dir=None) -> directory"},
+    {"fetch", module_fetch, METH_VARARGS, "fetch(name, cache_dir, base_url, timeout) -> directory"},
     {"dataset_names", module_dataset_names, METH_NOARGS, "Names fetch knows."},
     {NULL, NULL, 0, NULL}, /* load is added in init */
 };
