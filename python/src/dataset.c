@@ -33,8 +33,8 @@ static int parse_dup(const char *s, fl_dup_policy *out) {
 
 /* read_ratings(path, sep, columns, header, skip_bad, keep_times, lo, hi, duplicates) */
 PyObject *flpy_read_ratings(PyObject *self, PyObject *args, PyObject *kw) {
-    static char *names[] = {"path", "sep", "columns", "header", "skip_bad", "keep_times",
-                            "lo", "hi", "duplicates", NULL};
+    static char *names[] = {"path",       "sep", "columns", "header",     "skip_bad",
+                            "keep_times", "lo",  "hi",      "duplicates", NULL};
     PyObject *path_obj;
     const char *sep = NULL, *columns = NULL, *dup = "error";
     int header = -1, skip_bad = 0, keep_times = 0;
@@ -55,10 +55,8 @@ PyObject *flpy_read_ratings(PyObject *self, PyObject *args, PyObject *kw) {
     fl_error err = {0};
     fl_status st;
     const char *path = PyBytes_AS_STRING(path_obj);
-    Py_BEGIN_ALLOW_THREADS
-    st = fl_dataset_read(path, &o, &d, &err);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path_obj);
+    Py_BEGIN_ALLOW_THREADS st = fl_dataset_read(path, &o, &d, &err);
+    Py_END_ALLOW_THREADS Py_DECREF(path_obj);
     if (st != FL_OK) return flpy_raise(&err);
     return flpy_dataset_wrap(d);
 }
@@ -99,11 +97,11 @@ static int get_vector(PyObject *o, Py_buffer *b, const char *fmt, Py_ssize_t ite
  * names: the same rows give the same dataset, and so the same model. */
 PyObject *flpy_dataset_from_codes(PyObject *self, PyObject *args, PyObject *kw) {
     static char *kwnames[] = {"user_codes", "user_names", "item_codes", "item_names",
-                              "ratings", "source", NULL};
+                              "ratings",    "source",     NULL};
     PyObject *uc_o, *un_o, *ic_o, *in_o, *r_o;
     const char *source = "(in memory)";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|s", kwnames, &uc_o, &un_o, &ic_o, &in_o,
-                                     &r_o, &source))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|s", kwnames, &uc_o, &un_o, &ic_o, &in_o, &r_o,
+                                     &source))
         return NULL;
     Py_buffer uc = {0}, ic = {0}, r = {0};
     const char **un = NULL, **in = NULL;
@@ -137,11 +135,9 @@ PyObject *flpy_dataset_from_codes(PyObject *self, PyObject *args, PyObject *kw) 
     fl_status st = FL_OK;
     /* The names are UTF-8 owned by the str objects in the lists, which the
      * arguments keep alive; nothing here touches Python objects. */
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < n && st == FL_OK; k++)
-        st = fl_dataset_add(d, un[ucode[k]], in[icode[k]], rating[k], 0, &err);
-    Py_END_ALLOW_THREADS
-    if (st != FL_OK) {
+    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t k = 0; k < n && st == FL_OK; k++) st =
+        fl_dataset_add(d, un[ucode[k]], in[icode[k]], rating[k], 0, &err);
+    Py_END_ALLOW_THREADS if (st != FL_OK) {
         flpy_raise(&err);
         fl_dataset_free(d);
         goto done;
@@ -160,8 +156,8 @@ static PyObject *idmap_list(const fl_idmap *ids) {
     uint32_t n = fl_idmap_size(ids);
     PyObject *l = PyList_New(n);
     for (uint32_t k = 0; l && k < n; k++) {
-        PyObject *s = PyUnicode_DecodeUTF8(fl_idmap_name(ids, k), (Py_ssize_t)strlen(fl_idmap_name(ids, k)),
-                                           "surrogateescape");
+        PyObject *s = PyUnicode_DecodeUTF8(
+            fl_idmap_name(ids, k), (Py_ssize_t)strlen(fl_idmap_name(ids, k)), "surrogateescape");
         if (!s) {
             Py_DECREF(l);
             return NULL;
@@ -184,11 +180,11 @@ static PyObject *dataset_columns(PyObject *self, PyObject *unused) {
         Py_XDECREF(un), Py_XDECREF(in);
         return NULL;
     }
-    PyObject *times = d->times ? PyBytes_FromStringAndSize((const char *)d->times, n * 4)
-                               : Py_NewRef(Py_None);
-    return Py_BuildValue("(y#Ny#Ny#NsN)", (const char *)d->users, n * 4, un,
-                         (const char *)d->items, n * 4, in, (const char *)d->ratings, n * 4,
-                         times, d->source, PyLong_FromSize_t(d->n_skipped));
+    PyObject *times =
+        d->times ? PyBytes_FromStringAndSize((const char *)d->times, n * 4) : Py_NewRef(Py_None);
+    return Py_BuildValue("(y#Ny#Ny#NsN)", (const char *)d->users, n * 4, un, (const char *)d->items,
+                         n * 4, in, (const char *)d->ratings, n * 4, times, d->source,
+                         PyLong_FromSize_t(d->n_skipped));
 }
 
 static Py_ssize_t dataset_len(PyObject *self) {

@@ -14,16 +14,34 @@ PyObject *flpy_raise(const fl_error *err) {
     const char *msg = err->msg[0] ? err->msg : fl_status_name(err->code);
     PyObject *type;
     switch (err->code) {
-    case FL_ERR_UNKNOWN_ID: type = PyExc_KeyError; break;
+    case FL_ERR_UNKNOWN_ID:
+        type = PyExc_KeyError;
+        break;
     case FL_ERR_USAGE:
-    case FL_ERR_DATA: type = PyExc_ValueError; break;
-    case FL_ERR_MODEL_FILE: type = flpy_model_file_error; break;
-    case FL_ERR_IO: type = PyExc_OSError; break;
-    case FL_ERR_NOMEM: type = PyExc_MemoryError; break;
-    case FL_ERR_NETWORK: type = PyExc_ConnectionError; break;
-    case FL_ERR_DIVERGED: type = flpy_diverged_error; break;
-    case FL_ERR_CANCELLED: type = PyExc_KeyboardInterrupt; break;
-    default: type = PyExc_RuntimeError; break;
+    case FL_ERR_DATA:
+        type = PyExc_ValueError;
+        break;
+    case FL_ERR_MODEL_FILE:
+        type = flpy_model_file_error;
+        break;
+    case FL_ERR_IO:
+        type = PyExc_OSError;
+        break;
+    case FL_ERR_NOMEM:
+        type = PyExc_MemoryError;
+        break;
+    case FL_ERR_NETWORK:
+        type = PyExc_ConnectionError;
+        break;
+    case FL_ERR_DIVERGED:
+        type = flpy_diverged_error;
+        break;
+    case FL_ERR_CANCELLED:
+        type = PyExc_KeyboardInterrupt;
+        break;
+    default:
+        type = PyExc_RuntimeError;
+        break;
     }
     PyErr_SetString(type, msg);
     return NULL;
@@ -46,9 +64,12 @@ int flpy_errors_init(PyObject *module) {
 }
 
 int flpy_policy(const char *name, fl_unknown_policy *out) {
-    if (strcmp(name, "error") == 0) *out = FL_UNKNOWN_ERROR;
-    else if (strcmp(name, "mean") == 0) *out = FL_UNKNOWN_MEAN;
-    else if (strcmp(name, "skip") == 0) *out = FL_UNKNOWN_SKIP;
+    if (strcmp(name, "error") == 0)
+        *out = FL_UNKNOWN_ERROR;
+    else if (strcmp(name, "mean") == 0)
+        *out = FL_UNKNOWN_MEAN;
+    else if (strcmp(name, "skip") == 0)
+        *out = FL_UNKNOWN_SKIP;
     else {
         PyErr_Format(PyExc_ValueError, "unknown must be 'error', 'mean' or 'skip', not '%s'", name);
         return -1;
@@ -66,10 +87,12 @@ const char *flpy_id(PyObject *s, const char *what) {
     const char *u = PyUnicode_AsUTF8AndSize(s, &len);
     if (!u) return NULL;
     /* The model file joins ids with newlines, and C strings end at NUL. */
-    if (len == 0 || len > FL_MAX_ID_LEN || strlen(u) != (size_t)len || memchr(u, '\n', (size_t)len)) {
-        PyErr_Format(PyExc_ValueError,
-                     "%s id %R is not usable: ids are 1 to %d bytes of UTF-8 with no newline or NUL",
-                     what, s, FL_MAX_ID_LEN);
+    if (len == 0 || len > FL_MAX_ID_LEN || strlen(u) != (size_t)len ||
+        memchr(u, '\n', (size_t)len)) {
+        PyErr_Format(
+            PyExc_ValueError,
+            "%s id %R is not usable: ids are 1 to %d bytes of UTF-8 with no newline or NUL", what,
+            s, FL_MAX_ID_LEN);
         return NULL;
     }
     return u;

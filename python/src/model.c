@@ -33,10 +33,8 @@ static PyObject *model_load(PyObject *module, PyObject *arg) {
     fl_model *m = NULL;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fl_model_load(PyBytes_AS_STRING(path_obj), &m, &err);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path_obj);
+    Py_BEGIN_ALLOW_THREADS st = fl_model_load(PyBytes_AS_STRING(path_obj), &m, &err);
+    Py_END_ALLOW_THREADS Py_DECREF(path_obj);
     if (st != FL_OK) return flpy_raise(&err);
     return flpy_model_wrap(m);
 }
@@ -47,10 +45,8 @@ static PyObject *model_save(PyObject *self, PyObject *arg) {
     if (!PyUnicode_FSConverter(arg, &path_obj)) return NULL;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fl_model_save(M(self), PyBytes_AS_STRING(path_obj), &err);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path_obj);
+    Py_BEGIN_ALLOW_THREADS st = fl_model_save(M(self), PyBytes_AS_STRING(path_obj), &err);
+    Py_END_ALLOW_THREADS Py_DECREF(path_obj);
     if (st != FL_OK) return flpy_raise(&err);
     Py_RETURN_NONE;
 }
@@ -172,10 +168,8 @@ static PyObject *model_evaluate(PyObject *self, PyObject *args) {
     fl_metrics mt;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fl_evaluate(M(self), ds->d, pol, &mt, &err);
-    Py_END_ALLOW_THREADS
-    if (st != FL_OK) return flpy_raise(&err);
+    Py_BEGIN_ALLOW_THREADS st = fl_evaluate(M(self), ds->d, pol, &mt, &err);
+    Py_END_ALLOW_THREADS if (st != FL_OK) return flpy_raise(&err);
     return Py_BuildValue("{s:d,s:d,s:d,s:n,s:n,s:n,s:n}", "rmse", mt.rmse, "mae", mt.mae, "mse",
                          mt.mse, "n", (Py_ssize_t)mt.n, "n_unknown_users",
                          (Py_ssize_t)mt.n_unknown_users, "n_unknown_items",
@@ -216,10 +210,9 @@ static PyObject *top_n(PyObject *self, PyObject *args, const char *what,
     size_t got = 0;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fn(M(self), id, cap, s, &got, &err);
-    Py_END_ALLOW_THREADS
-    PyObject *r = st == FL_OK ? scored_list(M(self), s, got) : flpy_raise(&err);
+    Py_BEGIN_ALLOW_THREADS st = fn(M(self), id, cap, s, &got, &err);
+    Py_END_ALLOW_THREADS PyObject *r =
+        st == FL_OK ? scored_list(M(self), s, got) : flpy_raise(&err);
     PyMem_Free(s);
     return r;
 }
@@ -282,11 +275,11 @@ static PyObject *model_predict_folded(PyObject *self, PyObject *args) {
     fl_model_get_info(M(self), &in);
     PyObject *b = NULL;
     if (f.len != (Py_ssize_t)in.params.n_factors * 4) {
-        PyErr_Format(PyExc_ValueError, "factors must hold %d float32 values",
-                     in.params.n_factors);
+        PyErr_Format(PyExc_ValueError, "factors must hold %d float32 values", in.params.n_factors);
     } else if ((b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)in.n_items * 4))) {
         float *out = (float *)PyBytes_AS_STRING(b);
-        for (uint32_t i = 0; i < in.n_items; i++) out[i] = fl_predict_folded(M(self), f.buf, bias, i);
+        for (uint32_t i = 0; i < in.n_items; i++)
+            out[i] = fl_predict_folded(M(self), f.buf, bias, i);
     }
     PyBuffer_Release(&f);
     return b;
@@ -322,7 +315,8 @@ static PyObject *model_recommend_folded(PyObject *self, PyObject *args) {
         if (!(ids[k] = flpy_id(PyList_GET_ITEM(rated, k), "item"))) goto done;
     size_t got = 0;
     fl_error err = {0};
-    if (fl_recommend_folded(M(self), fb.buf, bias, ids, (size_t)n_rated, cap, s, &got, &err) != FL_OK)
+    if (fl_recommend_folded(M(self), fb.buf, bias, ids, (size_t)n_rated, cap, s, &got, &err) !=
+        FL_OK)
         flpy_raise(&err);
     else
         result = scored_list(M(self), s, got);
@@ -364,7 +358,8 @@ static PyMethodDef model_methods[] = {
     {"recommend", model_recommend, METH_VARARGS, "recommend(user, n) -> [(item, score)]."},
     {"similar", model_similar, METH_VARARGS, "similar(item, n) -> [(item, cosine)]."},
     {"fold_in", model_fold_in, METH_VARARGS, "fold_in(items, ratings, unknown)."},
-    {"predict_folded", model_predict_folded, METH_VARARGS, "Every item's score for a folded-in user."},
+    {"predict_folded", model_predict_folded, METH_VARARGS,
+     "Every item's score for a folded-in user."},
     {"recommend_folded", model_recommend_folded, METH_VARARGS,
      "recommend_folded(factors, bias, rated, n) -> [(item, score)]."},
     {"history", model_history, METH_NOARGS, "The per-epoch reports of training."},

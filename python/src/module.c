@@ -14,10 +14,8 @@ static PyObject *module_fetch(PyObject *self, PyObject *args) {
     char dir[4096];
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fl_fetch(name, &o, dir, sizeof dir, &err);
-    Py_END_ALLOW_THREADS
-    if (st != FL_OK) return flpy_raise(&err);
+    Py_BEGIN_ALLOW_THREADS st = fl_fetch(name, &o, dir, sizeof dir, &err);
+    Py_END_ALLOW_THREADS if (st != FL_OK) return flpy_raise(&err);
     return PyUnicode_DecodeFSDefault(dir);
 }
 
@@ -48,9 +46,11 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, .m_name = "factorlens._native",
+    PyModuleDef_HEAD_INIT,
+    .m_name = "factorlens._native",
     .m_doc = "The C half of the factorlens binding (use the factorlens package).",
-    .m_size = -1, .m_methods = module_methods,
+    .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void) {

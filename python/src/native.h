@@ -13,14 +13,12 @@
 /* A trained or loaded model. Immutable once made, so methods may drop the
  * GIL and several threads may use one model (the header's contract). */
 typedef struct {
-    PyObject_HEAD
-    fl_model *m;
+    PyObject_HEAD fl_model *m;
 } flpy_model;
 
 /* A ratings set in the library's own form (ids mapped to indices). */
 typedef struct {
-    PyObject_HEAD
-    fl_dataset *d;
+    PyObject_HEAD fl_dataset *d;
 } flpy_dataset;
 
 extern PyTypeObject flpy_model_type;

@@ -10,7 +10,7 @@
 typedef struct fit_ctx {
     PyThreadState *ts; /* saved while the library runs */
     PyObject *on_epoch;
-    int failed;        /* a Python exception is pending */
+    int failed; /* a Python exception is pending */
 } fit_ctx;
 
 static int progress_hook(void *ctx, int epoch, int epochs, size_t done, size_t total) {
@@ -73,19 +73,32 @@ static int set_params(fl_params *p, PyObject *d) {
             if (PyErr_Occurred()) return -1;
             x = (double)i;
         }
-        if (strcmp(k, "n_factors") == 0) p->n_factors = (int)i;
-        else if (strcmp(k, "epochs") == 0) p->epochs = (int)i;
-        else if (strcmp(k, "lr") == 0) p->lr = (float)x;
-        else if (strcmp(k, "reg_factors") == 0) p->reg_factors = (float)x;
-        else if (strcmp(k, "reg_bias") == 0) p->reg_bias = (float)x;
-        else if (strcmp(k, "y_lo") == 0) p->y_lo = (float)x;
-        else if (strcmp(k, "y_hi") == 0) p->y_hi = (float)x;
-        else if (strcmp(k, "init_std") == 0) p->init_std = (float)x;
-        else if (strcmp(k, "batch_size") == 0) p->batch_size = (int)i;
-        else if (strcmp(k, "emb_dropout") == 0) p->dropout[0] = (float)x;
-        else if (strcmp(k, "n_threads") == 0) p->n_threads = (int)i;
-        else if (strcmp(k, "valid_fraction") == 0) p->valid_fraction = x;
-        else if (strcmp(k, "patience") == 0) p->patience = (int)i;
+        if (strcmp(k, "n_factors") == 0)
+            p->n_factors = (int)i;
+        else if (strcmp(k, "epochs") == 0)
+            p->epochs = (int)i;
+        else if (strcmp(k, "lr") == 0)
+            p->lr = (float)x;
+        else if (strcmp(k, "reg_factors") == 0)
+            p->reg_factors = (float)x;
+        else if (strcmp(k, "reg_bias") == 0)
+            p->reg_bias = (float)x;
+        else if (strcmp(k, "y_lo") == 0)
+            p->y_lo = (float)x;
+        else if (strcmp(k, "y_hi") == 0)
+            p->y_hi = (float)x;
+        else if (strcmp(k, "init_std") == 0)
+            p->init_std = (float)x;
+        else if (strcmp(k, "batch_size") == 0)
+            p->batch_size = (int)i;
+        else if (strcmp(k, "emb_dropout") == 0)
+            p->dropout[0] = (float)x;
+        else if (strcmp(k, "n_threads") == 0)
+            p->n_threads = (int)i;
+        else if (strcmp(k, "valid_fraction") == 0)
+            p->valid_fraction = x;
+        else if (strcmp(k, "patience") == 0)
+            p->patience = (int)i;
         else if (strcmp(k, "layers") == 0) {
             p->n_layers = (int)PyList_GET_SIZE(v);
             for (int l = 0; l < p->n_layers; l++) {

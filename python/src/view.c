@@ -5,8 +5,7 @@
 #include "native.h"
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *owner;
+    PyObject_HEAD PyObject *owner;
     float *data;
     Py_ssize_t shape[2];
     Py_ssize_t strides[2]; /* bytes */

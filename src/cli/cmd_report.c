@@ -59,7 +59,7 @@ static double *item_means(const fl_model *m, const fl_dataset *r, uint32_t n_ite
         const char *id = fl_idmap_name(ids, i);
         uint32_t j;
         mean[i] = fl_idmap_find(r->item_ids, id, strlen(id), &j) && cnt[j] ? sum[j] / (double)cnt[j]
-                                                                          : NAN;
+                                                                           : NAN;
     }
     free(sum), free(cnt);
     return mean;
@@ -86,7 +86,8 @@ int cmd_report(int argc, char **argv) {
                cli_choice(&a, "--format", format_choices, &format) || cli_read_option(&a, &ro));
     }
     if (a.failed) return cli_usage_fail(&a);
-    if (!model_path) return cli_error(2, "report needs a MODEL file (see factorlens report --help)");
+    if (!model_path)
+        return cli_error(2, "report needs a MODEL file (see factorlens report --help)");
     if (!items_path)
         return cli_error(2, "report needs --items FILE for titles (see factorlens report --help)");
     if (!out) return cli_error(2, "report needs --out FILE (see factorlens report --help)");
@@ -110,7 +111,8 @@ int cmd_report(int argc, char **argv) {
         fl_model_get_info(m, &d.info);
         uint32_t ni = d.info.n_items;
         d.item_count = malloc((ni ? ni : 1) * sizeof *d.item_count);
-        if (ratings) d.item_mean = item_means(m, ratings, ni);
+        if (ratings)
+            d.item_mean = item_means(m, ratings, ni);
         else if ((d.item_mean = malloc((ni ? ni : 1) * sizeof *d.item_mean)))
             for (uint32_t i = 0; i < ni; i++) d.item_mean[i] = NAN;
         if (!d.item_count || !d.item_mean) rc = cli_error(1, "out of memory");
@@ -127,8 +129,10 @@ int cmd_report(int argc, char **argv) {
         if (f) {
             int bad = report_write_html(f, &d);
             int werr = ferror(f);
-            if (fclose(f) != 0 || werr) rc = cli_error(1, "cannot write '%s': %s", tmp, strerror(errno));
-            else if (bad) rc = cli_error(1, "out of memory writing the report");
+            if (fclose(f) != 0 || werr)
+                rc = cli_error(1, "cannot write '%s': %s", tmp, strerror(errno));
+            else if (bad)
+                rc = cli_error(1, "out of memory writing the report");
             else if (rename(tmp, out) != 0)
                 rc = cli_error(1, "cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));
             if (rc) remove(tmp);

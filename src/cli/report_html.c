@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_LIST 15  /* items in each bias list; users and items in the spreadsheet */
-#define N_ENDS 5   /* titles named at each end of a map axis */
+#define N_LIST 15 /* items in each bias list; users and items in the spreadsheet */
+#define N_ENDS 5  /* titles named at each end of a map axis */
 
 static const char *title_of(const report_data *d, uint32_t i) {
     const char *id = fl_idmap_name(fl_model_item_ids(d->m), i);
@@ -37,9 +37,11 @@ static const char STYLE[] =
     "line-height:1.45}h1{font-size:24px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid "
     "#ccc}table{border-collapse:collapse;font-size:13px}td,th{padding:3px 7px;border-bottom:1px "
     "solid #eee;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}"
-    ".pair{display:flex;gap:24px;flex-wrap:wrap}.pair>div{flex:1 1 480px}.note{color:#555;font-size:13px}"
+    ".pair{display:flex;gap:24px;flex-wrap:wrap}.pair>div{flex:1 1 "
+    "480px}.note{color:#555;font-size:13px}"
     ".sheet td{text-align:center;border:1px solid #fff;min-width:52px}.sheet th{font-size:11px;"
-    "font-weight:normal;max-width:70px;vertical-align:bottom}.sheet .p{color:#777;font-style:italic}"
+    "font-weight:normal;max-width:70px;vertical-align:bottom}.sheet "
+    ".p{color:#777;font-style:italic}"
     "svg{max-width:100%;height:auto}";
 
 static void header(FILE *f, const report_data *d) {
@@ -50,8 +52,9 @@ static void header(FILE *f, const report_data *d) {
     report_escape(f, d->model_path);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>What the model learned: ", STYLE);
     report_escape(f, d->model_path);
-    fprintf(f, "</h1>\n<p>A <b>%s</b> model (solver %s) with %d factors, trained for %d epochs on "
-               "%zu ratings of %u users and %u items from <code>",
+    fprintf(f,
+            "</h1>\n<p>A <b>%s</b> model (solver %s) with %d factors, trained for %d epochs on "
+            "%zu ratings of %u users and %u items from <code>",
             fl_model_kind_name(in->kind), fl_solver_name(in->params.solver), in->params.n_factors,
             in->epochs_run, in->n_train, in->n_users, in->n_items);
     report_escape(f, in->source);
@@ -120,8 +123,10 @@ static void bias_rows(FILE *f, const report_data *d, const uint32_t *idx, size_t
         fprintf(f, "<tr><td class=\"n\">%zu</td><td>", k + 1);
         report_escape(f, title_of(d, i));
         fprintf(f, "</td><td class=\"n\">%+.3f</td>", (double)bias[i]);
-        if (isfinite(d->item_mean[i])) fprintf(f, "<td class=\"n\">%.2f</td>", d->item_mean[i]);
-        else fputs("<td class=\"n\">&ndash;</td>", f);
+        if (isfinite(d->item_mean[i]))
+            fprintf(f, "<td class=\"n\">%.2f</td>", d->item_mean[i]);
+        else
+            fputs("<td class=\"n\">&ndash;</td>", f);
         fprintf(f, "<td class=\"n\">%u</td></tr>\n", d->item_count[i]);
     }
     fputs("</table>\n", f);
@@ -159,13 +164,13 @@ static int item_biases(FILE *f, const report_data *d) {
     bias_base = bias;
     qsort(idx, n, sizeof *idx, by_bias_desc);
     size_t shown = n < N_LIST ? n : N_LIST;
-    fprintf(f, "<p class=\"note\">An item's bias is what the model adds to every user's "
-               "prediction for it, whatever their taste: it ranks items by how they are rated "
-               "once who rated them is accounted for, which a plain mean rating does not. Among "
-               "the %zu items with at least %d training ratings.",
+    fprintf(f,
+            "<p class=\"note\">An item's bias is what the model adds to every user's "
+            "prediction for it, whatever their taste: it ranks items by how they are rated "
+            "once who rated them is accounted for, which a plain mean rating does not. Among "
+            "the %zu items with at least %d training ratings.",
             n, d->min_ratings);
-    if (!d->ratings)
-        fputs(" Mean ratings need <code>--ratings FILE</code>.", f);
+    if (!d->ratings) fputs(" Mean ratings need <code>--ratings FILE</code>.", f);
     fputs("</p>\n<div class=\"pair\"><div><h3>Highest</h3>\n", f);
     bias_rows(f, d, idx, shown, bias);
     fputs("</div><div><h3>Lowest</h3>\n", f);
@@ -243,11 +248,12 @@ static int item_map(FILE *f, const report_data *d) {
     snprintf(yl, sizeof yl, "second component (%.0f%% of the variance)", 100 * explained[1]);
     report_scatter(f, "Items by their factors (the most-rated labelled)", xl, yl, pc1, pc2, label,
                    n);
-    fprintf(f, "<p class=\"note\">Each dot is one of the %zu items with at least %d training "
-               "ratings, placed by its factor vector projected on the two directions in which "
-               "the item factors vary most. Nobody told the model about genres or eras: items "
-               "close together are ones the same users rate alike. What each axis separates, "
-               "by the titles at its ends:</p>\n<ul class=\"note\"><li><b>First component</b> ",
+    fprintf(f,
+            "<p class=\"note\">Each dot is one of the %zu items with at least %d training "
+            "ratings, placed by its factor vector projected on the two directions in which "
+            "the item factors vary most. Nobody told the model about genres or eras: items "
+            "close together are ones the same users rate alike. What each axis separates, "
+            "by the titles at its ends:</p>\n<ul class=\"note\"><li><b>First component</b> ",
             n, d->min_ratings);
     axis_ends(f, d, elig, pc1, n, order);
     fputs("</li>\n<li><b>Second component</b> ", f);
@@ -338,10 +344,11 @@ static int spreadsheet(FILE *f, const report_data *d) {
         }
     fprintf(f, "<p class=\"note\">The %zu users with the most ratings in <code>", n_rows);
     report_escape(f, d->ratings_path);
-    fprintf(f, "</code> against the %zu most-rated items, as in the spreadsheet version of the "
-               "lesson. Each rated cell shows the real rating and, after the bar, the model's "
-               "prediction, coloured by the error (green: close, red: off by 2 or more); "
-               "unrated cells show the prediction alone, in grey: the gaps the model fills in.</p>\n",
+    fprintf(f,
+            "</code> against the %zu most-rated items, as in the spreadsheet version of the "
+            "lesson. Each rated cell shows the real rating and, after the bar, the model's "
+            "prediction, coloured by the error (green: close, red: off by 2 or more); "
+            "unrated cells show the prediction alone, in grey: the gaps the model fills in.</p>\n",
             n_cols);
     fputs("<table class=\"sheet\"><tr><th>user</th>", f);
     for (size_t c = 0; c < n_cols; c++) {
@@ -385,12 +392,12 @@ static int user_biases(FILE *f, const report_data *d) {
     if (!v) return -1;
     double sum = 0;
     for (uint32_t u = 0; u < nu; u++) sum += v[u] = fl_model_user_bias(d->m, u);
-    report_histogram(f, "How much each user rates above or below the rest", "user bias", v, nu,
-                     40);
-    fprintf(f, "<p class=\"note\">A user's bias is added to each of their predictions: positive "
-               "for users who rate everything generously, negative for harsh ones (mean %.3f "
-               "over %u users). The bias absorbs this habit, so the factors are left to describe "
-               "taste.</p>\n",
+    report_histogram(f, "How much each user rates above or below the rest", "user bias", v, nu, 40);
+    fprintf(f,
+            "<p class=\"note\">A user's bias is added to each of their predictions: positive "
+            "for users who rate everything generously, negative for harsh ones (mean %.3f "
+            "over %u users). The bias absorbs this habit, so the factors are left to describe "
+            "taste.</p>\n",
             nu ? sum / nu : 0.0, nu);
     free(v);
     return 0;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define W 760.0
-#define H 380.0     /* charts; the map is taller (MAP_H) */
+#define H 380.0 /* charts; the map is taller (MAP_H) */
 #define MAP_H 600.0
 #define LEFT 64.0
 #define RIGHT 20.0
@@ -17,12 +17,23 @@
 
 void report_escape(FILE *f, const char *s) {
     for (; *s; s++) switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
 }
 
@@ -46,8 +57,9 @@ static double py(const frame *fr, double y) {
 }
 
 static void begin(FILE *f, const char *title, double h) {
-    fprintf(f, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
-               "height=\"%.0f\" role=\"img\" font-family=\"sans-serif\" font-size=\"12\">\n",
+    fprintf(f,
+            "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" "
+            "height=\"%.0f\" role=\"img\" font-family=\"sans-serif\" font-size=\"12\">\n",
             W, h, W, h);
     fputs("<title>", f);
     report_escape(f, title);
@@ -62,28 +74,32 @@ static void axes(FILE *f, const frame *fr, const char *x_label, const char *y_la
     double sy = tick_step(fr->y1 - fr->y0, 6);
     for (double v = ceil(fr->y0 / sy) * sy; v <= fr->y1 + 1e-12; v += sy) {
         double y = py(fr, v);
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">%.4g</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">%.4g</text>\n",
                 LEFT, W - RIGHT, y, y, LEFT - 6, y + 4, fabs(v) < sy * 1e-6 ? 0.0 : v);
     }
     double sx = tick_step(fr->x1 - fr->x0, 10);
     if (x_ints && sx < 1) sx = 1;
     for (double v = ceil(fr->x0 / sx) * sx; v <= fr->x1 + 1e-12; v += sx) {
         double x = px(fr, v);
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">%.4g</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">%.4g</text>\n",
                 x, x, TOP, fr->h - BOTTOM, x, fr->h - BOTTOM + 16, fabs(v) < sx * 1e-6 ? 0.0 : v);
     }
-    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-               "stroke=\"#888\"/>\n",
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+            "stroke=\"#888\"/>\n",
             LEFT, TOP, W - LEFT - RIGHT, fr->h - TOP - BOTTOM);
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">", (LEFT + W - RIGHT) / 2,
-            fr->h - 12);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">",
+            (LEFT + W - RIGHT) / 2, fr->h - 12);
     report_escape(f, x_label);
     fputs("</text>\n", f);
     if (y_label) {
-        fprintf(f, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" "
-                   "fill=\"#222\">",
+        fprintf(f,
+                "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" "
+                "fill=\"#222\">",
                 (TOP + fr->h - BOTTOM) / 2);
         report_escape(f, y_label);
         fputs("</text>\n", f);
@@ -117,8 +133,8 @@ void report_line_chart(FILE *f, const char *title, const char *x_label, const re
         if (open) fputs("\"/>\n", f);
         for (size_t e = 0; e < n; e++)
             if (isfinite(s[k].values[e]))
-                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>", px(&fr, (double)(e + 1)),
-                        py(&fr, s[k].values[e]), s[k].color);
+                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>",
+                        px(&fr, (double)(e + 1)), py(&fr, s[k].values[e]), s[k].color);
         fputc('\n', f);
         /* Legend, top right, one row per series, with the last value. */
         double lx = W - RIGHT - 250, ly = TOP + 18 + 18.0 * k;
@@ -128,8 +144,9 @@ void report_line_chart(FILE *f, const char *title, const char *x_label, const re
                 last = s[k].values[e];
                 break;
             }
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"4\" fill=\"%s\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\">",
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"4\" fill=\"%s\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\">",
                 lx, ly - 5, s[k].color, lx + 22, ly);
         report_escape(f, s[k].name);
         if (isfinite(last)) fprintf(f, " (last %.4f)", last);
@@ -182,7 +199,8 @@ void report_scatter(FILE *f, const char *title, const char *x_label, const char 
      * at the first of eight spots around its dot that overlaps no label
      * placed before; a label with no free spot is left as a dark dot whose
      * title shows on hover. Text width is estimated at 5.6 px a character. */
-    static const double dx[] = {5, -5, 5, -5, 5, -5, 0, 0}, dy[] = {3.5, 3.5, -7, -7, 14, 14, -9, 17};
+    static const double dx[] = {5, -5, 5, -5, 5, -5, 0, 0},
+                        dy[] = {3.5, 3.5, -7, -7, 14, 14, -9, 17};
     for (size_t k = 0; label && placed && k < n; k++) {
         if (!label[k]) continue;
         double cx = px(&fr, x[k]), cy = py(&fr, y[k]);
@@ -197,9 +215,13 @@ void report_scatter(FILE *f, const char *title, const char *x_label, const char 
                      end ? tx : (dx[s] == 0 ? tx + w / 2 : tx + w), ty + 2};
             if (overlaps(&b, placed, n_placed, &fr)) continue;
             placed[n_placed++] = b;
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#1f3050\" "
-                       "text-anchor=\"%s\">",
-                    tx, ty, dx[s] == 0 ? "middle" : end ? "end" : "start");
+            fprintf(f,
+                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#1f3050\" "
+                    "text-anchor=\"%s\">",
+                    tx, ty,
+                    dx[s] == 0 ? "middle"
+                    : end      ? "end"
+                               : "start");
             report_escape(f, label[k]);
             fputs("</text>", f);
             break;
@@ -229,13 +251,15 @@ void report_histogram(FILE *f, const char *title, const char *x_label, const dou
     for (int b = 0; b < n_bins; b++) {
         double x0 = px(&fr, lo + b * bw), x1 = px(&fr, lo + (b + 1) * bw);
         double y = py(&fr, (double)count[b]);
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#4f81bd\" "
-                   "stroke=\"#fff\"><title>%zu users in [%.3f, %.3f)</title></rect>\n",
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#4f81bd\" "
+                "stroke=\"#fff\"><title>%zu users in [%.3f, %.3f)</title></rect>\n",
                 x0, y, x1 - x0, py(&fr, 0) - y, count[b], lo + b * bw, lo + (b + 1) * bw);
     }
     if (lo < 0 && hi > 0)
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c0392b\" "
-                   "stroke-dasharray=\"4 3\"/>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c0392b\" "
+                "stroke-dasharray=\"4 3\"/>\n",
                 px(&fr, 0), px(&fr, 0), TOP, fr.h - BOTTOM);
     fputs("</svg>\n", f);
     free(count);
