@@ -55,8 +55,10 @@ PyObject *flpy_read_ratings(PyObject *self, PyObject *args, PyObject *kw) {
     fl_error err = {0};
     fl_status st;
     const char *path = PyBytes_AS_STRING(path_obj);
-    Py_BEGIN_ALLOW_THREADS st = fl_dataset_read(path, &o, &d, &err);
-    Py_END_ALLOW_THREADS Py_DECREF(path_obj);
+    Py_BEGIN_ALLOW_THREADS
+    st = fl_dataset_read(path, &o, &d, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path_obj);
     if (st != FL_OK) return flpy_raise(&err);
     return flpy_dataset_wrap(d);
 }
@@ -133,11 +135,14 @@ PyObject *flpy_dataset_from_codes(PyObject *self, PyObject *args, PyObject *kw) 
     snprintf(d->source, sizeof d->source, "%s", source);
     fl_error err = {0};
     fl_status st = FL_OK;
-    /* The names are UTF-8 owned by the str objects in the lists, which the
-     * arguments keep alive; nothing here touches Python objects. */
-    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t k = 0; k < n && st == FL_OK; k++) st =
-        fl_dataset_add(d, un[ucode[k]], in[icode[k]], rating[k], 0, &err);
-    Py_END_ALLOW_THREADS if (st != FL_OK) {
+    /* The names are UTF-8 owned by the str objects of the lists, which the
+     * arguments keep alive and which no other code sees (the Python layer
+     * makes them for this call); nothing here touches Python objects. */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < n && st == FL_OK; k++)
+        st = fl_dataset_add(d, un[ucode[k]], in[icode[k]], rating[k], 0, &err);
+    Py_END_ALLOW_THREADS
+    if (st != FL_OK) {
         flpy_raise(&err);
         fl_dataset_free(d);
         goto done;

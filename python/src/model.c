@@ -33,8 +33,10 @@ static PyObject *model_load(PyObject *module, PyObject *arg) {
     fl_model *m = NULL;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS st = fl_model_load(PyBytes_AS_STRING(path_obj), &m, &err);
-    Py_END_ALLOW_THREADS Py_DECREF(path_obj);
+    Py_BEGIN_ALLOW_THREADS
+    st = fl_model_load(PyBytes_AS_STRING(path_obj), &m, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path_obj);
     if (st != FL_OK) return flpy_raise(&err);
     return flpy_model_wrap(m);
 }
@@ -45,8 +47,10 @@ static PyObject *model_save(PyObject *self, PyObject *arg) {
     if (!PyUnicode_FSConverter(arg, &path_obj)) return NULL;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS st = fl_model_save(M(self), PyBytes_AS_STRING(path_obj), &err);
-    Py_END_ALLOW_THREADS Py_DECREF(path_obj);
+    Py_BEGIN_ALLOW_THREADS
+    st = fl_model_save(M(self), PyBytes_AS_STRING(path_obj), &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path_obj);
     if (st != FL_OK) return flpy_raise(&err);
     Py_RETURN_NONE;
 }
@@ -168,8 +172,10 @@ static PyObject *model_evaluate(PyObject *self, PyObject *args) {
     fl_metrics mt;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS st = fl_evaluate(M(self), ds->d, pol, &mt, &err);
-    Py_END_ALLOW_THREADS if (st != FL_OK) return flpy_raise(&err);
+    Py_BEGIN_ALLOW_THREADS
+    st = fl_evaluate(M(self), ds->d, pol, &mt, &err);
+    Py_END_ALLOW_THREADS
+    if (st != FL_OK) return flpy_raise(&err);
     return Py_BuildValue("{s:d,s:d,s:d,s:n,s:n,s:n,s:n}", "rmse", mt.rmse, "mae", mt.mae, "mse",
                          mt.mse, "n", (Py_ssize_t)mt.n, "n_unknown_users",
                          (Py_ssize_t)mt.n_unknown_users, "n_unknown_items",
@@ -210,9 +216,10 @@ static PyObject *top_n(PyObject *self, PyObject *args, const char *what,
     size_t got = 0;
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS st = fn(M(self), id, cap, s, &got, &err);
-    Py_END_ALLOW_THREADS PyObject *r =
-        st == FL_OK ? scored_list(M(self), s, got) : flpy_raise(&err);
+    Py_BEGIN_ALLOW_THREADS
+    st = fn(M(self), id, cap, s, &got, &err);
+    Py_END_ALLOW_THREADS
+    PyObject *r = st == FL_OK ? scored_list(M(self), s, got) : flpy_raise(&err);
     PyMem_Free(s);
     return r;
 }

@@ -14,8 +14,10 @@ static PyObject *module_fetch(PyObject *self, PyObject *args) {
     char dir[4096];
     fl_error err = {0};
     fl_status st;
-    Py_BEGIN_ALLOW_THREADS st = fl_fetch(name, &o, dir, sizeof dir, &err);
-    Py_END_ALLOW_THREADS if (st != FL_OK) return flpy_raise(&err);
+    Py_BEGIN_ALLOW_THREADS
+    st = fl_fetch(name, &o, dir, sizeof dir, &err);
+    Py_END_ALLOW_THREADS
+    if (st != FL_OK) return flpy_raise(&err);
     return PyUnicode_DecodeFSDefault(dir);
 }
 

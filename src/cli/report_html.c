@@ -101,6 +101,13 @@ static void curves(FILE *f, const report_data *d) {
           "more epochs only fit noise.",
           f);
     if (!any_test) fputs(" This model was trained without a test set.", f);
+    const fl_epoch_report *last = &h[n - 1];
+    if (isfinite(last->test_mse))
+        fprintf(f,
+                " RMSE is in rating units; squared, at the last epoch the test error (MSE %.3f) "
+                "stands beside the training data MSE of %.3f: the difference is what the model "
+                "learned about these ratings that does not carry over to new ones.",
+                last->test_mse, last->train_mse);
     fputs("</p>\n", f);
 }
 
