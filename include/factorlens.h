@@ -17,10 +17,11 @@
  *   - A model (fl_model) is immutable once fl_train or fl_model_load has
  *     returned it: any number of threads may use one model at once through
  *     the calls that take it as `const fl_model *` (fl_predict,
- *     fl_predict_index, fl_predict_folded, fl_recommend, fl_similar,
- *     fl_evaluate, fl_evaluate_ranking, fl_fold_in, fl_model_save, fl_model_get_info and the
- *     accessors). Only fl_model_free needs it exclusively, after every such
- *     call has returned.
+ *     fl_predict_index, fl_predict_folded, fl_recommend,
+ *     fl_recommend_folded, fl_similar, fl_evaluate, fl_evaluate_ranking,
+ *     fl_fold_in, fl_model_save, fl_model_get_info and the accessors,
+ *     fl_model_history included). Only fl_model_free needs it
+ *     exclusively, after every such call has returned.
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
@@ -380,11 +381,19 @@ FL_API float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i);
 /* Learned biases (0 for models without them); NULL-safe index access. */
 FL_API float fl_model_user_bias(const fl_model *m, uint32_t u);
 FL_API float fl_model_item_bias(const fl_model *m, uint32_t i);
-/* Pointer to the factor row of item i / user u (n_factors floats), NULL for nn. */
+/* Pointer to the factor row of item i / user u (n_factors floats; the
+ * embedding rows for nn), or NULL when the index is out of range. */
 FL_API const float *fl_model_item_factors(const fl_model *m, uint32_t i);
 FL_API const float *fl_model_user_factors(const fl_model *m, uint32_t u);
 /* Number of training ratings of item i (its popularity), 0 if unknown. */
 FL_API uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
+/* The learning curves: what training reported after each epoch it ran,
+ * oldest first, *n_epochs of them (with early stopping the model keeps an
+ * earlier epoch's parameters, but every epoch run is listed). The model file
+ * stores them, so a loaded model has them too, except that files keep no
+ * wall-clock times (seconds and solve_seconds are -1 once loaded) and files
+ * written before the history existed have none (NULL, *n_epochs = 0). */
+FL_API const fl_epoch_report *fl_model_history(const fl_model *m, size_t *n_epochs);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */
@@ -482,6 +491,15 @@ FL_API fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, cons
 /* The predicted rating of model item index i for a folded-in user, computed
  * and clipped as fl_predict_index does for a trained one. */
 FL_API float fl_predict_folded(const fl_model *m, const float *factors, float bias, uint32_t i);
+/* Top-n items for a folded-in user (fl_fold_in's factors and bias), ranked
+ * and scored as fl_recommend ranks a trained user's (see fl_scored), leaving
+ * out the n_rated items of rated_ids (the ratings the user was folded in
+ * from; ids the model does not know are ignored). Writes min(n, available)
+ * entries best first. Dot and biased models without a y-range (others:
+ * FL_ERR_USAGE); bias is ignored for a dot model. */
+FL_API fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bias,
+                                     const char *const *rated_ids, size_t n_rated, size_t n,
+                                     fl_scored *out, size_t *n_out, fl_error *err);
 
 /* ---------------------------------------------------------------- model files */
 

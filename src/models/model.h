@@ -42,6 +42,11 @@ struct fl_model {
     double train_seconds;
     char source[256];
     char created[32];
+    /* What training reported after each epoch, oldest first (n_history of
+     * them; none for a model from a file that predates the history). The
+     * file keeps no wall-clock times, so a loaded model's seconds are -1. */
+    fl_epoch_report *history;
+    int n_history;
     /* storage */
     void *block;             /* malloc'd parameters, or NULL */
     fl_file_map map;         /* the model file, when loaded from one */
