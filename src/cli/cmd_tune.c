@@ -90,13 +90,35 @@ static int stop_hook(void *ctx, int epoch, int epochs, size_t done, size_t total
     return cli_interrupted();
 }
 
+static json_t *params_json(const fl_params *p) {
+    json_t *o = json_object();
+    json_object_set_new(o, "factors", json_integer(p->n_factors));
+    json_object_set_new(o, "epochs", json_integer(p->epochs));
+    json_object_set_new(o, "reg", cli_json_real(p->reg_factors));
+    json_object_set_new(o, "lr", p->solver != FL_SOLVER_ALS ? cli_json_real(p->lr) : json_null());
+    if (p->kind == FL_MODEL_IALS) json_object_set_new(o, "alpha", cli_json_real(p->alpha));
+    return o;
+}
+
 static void print_row(tune_run *r, int k) {
     const trial *t = &r->trials[k];
     const fl_params *p = &t->p;
     int epochs = (int)lround(p->epochs * r->fraction);
     if (epochs < 1) epochs = 1;
-    if (r->json || r->quiet) return;
+    if (r->quiet) return;
     pthread_mutex_lock(&r->print);
+    if (r->json) { /* one object per scored trial, as train --json prints its epochs */
+        json_t *o = params_json(p);
+        json_object_set_new(o, "rung", json_integer(r->rung + 1));
+        json_object_set_new(o, "trial", json_integer(k));
+        json_object_set_new(o, "folds_used", json_integer(r->n_used));
+        json_object_set_new(o, "epochs_run", json_integer(epochs));
+        json_object_set_new(o, "score", t->failed ? json_null() : cli_json_real(t->score));
+        cli_json_print(o);
+        fflush(stdout);
+        pthread_mutex_unlock(&r->print);
+        return;
+    }
     char lr[32] = "-"; /* als has none */
     if (p->solver != FL_SOLVER_ALS) snprintf(lr, sizeof lr, "%.4g", (double)p->lr);
     printf("%4d/%-4d %5d %5d %7d %10.4g %10s %8d/%-4d", r->rung + 1, r->rungs, k, r->n_used,
@@ -196,10 +218,12 @@ static void print_help(void) {
            "Random search with successive halving over factors, regularisation, learning\n"
            "rate and epochs (and alpha for ials), from the model's defaults (the first\n"
            "trial) to ranges around them. Trials train one thread each, in parallel on all\n"
-           "cores; each rung keeps the best third and trains it three times as long, the\n"
-           "last rung for the full epochs. A row prints as each trial is scored; the last\n"
-           "line is JSON with --json. BEST.conf holds the best settings as options:\n"
-           "`train --config BEST.conf` reads them (options on its command line win).\n"
+           "cores. Each rung keeps the best third and gives it three times the budget\n"
+           "(folds with --folds, each training its full epochs; epochs with --valid); the\n"
+           "last rung scores on the whole budget, and the defaults always reach it. A row\n"
+           "prints as each trial is scored (with --json a JSON object, the summary last).\n"
+           "BEST.conf holds the best settings as options that `train --config BEST.conf`\n"
+           "reads (options on its command line win).\n"
            "\n"
            "  --ratings FILE       ratings to tune on (required)\n"
            "  --out FILE           where to write the best settings (required)\n"
@@ -212,7 +236,7 @@ static void print_help(void) {
            "                       ials and bpr, which rate nothing)\n"
            "  --seed S             seed of the draws, the splits and the trainings (default 42)\n"
            "  --threads N          parallel trainings, 0 = all cores (default 0)\n"
-           "  --json               no table; one JSON object at the end\n"
+           "  --json               a JSON object per scored trial, the summary last\n"
            "  --quiet              no table\n"
            "  -h, --help           this help\n");
     cli_read_options_help(stdout);
@@ -243,16 +267,6 @@ static int write_config(const char *path, const fl_params *p, const char *what) 
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) return cli_error(1, "%s: write failed", path);
     return 0;
-}
-
-static json_t *params_json(const fl_params *p) {
-    json_t *o = json_object();
-    json_object_set_new(o, "factors", json_integer(p->n_factors));
-    json_object_set_new(o, "epochs", json_integer(p->epochs));
-    json_object_set_new(o, "reg", cli_json_real(p->reg_factors));
-    json_object_set_new(o, "lr", p->solver != FL_SOLVER_ALS ? cli_json_real(p->lr) : json_null());
-    if (p->kind == FL_MODEL_IALS) json_object_set_new(o, "alpha", cli_json_real(p->alpha));
-    return o;
 }
 
 int cmd_tune(int argc, char **argv) {
