@@ -67,6 +67,8 @@ assert j["rank_k"] == 10 and 0 < j["test_ndcg_at_k"] <= 1, j
 PY
 "$BIN" info "$T/i.flm" --json | grep -q '"kind": *"ials"' || fail "info does not name the ials kind"
 "$BIN" recommend "$T/i.flm" --user 1 -n 5 --json >"$T/rec.json" || fail "recommend on an ials model"
+"$PY" -c 'import json,sys; it = json.load(open(sys.argv[1]))["items"]; assert len(it) == 5 and all("score" in x and "rating" not in x for x in it), it' "$T/rec.json" ||
+    fail "recommend --json of an ials model: $(cat "$T/rec.json")"
 "$BIN" similar "$T/i.flm" --item 50 -n 5 >/dev/null || fail "similar on an ials model"
 code=0; "$BIN" eval "$T/i.flm" --ratings "$T/s.test" 2>"$T/err" >/dev/null || code=$?
 [ $code = 2 ] && grep -q "ranking" "$T/err" || fail "eval (RMSE) of an ials model: exit $code, $(cat "$T/err")"
