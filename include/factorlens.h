@@ -335,8 +335,15 @@ FL_API float fl_model_item_bias(const fl_model *m, uint32_t i);
 /* Pointer to the factor row of item i / user u (n_factors floats), NULL for nn. */
 FL_API const float *fl_model_item_factors(const fl_model *m, uint32_t i);
 FL_API const float *fl_model_user_factors(const fl_model *m, uint32_t u);
+/* The SHA-256 checksum recorded in the model file it was loaded from (64
+ * lowercase hex digits; identifies the file's content), or "" for a model
+ * trained in this process and not loaded. */
+FL_API const char *fl_model_checksum(const fl_model *m);
 /* Number of training ratings of item i (its popularity), 0 if unknown. */
 FL_API uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
+/* Mean training rating of item i; NAN if it had none, if i is out of range,
+ * or if the model comes from a file written before means were kept. */
+FL_API float fl_model_item_mean(const fl_model *m, uint32_t i);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */

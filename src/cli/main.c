@@ -22,6 +22,7 @@ static const command commands[] = {
     {"info", cmd_info, "describe a saved model"},
     {"demo", cmd_demo, "a guided tour on MovieLens 100K"},
     {"download", cmd_download, "fetch a public dataset into the cache"},
+    {"serve", cmd_serve, "serve a model over HTTP (JSON API and a web page)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -30,7 +30,8 @@
 #define FORMAT_VERSION "1"
 #define DATA_ALIGN 64 /* the data section starts on a cache line: every tensor is aligned */
 #define HEX_LEN 64
-#define MAX_TENSORS (9 + 2 * (FL_MAX_LAYERS + 1))
+/* seen_start, factors and biases (4), item_mean, seen_items, item_count, the ids (2), dense layers */
+#define MAX_TENSORS (10 + 2 * (FL_MAX_LAYERS + 1))
 
 /* ---------------------------------------------------------------- shared */
 
@@ -88,6 +89,7 @@ static int model_tensors(const fl_model *m, tensor *t) {
             ADD(nm, DT_F32, 1, (uint64_t)d->n_out, 0, d->b, 1);
         }
     }
+    if (m->item_mean) ADD("item_mean", DT_F32, 1, m->n_items, 0, m->item_mean, 1);
     ADD("seen_items", DT_U32, 1, (uint64_t)m->n_train, 0, m->seen_items, 1);
     ADD("item_count", DT_U32, 1, m->n_items, 0, m->item_count, 1);
 #undef ADD
@@ -460,6 +462,7 @@ typedef struct loader {
     int n_t;
     fl_error *err;
     char why[256];
+    char checksum[HEX_LEN + 1]; /* the verified checksum, kept for fl_model_checksum */
 } loader;
 
 #define BAD(ld, ...) fl_fail((ld)->err, FL_ERR_MODEL_FILE, __VA_ARGS__)
@@ -613,6 +616,7 @@ static fl_status verify_checksum(loader *ld) {
     fl_sha256_end(s, got);
     if (memcmp(got, hex, HEX_LEN) != 0)
         return BAD(ld, "%s: checksum mismatch: the file is corrupt or was modified", path);
+    memcpy(ld->checksum, hex, HEX_LEN + 1);
     return FL_OK;
 }
 
@@ -923,6 +927,13 @@ static fl_status read_model(loader *ld, fl_model *m) {
             in = out;
         }
     }
+    /* Optional: files written before item means were kept load without. */
+    if (find_tensor(ld, "item_mean")) {
+        if ((st = expect(ld, "item_mean", DT_F32, 1, ni, 0, &at, used)) ||
+            (st = check_finite(ld, "item_mean", at, ni)))
+            return st;
+        m->item_mean = at;
+    }
     if ((st = expect(ld, "seen_start", DT_U64, 1, nu + 1, 0, &seen_start, used)) ||
         (st = expect(ld, "seen_items", DT_U32, 1, m->n_train, 0, &seen_items, used)) ||
         (st = expect(ld, "item_count", DT_U32, 1, ni, 0, &item_count, used)))
@@ -1011,6 +1022,7 @@ fl_status fl_model_load(const char *path, fl_model **out, fl_error *err) {
     ld->path = path, ld->base = map.addr, ld->size = size, ld->err = err;
     m->map = map; /* fl_model_free unmaps from here on */
     fl_status st = load_mapped(ld, m);
+    if (!st) memcpy(m->checksum, ld->checksum, sizeof m->checksum);
     json_decref(ld->root);
     free(ld);
     if (st) {

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# e2e_serve.sh — `factorlens serve` end to end on MovieLens 100K: starts the
+# server on a free loopback port, runs tests/serve/check_api.py against it
+# (every endpoint, every error class, reload under load by POST and SIGHUP,
+# a refused corrupt reload), then stops it by its pid.
+# Usage: bash tests/e2e_serve.sh /path/to/factorlens   (FACTORLENS_DATA: the data root)
+set -euo pipefail
+
+BIN=${1:?usage: e2e_serve.sh /path/to/factorlens}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export FACTORLENS_DATA=${FACTORLENS_DATA:-$HERE/../../shared/data}
+D=$FACTORLENS_DATA/ml-100k
+T=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; [ -f "$T/server.log" ] && tail -20 "$T/server.log" >&2; exit 1; }
+for f in u1.base u.item; do
+    [ -r "$D/$f" ] || fail "missing $D/$f: set FACTORLENS_DATA to the folder holding ml-100k/"
+done
+
+# Two models of the same data that differ (seeds), for reloads to tell apart.
+"$BIN" train --ratings "$D/u1.base" --factors 16 --epochs 8 --seed 1 --threads 2 --quiet \
+    --out "$T/a.flm" >/dev/null || fail "training model a"
+"$BIN" train --ratings "$D/u1.base" --factors 16 --epochs 8 --seed 2 --threads 2 --quiet \
+    --out "$T/b.flm" >/dev/null || fail "training model b"
+cp "$T/a.flm" "$T/model.flm"
+
+"$BIN" serve "$T/model.flm" --port 0 --items "$D/u.item" --threads 2 \
+    2>"$T/server.log" &
+SERVER_PID=$!
+port=
+for _ in $(seq 1 200); do
+    port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$T/server.log" | head -n 1)
+    [ -n "$port" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited at start"
+    sleep 0.1
+done
+[ -n "$port" ] || fail "the server did not say which port it listens on"
+echo "ok: server pid $SERVER_PID on port $port"
+
+python3 "$HERE/serve/check_api.py" --port "$port" --pid "$SERVER_PID" --dir "$T" \
+    --log "$T/server.log" || fail "API checks"
+
+# A clean stop: SIGTERM, then exit code 0 within a few seconds.
+kill -TERM "$SERVER_PID"
+code=0
+for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SERVER_PID" 2>/dev/null && fail "the server did not stop on SIGTERM"
+wait "$SERVER_PID" || code=$?
+SERVER_PID=
+[ "$code" = 0 ] || fail "the server exited with $code on SIGTERM"
+grep -q "stopping on signal" "$T/server.log" || fail "no stop line in the log"
+echo "ok: stopped cleanly by SIGTERM"
+
+# Start-up failures: a corrupt model is exit code 5, a bad --bind 2, no model 2.
+head -c 1000 "$T/a.flm" >"$T/cut.flm"
+code=0; "$BIN" serve "$T/cut.flm" --port 0 2>"$T/err" || code=$?
+[ "$code" = 5 ] || fail "serve on a truncated model: exit $code, expected 5"
+code=0; "$BIN" serve "$T/a.flm" --bind nowhere --port 0 2>"$T/err" || code=$?
+[ "$code" = 2 ] || fail "serve --bind nowhere: exit $code, expected 2"
+code=0; "$BIN" serve --port 0 2>"$T/err" || code=$?
+[ "$code" = 2 ] || fail "serve without a model: exit $code, expected 2"
+"$BIN" serve --help | grep -q -- "--web DIR" || fail "serve --help does not describe --web"
+echo "ok: start-up errors"
+echo "PASS e2e_serve"
