@@ -11,12 +11,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export FACTORLENS_DATA=${FACTORLENS_DATA:-$HERE/../../shared/data}
 D=$FACTORLENS_DATA/ml-100k
 T=$(mktemp -d)
-SERVER_PID=
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
+# shellcheck source=serve/server_lib.sh
+. "$HERE/serve/server_lib.sh"
+trap 'stop_server; rm -rf "$T"' EXIT
 
 fail() { echo "FAIL: $*" >&2; [ -f "$T/server.log" ] && tail -20 "$T/server.log" >&2; exit 1; }
 for f in u1.base u.item; do
@@ -30,17 +27,9 @@ done
     --out "$T/b.flm" >/dev/null || fail "training model b"
 cp "$T/a.flm" "$T/model.flm"
 
-"$BIN" serve "$T/model.flm" --port 0 --items "$D/u.item" --threads 2 \
-    2>"$T/server.log" &
-SERVER_PID=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$T/server.log" | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited at start"
-    sleep 0.1
-done
-[ -n "$port" ] || fail "the server did not say which port it listens on"
+start_server "$T/model.flm" --items "$D/u.item" --threads 2 --web "$HERE/../web" ||
+    fail "starting the server"
+port=$PORT
 echo "ok: server pid $SERVER_PID on port $port"
 
 python3 "$HERE/serve/check_api.py" --port "$port" --pid "$SERVER_PID" --dir "$T" \

@@ -69,7 +69,7 @@ int serve_web_load(serve_web *w, const char *dir, char *why, size_t why_len) {
             status = -1;
             break;
         }
-        snprintf(f->name, sizeof f->name, "%s", e->d_name);
+        memcpy(f->name, e->d_name, strlen(e->d_name) + 1); /* length checked above */
         f->mime = mime;
         w->n++;
     }

@@ -115,6 +115,20 @@ check(j["count"] > 300 and 4.0 < j["mean"] <= 5.0 and j["bias"] > 0.3,
       f"item 50: count, mean and bias of a well-liked, much-rated film: {j}")
 print("ok: predict, recommend, similar, items, items/{id}, healthz")
 
+# ---------------------------------------------------------------- the page
+for path, mime, needle in [("/", "text/html", b"<title>factorlens</title>"),
+                           ("/index.html", "text/html", b"app.js"),
+                           ("/app.js", "text/javascript", b"/v1/foldin"),
+                           ("/style.css", "text/css", b"body")]:
+    status, ctype, data = request("GET", path)
+    check(status == 200 and ctype.startswith(mime) and needle in data,
+          f"page file {path}: {status} {ctype}")
+for path in ["/nothing.html", "/../CMakeLists.txt", "/%2e%2e/README.md", "/web/index.html",
+             "/.hidden"]:
+    status, _, _ = request("GET", path)
+    check(status == 404, f"{path}: status {status}, expected 404")
+print("ok: the page's files, and nothing else")
+
 # ---------------------------------------------------------------- errors
 bad = [
     ("/v1/predict?user=196", 400),                 # missing parameter
