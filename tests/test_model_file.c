@@ -314,7 +314,13 @@ static void test_item_means_and_checksum(void **state) {
     assert_int_equal(fl_model_save(m, f->path, &err), FL_OK);
     fl_model *back = NULL;
     if (fl_model_load(f->path, &back, &err) != FL_OK) fail_msg("load: %s", err.msg);
-    assert_null(back->item_mean_heap); /* used in place, not copied */
+    /* Every tensor is used in place, not copied: processes serving one file share it. */
+    assert_null(back->item_mean_heap);
+    const char *lo = back->map.addr, *hi = lo + back->map.len;
+    const void *in_place[] = {back->P, back->Q, back->bu, back->bi, back->item_mean,
+                              back->seen_start, back->seen_items, back->item_count};
+    for (size_t k = 0; k < sizeof in_place / sizeof in_place[0]; k++)
+        assert_true((const char *)in_place[k] >= lo && (const char *)in_place[k] < hi);
     assert_true(fl_model_item_mean(back, i10) == 3.25f);
     size_t n;
     unsigned char *b = slurp(f->path, &n);

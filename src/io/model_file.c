@@ -867,12 +867,6 @@ static fl_status read_ids(loader *ld, const char *name, uint32_t n, fl_idmap **o
     return FL_OK;
 }
 
-static void *copy_out(const void *src, size_t bytes) {
-    void *d = malloc(bytes ? bytes : 1);
-    if (d && bytes) memcpy(d, src, bytes);
-    return d;
-}
-
 /* Everything beyond the layout: metadata, shapes, values; fills m. */
 static fl_status read_model(loader *ld, fl_model *m) {
     fl_status st = read_metadata(ld, m);
@@ -952,12 +946,13 @@ static fl_status read_model(loader *ld, fl_model *m) {
     const char *why = check_seen(seen_start, m->n_users, seen_items, m->n_train, item_count,
                                  m->n_items, ld->why, sizeof ld->why);
     if (why) return BAD(ld, "%s: inconsistent training items: %s", path, why);
-    /* fl_model_free frees these three, so they are copies, not the mapping. */
-    m->seen_start = copy_out(seen_start, (size_t)(nu + 1) * sizeof(uint64_t));
-    m->seen_items = copy_out(seen_items, m->n_train * sizeof(uint32_t));
-    m->item_count = copy_out(item_count, (size_t)ni * sizeof(uint32_t));
-    if (!m->seen_start || !m->seen_items || !m->item_count)
-        return fl_fail(ld->err, FL_ERR_NOMEM, "out of memory loading '%s'", path);
+    /* Used in place like the factors (expect checked their alignment): the
+     * load copies nothing but the id maps, so processes serving one file
+     * share all of its pages. Nothing writes them after training. */
+    m->seen_start = (uint64_t *)seen_start;
+    m->seen_items = (uint32_t *)seen_items;
+    m->item_count = (uint32_t *)item_count;
+    m->counts_mapped = 1;
     if ((st = read_ids(ld, "user_ids", m->n_users, &m->user_ids)) ||
         (st = read_ids(ld, "item_ids", m->n_items, &m->item_ids)))
         return st;

@@ -97,9 +97,11 @@ void fl_model_free(fl_model *m) {
     free(m->block);
     fl_file_map_close(&m->map);
     for (int k = 0; k < 4; k++) free(m->owned[k]);
-    free(m->seen_start);
-    free(m->seen_items);
-    free(m->item_count);
+    if (!m->counts_mapped) {
+        free(m->seen_start);
+        free(m->seen_items);
+        free(m->item_count);
+    }
     free(m->item_mean_heap);
     fl_idmap_free(m->user_ids);
     fl_idmap_free(m->item_ids);

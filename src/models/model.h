@@ -51,6 +51,7 @@ struct fl_model {
     /* storage */
     void *block;             /* malloc'd parameters, or NULL */
     fl_file_map map;         /* the model file, when loaded from one */
+    int counts_mapped;       /* seen_start, seen_items, item_count point into map */
     void *owned[4];          /* other heap arrays to free */
 };
 
