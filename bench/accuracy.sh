@@ -4,7 +4,7 @@
 # splits. Prints test RMSE/MSE and seconds of both, and the ratio of seconds.
 #
 # Usage: bench/accuracy.sh [path/to/factorlens]      (default: build/factorlens)
-# Environment: FACTORLENS_DATA (default ../shared/data from the repo), PEER_PYTHON
+# Environment: FACTORLENS_DATA (default: as scripts/data-dir finds it), PEER_PYTHON
 # (default /usr/bin/python3, needs torch and numpy), FL_BENCH_SPLIT (the fl-bench-split
 # helper; default bench/fl-bench-split next to the binary), FL_BENCH_NO_PEER=1 to skip
 # the peer, FL_BENCH_KEEP=1 to keep the work directory with every JSON log.
@@ -13,7 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 fl=${1:-$repo/build/factorlens}
-data=${FACTORLENS_DATA:-$repo/../shared/data}
+data=$("$repo/scripts/data-dir") || exit 1
 py=${PEER_PYTHON:-/usr/bin/python3}
 split=${FL_BENCH_SPLIT:-$(dirname "$fl")/bench/fl-bench-split}
 peer=$([ "${FL_BENCH_NO_PEER:-0}" = 1 ] && echo 0 || echo 1)

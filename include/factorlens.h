@@ -107,6 +107,14 @@ typedef struct fl_dataset {
     size_t n_skipped;  /* malformed lines skipped (only with skip_bad) */
     char first_skipped[256]; /* the first skipped line's message */
     char source[256];  /* file it came from, for messages and model info */
+    /* Ratings far outside the range most of the file uses (a -3 among 1-5
+     * stars), counted by the reader when no scale was given; they are kept.
+     * usual_lo..usual_hi is that range; first_outside names the first one
+     * as "file:line: rating -3". Files under 20 ratings or with over 256
+     * distinct values (no scale to speak of) are not judged. */
+    size_t n_outside;
+    float usual_lo, usual_hi;
+    char first_outside[256];
     size_t capacity;   /* entries allocated in each array (the library's bookkeeping) */
 } fl_dataset;
 
@@ -224,7 +232,7 @@ typedef struct fl_params {
     int n_layers;           /* nn: hidden layer widths */
     int layers[FL_MAX_LAYERS];
     float dropout[FL_MAX_LAYERS + 1]; /* nn: [0] on the embeddings, [l+1] after hidden layer l */
-    int n_threads;          /* 0: all cores */
+    int n_threads;          /* 0: all cores; a trained model records the count it used */
     uint64_t seed;
     double valid_fraction;  /* >0: hold out this share of train for early stopping */
     int patience;           /* epochs without validation improvement before stopping */
@@ -356,12 +364,28 @@ typedef struct fl_metrics {
 FL_API fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
                       fl_metrics *out, fl_error *err);
 
+/* One entry of a top-n list (fl_recommend, fl_similar). Lists come best
+ * first: by `raw`, highest first; items whose raw scores are exactly equal
+ * follow the order of their raw ids by fl_id_compare, so a list never
+ * depends on the order in which the items were first seen.
+ *   fl_recommend: `score` is the predicted rating as fl_predict gives it
+ *   (clipped to the training ratings' range); `raw` is that prediction
+ *   before the clip. Many items can clip to the top of the scale: `raw`
+ *   keeps the model's preference among them.
+ *   fl_similar: both are the cosine. */
 typedef struct fl_scored {
     uint32_t index;         /* the model's dense item index */
     float score;
+    float raw;
 } fl_scored;
 
-/* Top-n items for user_id by predicted rating, excluding the items the user
+/* The order of raw ids in top-n lists: ids of decimal digits only come
+ * first, by numeric value ("9" before "10"; equal values by their digits,
+ * "07" before "7"), then every other id bytewise (strcmp). Returns <0, 0
+ * or >0 like strcmp. */
+FL_API int fl_id_compare(const char *a, const char *b);
+
+/* Top-n items for user_id by predicted rating (see fl_scored), excluding the items the user
  * rated in training. Writes min(n, available) entries best first. */
 FL_API fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scored *out,
                        size_t *n_out, fl_error *err);

@@ -49,8 +49,10 @@ shown() {
 # md TEXT: TEXT as a Markdown code span inside a table cell.
 md() { local t=${1//|/\\|}; printf '`%s`' "$t"; }
 
-# expect CODE NAME MESSAGE CMD...: CMD must exit with CODE. A failing CMD
-# must print exactly one stderr line besides notes ("factorlens: note: ..."),
+# expect CODE NAME MESSAGE CMD...: CMD must exit with CODE, reading $FEED
+# (a file name, default /dev/null) on standard input. A failing CMD
+# must print exactly one stderr line besides notes and warnings
+# ("factorlens: note: ...", "factorlens: warning: ..."),
 # and it must contain MESSAGE (a fixed string naming the file and line);
 # a succeeding CMD must print MESSAGE somewhere on stderr unless it is empty.
 # Keeps stdout in out, stderr in err, and the error line in line.
@@ -58,12 +60,12 @@ expect() {
     local want=$1 name=$2 msg=$3
     shift 3
     local got=0
-    "$@" >out 2>err || got=$?
+    "$@" <"${FEED:-/dev/null}" >out 2>err || got=$?
     if [ "$got" != "$want" ]; then
         echo "--- stderr:" >&2; cat err >&2
         fail "$name: exit code $got, expected $want: $*"
     fi
-    line=$(grep -v '^factorlens: note: ' err || true)
+    line=$(grep -v '^factorlens: \(note\|warning\): ' err || true)
     if [ "$want" != 0 ]; then
         [ -n "$line" ] || fail "$name: no error message on stderr: $*"
         [ "$(printf '%s\n' "$line" | wc -l)" = 1 ] ||
@@ -76,7 +78,7 @@ expect() {
     echo "ok: [$got] $name: ${line:-$(head -n 1 err)}"
     local text
     if [ "$want" != 0 ]; then text=$line; else text=$(paste -sd '\n' err | sed 's/\n/ · /g'); fi
-    printf '| %s | %s | %s | %s |\n' "$name" "$(md "$(shown "$@")")" "$got" \
+    printf '| %s | %s | %s | %s |\n' "$name" "$(md "$(shown "$@")${FEED:+ < $FEED}")" "$got" \
         "$([ -n "$text" ] && md "$text" || echo "(nothing on stderr)")" >>"$rows"
 }
 
@@ -116,6 +118,12 @@ expect 4 "rating outside --scale" "scale.data:21: rating 7 is outside the scale 
 expect 4 "rating outside --scale=" "scale.data:21: rating 7 is outside the scale 1..5" \
     train --ratings scale.data --scale=1,5
 expect 0 "rating 7 without --scale" "" train --ratings scale.data
+# Kept without --scale (some data sets centre their ratings), but never silently.
+{ cat base.data; printf '1\t2\t-3\t881250949\n'; } >negative.data
+expect 0 "rating -3 among 1-5, no --scale" "warning: 1 rating in negative.data lies far outside 1..5, the range the rest of the file uses (first: negative.data:21: rating -3); it was kept: use --scale LO,HI" \
+    train --ratings negative.data
+expect 4 "rating -3 with --scale" "negative.data:21: rating -3 is outside the scale 1..5" \
+    train --ratings negative.data --scale 1,5
 { cat base.data; printf '1\t10\n'; } >short.data
 expect 4 "missing field" "short.data:21: expected at least 4 fields separated by '\\t', found 2" \
     train --ratings short.data
@@ -183,7 +191,7 @@ expect 0 "test user not in train, --json" "" train --ratings tr.data --test te.d
 [ "$(json_field n_unknown_users)" = 1 ] || fail "the unseen test user was not counted"
 expect 3 "eval --unknown=error" "te.data: user '3' is not in the model" \
     "$BIN" eval tr.flm --ratings te.data --unknown=error
-expect 0 "eval, unknown user (default)" "note: 1 of 2 ratings have a user or item the model never saw" \
+expect 0 "eval, unknown user (default)" "note: 1 of 2 ratings has a user or item the model never saw" \
     "$BIN" eval tr.flm --ratings te.data
 expect 3 "predict, unknown user" "user '3' is not in the model" "$BIN" predict tr.flm --user 3 --item 10
 expect 0 "predict --unknown mean" "" "$BIN" predict tr.flm --user 3 --item 10 --unknown mean
@@ -204,6 +212,13 @@ expect 4 "truncated .gz, eval" "trunc.gz: corrupt or truncated gzip data (unexpe
     "$BIN" eval tr.flm --ratings trunc.gz
 head -c 12 good.gz >trunc12.gz
 expect 4 ".gz cut inside its header" "trunc12.gz: corrupt or truncated gzip data" train --ratings trunc12.gz
+# Standard input (--ratings -), plain or gzip: zcat is not needed.
+FEED=good.gz expect 0 "gzip on standard input" "" train --ratings - --json
+[ "$(json_field n_train)" = 500 ] || fail "--ratings - with gzip: $(json_field n_train) ratings, expected 500"
+FEED=bad.data expect 4 "bad line on standard input" "(standard input):501: rating 'oops' is not a number" \
+    train --ratings -
+FEED=u.data expect 2 "--ratings - and --test -" "--ratings and --test cannot both read standard input" \
+    train --ratings - --test -
 python3 -c "
 b = bytearray(open('good.gz', 'rb').read()); b[-6] ^= 0xff  # the CRC-32 trailer
 open('crc.gz', 'wb').write(bytes(b))"
@@ -269,9 +284,9 @@ expect 1 "missing model" "cannot open model file 'nope.flm': No such file or dir
 expect 2 "--scale reversed" "option --scale expects LO,HI with LO < HI, got '5,1'" train --ratings u.data --scale 5,1
 expect 2 "--scale not numbers" "option --scale expects LO,HI with LO < HI, got 'abc'" train --ratings u.data --scale abc
 expect 2 "--factors overflow" "option --factors expects an integer from 1 to 4096, got '99999999999999999999'" \
-    train --ratings u.data --factors 99999999999999999999
+    "$BIN" train --ratings u.data --factors 99999999999999999999
 expect 2 "--epochs negative" "option --epochs expects an integer from 1 to 100000, got '-1'" \
-    train --ratings u.data --epochs -1
+    "$BIN" train --ratings u.data --epochs -1
 expect 2 "--lr nan" "option --lr expects a number >= 0, got 'nan'" train --ratings u.data --lr nan
 expect 2 "--duplicates unknown" "option --duplicates" train --ratings u.data --duplicates sometimes
 

@@ -141,6 +141,37 @@ assert [e['rank'] for e in items] == list(range(1, 11))
 run 3 "recommend unknown" "$BIN" recommend "$M" --user 999999
 pass "recommend"
 
+# On ml-latest-small, user 1's predictions clip to 5 for many items: the list
+# must keep the model's order among them (by the unclipped score), not the
+# order the items were first seen in.
+LS=$FACTORLENS_DATA/ml-latest-small
+run 0 "train ml-latest-small" "$BIN" train --ratings "$LS/ratings.csv" --holdout 0.2 --quiet \
+    --out "$T/ls.flm"
+run 0 "recommend, clipped ratings" "$BIN" recommend "$T/ls.flm" --user 1 -n 25 --json
+check_json "recommend order" '
+items = j["items"]
+score = [e["score"] for e in items]
+assert score == sorted(score, reverse=True), "not sorted by score: %s" % score
+assert all(e["rating"] == min(e["score"], 5.0) for e in items), items
+top = [e for e in items if e["rating"] == 5.0]
+assert len(top) >= 5, "expected several items clipped to 5, got %d" % len(top)
+assert len({e["score"] for e in top}) == len(top), "clipped items tie on score: %s" % top
+'
+pass "recommend ranks by the unclipped score"
+
+# A titles file of other data (ml-latest-small's movies.csv for an ml-100k
+# model) shares many ids but names other films: never shown without a word.
+for cmd in "recommend $M --user 196" "similar $M --item 50" "recommend $M --user 196 --json"; do
+    # shellcheck disable=SC2086
+    run 0 "$cmd, titles of other data" "$BIN" $cmd --items "$LS/movies.csv"
+    grep -q "^factorlens: warning: .*$M.*$LS/movies.csv" "$T/err" ||
+        fail "$cmd --items movies.csv: no warning naming both files: $(cat "$T/err")"
+    # shellcheck disable=SC2086
+    run 0 "$cmd, its own titles" "$BIN" $cmd --items "$D/u.item"
+    [ ! -s "$T/err" ] || fail "$cmd --items u.item: $(cat "$T/err")"
+done
+pass "titles of other data are warned about"
+
 # ---------------------------------------------------------------- similar, info
 run 0 "similar" "$BIN" similar "$M" --item 50 -n 5 --items "$D/u.item" --json
 check_json "similar" '
@@ -158,6 +189,12 @@ check_json "info" '
 assert j["kind"] == "biased" and j["n_users"] == 943 and j["factors"] == 50, j
 assert j["n_train"] == 80000 and j["file_size"] > 0 and "u1.base" in j["source"], j
 '
+# The model was trained on all cores (--threads left at 0): it records how many.
+CORES=$(getconf _NPROCESSORS_ONLN) # what the library counts; nproc follows affinity
+[ "$CORES" -le 1024 ] || CORES=1024
+check_json "info threads" "assert j['params']['threads'] == $CORES, j['params']"
+run 0 "info, human" "$BIN" info "$M"
+grep -qx "threads       $CORES" "$T/out" || fail "info does not record $CORES threads: $(grep threads "$T/out")"
 pass "similar and info"
 
 # ---------------------------------------------------------------- errors
@@ -166,6 +203,23 @@ grep -q -- "--factors" "$T/err" || fail "bad-number message does not name --fact
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "usage error is not one line: $(cat "$T/err")"
 grep -q "^factorlens: " "$T/err" || fail "error does not start with 'factorlens: '"
 run 2 "unknown option" "$BIN" eval "$M" --ratings "$D/u1.test" --frobnicate
+grep -q "did you mean" "$T/err" && fail "a guess for --frobnicate: $(cat "$T/err")"
+# Typos get the nearest name, as git does (exit code 2 still).
+run 2 "typo --factor" "$BIN" train --ratings "$D/u1.base" --factor 50
+grep -qF "unknown option '--factor' for factorlens train; did you mean '--factors'?" "$T/err" ||
+    fail "--factor: no suggestion: $(cat "$T/err")"
+run 2 "typo --tset" "$BIN" train --ratings "$D/u1.base" --tset "$D/u1.test"
+grep -qF "did you mean '--test'?" "$T/err" || fail "--tset: no suggestion: $(cat "$T/err")"
+run 2 "typo trian" "$BIN" trian --ratings "$D/u1.base"
+grep -qF "unknown command 'trian'; did you mean 'train'?" "$T/err" ||
+    fail "trian: no suggestion: $(cat "$T/err")"
+run 2 "typo in a choice" "$BIN" train --ratings "$D/u1.base" --model biasd
+grep -qF "did you mean 'biased'?" "$T/err" || fail "--model biasd: no suggestion: $(cat "$T/err")"
+# An option of one value given twice is refused, not silently the last one.
+run 2 "repeated --item" "$BIN" similar "$M" --item 50 --item 172
+grep -qF "option --item is given more than once ('50', then '172')" "$T/err" ||
+    fail "repeated --item: $(cat "$T/err")"
+run 2 "repeated -n/--top" "$BIN" recommend "$M" --user 196 -n 3 --top 5
 run 2 "missing value" "$BIN" train --ratings "$D/u1.base" --epochs
 run 2 "bad number 1e999" "$BIN" train --ratings "$D/u1.base" --lr 1e999
 
@@ -180,6 +234,40 @@ run 4 "malformed ratings" "$BIN" train --ratings "$T/bad.data"
 grep -q "bad.data:50" "$T/err" || fail "malformed-data message lacks file:line: $(cat "$T/err")"
 run 0 "skip-bad" "$BIN" train --ratings "$T/bad.data" --skip-bad --epochs 1 --json --quiet
 check_json "skip-bad" 'assert j["n_train"] == 99, j'
+
+# One of a thing is singular: "1 rating", not "1 ratings".
+printf '1\t10\t4\n' >"$T/one.data"
+printf '2\t10\t4\n' >"$T/other.data"
+run 0 "train on one rating" "$BIN" train --ratings "$T/one.data" --test "$T/one.data" --epochs 1 \
+    --quiet --out "$T/one.flm"
+grep -q "^train    1 rating from" "$T/out" && grep -q "^test     1 rating:" "$T/out" ||
+    fail "train on one rating: $(cat "$T/out")"
+run 0 "info, one rating" "$BIN" info "$T/one.flm"
+grep -q "^trained on    1 rating from" "$T/out" || fail "info on one rating: $(cat "$T/out")"
+run 0 "eval, one unknown rating" "$BIN" eval "$T/one.flm" --ratings "$T/other.data"
+grep -q "note: 1 of 1 rating has a user or item" "$T/err" || fail "eval note: $(cat "$T/err")"
+printf '1\t10\toops\n' >"$T/onebad.data"
+run 4 "one malformed line" "$BIN" train --ratings "$T/onebad.data" --skip-bad
+grep -q "all 1 data lines" "$T/err" && fail "one malformed line: $(cat "$T/err")"
+if grep -rE '(^|[^0-9.])1 (ratings|lines)\b' "$T/out" "$T/err"; then fail "a plural after 1"; fi
+
+# '-' reads standard input wherever ratings are read, plain or gzip.
+head -n 1000 "$D/u1.base" >"$T/k.data"
+run 0 "train from a pipe" bash -c 'cat "$1" | "$0" train --ratings - --epochs 1 --json --quiet' \
+    "$BIN" "$T/k.data"
+check_json "train from a pipe" 'assert j["n_train"] == 1000, j'
+gzip -c "$T/k.data" >"$T/k.gz"
+run 0 "train from a gzip pipe" bash -c 'cat "$1" | "$0" train --ratings - --epochs 1 --json --quiet \
+    --out "$2"' "$BIN" "$T/k.gz" "$T/k.flm"
+check_json "train from a gzip pipe" 'assert j["n_train"] == 1000, j'
+run 0 "test from a pipe" bash -c 'cat "$1" | "$0" train --ratings "$1" --test - --epochs 1 --json --quiet' \
+    "$BIN" "$T/k.data"
+check_json "test from a pipe" 'assert j["n_test"] == 1000, j'
+run 0 "eval from a pipe" bash -c 'gzip -dc "$1" | "$0" eval "$2" --ratings - --json' "$BIN" "$T/k.gz" "$T/k.flm"
+check_json "eval from a pipe" 'assert j["n"] == 1000, j'
+run 0 "info, ratings from a pipe" "$BIN" info "$T/k.flm" --json
+check_json "info, ratings from a pipe" 'assert j["source"] == "(standard input)", j["source"]'
+run 2 "both from a pipe" "$BIN" train --ratings - --test - </dev/null
 
 cp "$M" "$T/corrupt.flm"
 python3 - "$T/corrupt.flm" <<'EOF'
@@ -225,5 +313,15 @@ run 0 "demo" "$BIN" demo --threads 2
 grep -q "global mean" "$T/out" || fail "demo does not show the global-mean baseline"
 grep -q "Star Wars" "$T/out" || fail "demo does not mention Star Wars"
 pass "demo"
+
+# Offline, the demo says how to use local files and where downloads are kept;
+# with --quiet its report has no double blank line where the epochs would be.
+mkdir -p "$T/home"
+run 0 "demo offline" env -u XDG_CACHE_HOME HOME="$T/home" "$BIN" demo --offline --quiet --threads 2
+for want in "--data DIR" "FACTORLENS_DATA=DIR" "$T/home/.cache/factorlens/ml-100k"; do
+    grep -qF -- "$want" "$T/err" || fail "demo --offline: the note lacks '$want': $(cat "$T/err")"
+done
+if grep -qzP '\n\n\n' "$T/out"; then fail "demo --offline --quiet prints two blank lines in a row"; fi
+pass "demo offline"
 
 echo "all CLI end-to-end checks passed"

@@ -117,6 +117,13 @@ if [ "$RC" = 1 ] && empty_dir "$WORK/cache-dead" && [[ "$ERR" == *"cannot downlo
 else
     fail "unreachable: rc=$RC err='$ERR'"
 fi
+# ...with what to do instead: the two ways to give local files, and the cache.
+if [[ "$ERR" == *"FACTORLENS_DATA=DIR"* ]] && [[ "$ERR" == *"--data DIR"* ]] &&
+    [[ "$ERR" == *"$WORK/cache-dead/ml-100k"* ]] && [ "$(wc -l <"$WORK/err")" = 1 ]; then
+    pass "unreachable server: the message says how to use local files"
+else
+    fail "unreachable: no hint at FACTORLENS_DATA, --data and the cache in one line: '$ERR'"
+fi
 
 # $FACTORLENS_DATA wins over cache and network.
 OUT=$(FACTORLENS_DATA="$DATA" "$BIN" download ml-100k --cache-dir "$WORK/cache-env" --base-url "$URL/good" 2>"$WORK/err")

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "cli/args.c"
+#include "cli/suggest.c"
 
 /* ---------------------------------------------------------------- pure parsers */
 
@@ -130,8 +131,6 @@ static void test_cursor_accepts(void **state) {
                     "50",
                     "--lr=0.1",
                     "--json",
-                    "-n",
-                    "5",
                     "--top=7",
                     "--seed",
                     "18446744073709551615",
@@ -154,7 +153,7 @@ static void test_cursor_accepts(void **state) {
     assert_int_equal(p.factors, 50);
     assert_true(p.lr == 0.1f);
     assert_int_equal(p.json, 1);
-    assert_int_equal((int)p.top, 7); /* the later of -n 5 and --top=7 */
+    assert_int_equal((int)p.top, 7);
     assert_true(p.seed == UINT64_MAX);
     assert_true(p.holdout == 0.2);
     assert_int_equal(p.model, 2);
@@ -262,6 +261,68 @@ static void test_usage_errors(void **state) {
     expect_error(ARGC(a9), a9, "--out", "non-empty", NULL);
 }
 
+/* A typo gets the nearest known name, when one is close. */
+static void test_suggests_nearest_name(void **state) {
+    (void)state;
+    char *a1[] = {"test", "--factor", "50"};
+    expect_error(ARGC(a1), a1, "unknown option '--factor'", "did you mean '--factors'?",
+                 "factorlens test --help", NULL);
+    char *a2[] = {"test", "--jsno"};
+    expect_error(ARGC(a2), a2, "did you mean '--json'?", NULL);
+    char *a3[] = {"test", "--tpo=3"};
+    expect_error(ARGC(a3), a3, "'--tpo'", "did you mean '--top'?", NULL);
+    char *a4[] = {"test", "--modle", "nn"};
+    expect_error(ARGC(a4), a4, "did you mean '--model'?", NULL);
+    char *a5[] = {"test", "-top", "3"};
+    expect_error(ARGC(a5), a5, "did you mean '--top'?", NULL);
+    char *a6[] = {"test", "--model", "biasd"};
+    expect_error(ARGC(a6), a6, "dot, biased or nn", "did you mean 'biased'?", NULL);
+    /* Nothing close: no guess. */
+    char *n1[] = {"test", "--frobnicate"};
+    char *n2[] = {"test", "--ab"};
+    char *n3[] = {"test", "--model", "svd"};
+    char **none[] = {n1, n2, n3};
+    int argc[] = {ARGC(n1), ARGC(n2), ARGC(n3)};
+    for (int k = 0; k < 3; k++) {
+        cli_args a;
+        parsed p;
+        assert_int_equal(parse(&a, argc[k], none[k], &p), -1);
+        if (strstr(a.msg, "did you mean")) fail_msg("a guess for '%s': %s", none[k][1], a.msg);
+    }
+}
+
+static void test_edit_distance(void **state) {
+    (void)state;
+    assert_int_equal(cli_edit_distance("tset", 4, "test", 4), 1); /* a transposition */
+    assert_int_equal(cli_edit_distance("trian", 5, "train", 5), 1);
+    assert_int_equal(cli_edit_distance("factor", 6, "factors", 7), 1);
+    assert_int_equal(cli_edit_distance("kitten", 6, "sitting", 7), 3);
+    assert_int_equal(cli_edit_distance("", 0, "abc", 3), 3);
+    assert_int_equal(cli_edit_distance("same", 4, "same", 4), 0);
+    static const char *const commands[] = {"train", "eval", "predict", "recommend", NULL};
+    assert_string_equal(cli_nearest("trian", 5, commands), "train");
+    assert_string_equal(cli_nearest("recomend", 8, commands), "recommend");
+    assert_null(cli_nearest("deploy", 6, commands));
+    assert_null(cli_nearest("ab", 2, commands)); /* "eval" is 3 edits away */
+}
+
+/* An option that takes one value may be given once: a repeat is refused
+ * rather than silently replacing the first value. Flags may repeat. */
+static void test_repeated_option_refused(void **state) {
+    (void)state;
+    char *a1[] = {"test", "--factors", "5", "--factors", "6"};
+    expect_error(ARGC(a1), a1, "--factors", "more than once", "'5'", "'6'", NULL);
+    char *a2[] = {"test", "-n", "5", "--top=7"};
+    expect_error(ARGC(a2), a2, "--top", "more than once", NULL);
+    char *a3[] = {"test", "one.flm", "--out", "a", "--json", "--out=b"};
+    expect_error(ARGC(a3), a3, "--out", "more than once", NULL);
+    char *ok[] = {"test", "--json", "--json", "--top", "3"};
+    cli_args a;
+    parsed p;
+    assert_int_equal(parse(&a, ARGC(ok), ok, &p), 0);
+    assert_int_equal(p.json, 1);
+}
+
 /* The first error wins, and parsing stops there. */
 static void test_first_error_wins(void **state) {
     (void)state;
@@ -297,6 +358,9 @@ int main(void) {
         cmocka_unit_test(test_bad_numbers_name_the_option),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_first_error_wins),
+        cmocka_unit_test(test_suggests_nearest_name),
+        cmocka_unit_test(test_edit_distance),
+        cmocka_unit_test(test_repeated_option_refused),
         cmocka_unit_test(test_wants_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,10 +56,17 @@ static const char *test_file(const char *rel) {
     return p;
 }
 
+/* The MovieLens files: $FACTORLENS_DATA, else shared/data beside the
+ * project root, as scripts/data-dir finds it without a clone's origin. */
 static const char *real_file(const char *rel) {
     static char p[512];
-    const char *dir = getenv("FACTORLENS_DATA");
-    snprintf(p, sizeof p, "%s/%s", dir && *dir ? dir : "/work/shared/data", rel);
+    const char *dir = getenv("FACTORLENS_DATA"), *tests = getenv("FL_TEST_DIR");
+    if (dir && *dir)
+        snprintf(p, sizeof p, "%s/%s", dir, rel);
+    else if (tests && *tests)
+        snprintf(p, sizeof p, "%s/../../shared/data/%s", tests, rel);
+    else
+        fail_msg("set FACTORLENS_DATA, or run the tests through ctest");
     if (access(p, R_OK) != 0)
         fail_msg("%s is missing: set FACTORLENS_DATA to the directory holding ml-100k/ and "
                  "ml-latest-small/",

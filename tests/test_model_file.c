@@ -344,6 +344,25 @@ static void test_item_means_and_checksum(void **state) {
     fl_dataset_free(d);
 }
 
+/* Models now record the threads they ran on; files from before hold 0 ("all
+ * cores") and still load, keeping it. */
+static void test_thread_count_zero_loads(void **state) {
+    fixture *f = *state;
+    fl_dataset *d = make_dataset();
+    fl_model *m = make_model(FL_MODEL_BIASED, 0, d);
+    m->params.n_threads = 0;
+    fl_error err = {0};
+    assert_int_equal(fl_model_save(m, f->path, &err), FL_OK);
+    fl_model *back = NULL;
+    if (fl_model_load(f->path, &back, &err) != FL_OK) fail_msg("load: %s", err.msg);
+    fl_model_info in;
+    fl_model_get_info(back, &in);
+    assert_int_equal(in.params.n_threads, 0);
+    fl_model_free(back);
+    fl_model_free(m);
+    fl_dataset_free(d);
+}
+
 static void test_round_trip_dot(void **state) { round_trip(*state, FL_MODEL_DOT, 0); }
 static void test_round_trip_biased(void **state) { round_trip(*state, FL_MODEL_BIASED, 0); }
 static void test_round_trip_biased_yrange(void **state) { round_trip(*state, FL_MODEL_BIASED, 1); }
@@ -836,6 +855,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params_fields_known),
         cmocka_unit_test_setup_teardown(test_round_trip_dot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_count_zero_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_biased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_biased_yrange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_nn, setup, teardown),

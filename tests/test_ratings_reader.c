@@ -44,9 +44,15 @@ static const char *tmp_path(const char *name) {
     return p;
 }
 
+/* The MovieLens files: $FACTORLENS_DATA, else shared/data beside the
+ * project root, as scripts/data-dir finds it without a clone's origin. */
 static const char *data_dir(void) {
-    const char *d = getenv("FACTORLENS_DATA");
-    return d && *d ? d : "/work/shared/data";
+    static char p[512];
+    const char *d = getenv("FACTORLENS_DATA"), *tests = getenv("FL_TEST_DIR");
+    if (d && *d) return d;
+    if (!tests || !*tests) fail_msg("set FACTORLENS_DATA, or run the tests through ctest");
+    snprintf(p, sizeof p, "%s/../../shared/data", tests);
+    return p;
 }
 
 static fl_dataset *parse_opts(const char *text, const fl_read_opts *o) {
@@ -520,10 +526,88 @@ static void test_big_file(void **state) {
     unlink(tmp_path("big.csv"));
 }
 
+/* ------------------------------------------------------------ ratings far from the rest */
+
+/* n lines "u<k>\ti<k>\t<values[k % n_values]>", then extra. */
+static char *ratings_text(size_t n, const char *const *values, size_t n_values,
+                          const char *extra) {
+    size_t cap = n * 32 + strlen(extra) + 1, used = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    for (size_t k = 0; k < n; k++)
+        used += (size_t)snprintf(t + used, cap - used, "u%zu\ti%zu\t%s\n", k, k,
+                                 values[k % n_values]);
+    snprintf(t + used, cap - used, "%s", extra);
+    return t;
+}
+
+static fl_dataset *parse_text(char *text, const fl_read_opts *o) {
+    fl_dataset *d = parse_opts(text, o);
+    free(text);
+    return d;
+}
+
+/* Without --scale every finite rating is kept, but a few far from the range
+ * the rest of the file uses (a -3 among 1-5 stars) are counted and the first
+ * is named, for the CLI to warn about; common values at the ends of a scale
+ * are never taken for such. */
+static void test_outside_usual_range(void **state) {
+    (void)state;
+    static const char *const stars[] = {"1", "2", "3", "4", "5", "3", "4"};
+    fl_dataset *d = parse_text(ratings_text(20, stars, 7, "x\ty\t-3\n"), NULL);
+    assert_int_equal(d->n_ratings, 21);
+    assert_int_equal(d->n_outside, 1);
+    assert_true(d->usual_lo == 1.0f && d->usual_hi == 5.0f);
+    if (!strstr(d->first_outside, "mem.txt:21: rating -3"))
+        fail_msg("first_outside: '%s'", d->first_outside);
+    fl_dataset_free(d);
+
+    /* Zeros among 1-5 stars (a missing rating written as 0), a few 50s. */
+    d = parse_text(ratings_text(1000, stars, 7, "x\ty\t0\nx\tz\t50\ny\ty\t0\n"), NULL);
+    assert_int_equal(d->n_outside, 3);
+    if (!strstr(d->first_outside, "mem.txt:1001: rating 0"))
+        fail_msg("first_outside: '%s'", d->first_outside);
+    fl_dataset_free(d);
+
+    /* Not outside: a rare value one step beyond the rest (5 in a 1-4 file,
+     * 0.5 in a half-star file), a tiny file, a centred scale used evenly, a
+     * continuous one, and anything when --scale is given. */
+    static const char *const four[] = {"1", "2", "3", "4"};
+    d = parse_text(ratings_text(1000, four, 4, "x\ty\t5\n"), NULL);
+    assert_int_equal(d->n_outside, 0);
+    fl_dataset_free(d);
+    static const char *const halves[] = {"1", "1.5", "2", "2.5", "3", "3.5", "4", "4.5", "5"};
+    d = parse_text(ratings_text(1000, halves, 9, "x\ty\t0.5\n"), NULL);
+    assert_int_equal(d->n_outside, 0);
+    fl_dataset_free(d);
+    d = parse_text(ratings_text(4, four, 4, "x\ty\t-3\n"), NULL);
+    assert_int_equal(d->n_outside, 0);
+    fl_dataset_free(d);
+    static const char *const centred[] = {"-2", "-1", "0", "1", "2"};
+    d = parse_text(ratings_text(1000, centred, 5, ""), NULL);
+    assert_int_equal(d->n_outside, 0);
+    fl_dataset_free(d);
+    char cont[4000][16];
+    const char *cv[4000];
+    for (int k = 0; k < 4000; k++) {
+        snprintf(cont[k], sizeof cont[k], "%.3f", -10 + k * 0.005);
+        cv[k] = cont[k];
+    }
+    d = parse_text(ratings_text(4000, cv, 4000, "x\ty\t-99\n"), NULL);
+    assert_int_equal(d->n_outside, 0);
+    fl_dataset_free(d);
+    fl_read_opts o;
+    fl_read_opts_default(&o);
+    o.scale_lo = -5, o.scale_hi = 5;
+    d = parse_text(ratings_text(20, stars, 7, "x\ty\t-3\n"), &o);
+    assert_int_equal(d->n_outside, 0);
+    fl_dataset_free(d);
+}
+
 /* ------------------------------------------------------------ real data */
 
 static fl_dataset *read_real(const char *rel, int keep_times) {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s", data_dir(), rel);
     if (access(path, R_OK) != 0)
         fail_msg("%s is missing: set FACTORLENS_DATA to the directory holding ml-100k/ and "
@@ -555,6 +639,7 @@ static void test_real_ml100k(void **state) {
     assert_int_equal(lo, 874724710u);
     assert_int_equal(hi, 893286638u);
     assert_int_equal(fives, 21201);
+    assert_int_equal(d->n_outside, 0);
     /* the first line of u.data is "196 242 3 881250949" */
     assert_string_equal(fl_idmap_name(d->user_ids, d->users[0]), "196");
     assert_string_equal(fl_idmap_name(d->item_ids, d->items[0]), "242");
@@ -571,6 +656,7 @@ static void test_real_latest_small(void **state) {
     size_t halves = 0;
     for (size_t k = 0; k < d->n_ratings; k++) halves += d->ratings[k] == 0.5f;
     assert_int_equal(halves, 1370);
+    assert_int_equal(d->n_outside, 0);
     assert_int_equal(d->times[0], 964982703u);
     fl_dataset_free(d);
 }
@@ -594,6 +680,7 @@ int main(void) {
         cmocka_unit_test(test_plain_file_and_name),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_big_file),
+        cmocka_unit_test(test_outside_usual_range),
         cmocka_unit_test(test_real_ml100k),
         cmocka_unit_test(test_real_latest_small),
     };

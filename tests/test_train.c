@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct fixture {
     fl_dataset *train, *test;
@@ -122,6 +123,26 @@ static void test_deterministic(void **state) {
     fl_model *d = train_ok(f, &p, NULL);
     assert_true(memcmp(a->block, d->block, block_bytes(a)) != 0);
     fl_model_free(a), fl_model_free(b), fl_model_free(c), fl_model_free(d);
+}
+
+/* A model records the threads it was trained on, also when asked for "all
+ * cores" (0): that is the count, with the seed, that reproduces it. */
+static void test_threads_recorded(void **state) {
+    fixture *f = *state;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    if (cores > 1024) cores = 1024;
+    for (int asked = 0; asked <= 3; asked++) {
+        fl_params p;
+        fl_params_default(&p, FL_MODEL_BIASED);
+        p.epochs = 1;
+        p.n_threads = asked;
+        fl_model *m = train_ok(f, &p, NULL);
+        fl_model_info in;
+        fl_model_get_info(m, &in);
+        assert_int_equal(in.params.n_threads, asked ? asked : (int)cores);
+        fl_model_free(m);
+    }
 }
 
 static void test_divergence_detected(void **state) {
@@ -375,7 +396,7 @@ int main(void) {
         cmocka_unit_test(test_early_stopping),         cmocka_unit_test(test_unknown_ids),
         cmocka_unit_test(test_evaluate_ranges),        cmocka_unit_test(test_recommend_and_similar),
         cmocka_unit_test(test_every_model_and_solver), cmocka_unit_test(test_params_check),
-        cmocka_unit_test(test_memory_check),
+        cmocka_unit_test(test_memory_check),           cmocka_unit_test(test_threads_recorded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

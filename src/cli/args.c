@@ -1,8 +1,11 @@
 /* args.c — the argv cursor, option matchers and strict number parsers.
  * Strict means: the whole string must be a plain decimal number ("abc", "",
  * "12x", " 5", "0x10", "inf", "1e999" are refused) so a typo never becomes a
- * silently different hyper-parameter. Depends on libc only (unit-tested alone). */
+ * silently different hyper-parameter. Depends on libc and suggest.c only
+ * (unit-tested alone). */
 #include "cli/args.h"
+
+#include "cli/suggest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -109,12 +112,34 @@ int cli_wants_help(int argc, char **argv) {
     return 0;
 }
 
+/* The name among those the matchers tried that is nearest to the current
+ * option, as "'--factors'"; "" when none is close. */
+static void nearest_tried(const cli_args *a, char *out, size_t len) {
+    const char *names[CLI_MAX_OPTIONS * 2];
+    size_t lens[CLI_MAX_OPTIONS * 2];
+    int n = 0;
+    for (int k = 0; k < a->n_tried; k++)
+        for (const char *p = a->tried[k]; *p && n < CLI_MAX_OPTIONS * 2;) {
+            const char *bar = strchr(p, '|');
+            names[n] = p;
+            lens[n++] = bar ? (size_t)(bar - p) : strlen(p);
+            if (!bar) break;
+            p = bar + 1;
+        }
+    int best = cli_nearest_span(a->arg, a->name_len, names, lens, n);
+    out[0] = '\0';
+    if (best >= 0) snprintf(out, len, "; did you mean '%.*s'?", (int)lens[best], names[best]);
+}
+
 void cli_unknown(cli_args *a) {
-    if (a->positional)
+    if (a->positional) {
         cli_errorf(a, "unexpected argument '%s' (see factorlens %s --help)", a->arg, a->cmd);
-    else
-        cli_errorf(a, "unknown option '%.*s' for factorlens %s (see factorlens %s --help)",
-                   (int)a->name_len, a->arg, a->cmd, a->cmd);
+    } else {
+        char guess[96];
+        nearest_tried(a, guess, sizeof guess);
+        cli_errorf(a, "unknown option '%.*s' for factorlens %s%s (see factorlens %s --help)",
+                   (int)a->name_len, a->arg, a->cmd, guess, a->cmd);
+    }
     a->matched = 1;
 }
 
@@ -122,6 +147,7 @@ int cli_next(cli_args *a) {
     /* An option no matcher took is an error even if the caller forgot to say so. */
     if (!a->failed && a->arg && !a->positional && !a->matched) cli_unknown(a);
     if (a->failed || a->next >= a->argc) return 0;
+    a->n_tried = 0;
     const char *s = a->argv[a->next++];
     a->arg = s;
     a->inline_value = NULL;
@@ -145,8 +171,9 @@ int cli_next(cli_args *a) {
 }
 
 /* Is the current option one of names ("-n|--top")? */
-static int is_option(const cli_args *a, const char *names) {
+static int is_option(cli_args *a, const char *names) {
     if (a->failed || a->positional || a->matched || !a->arg) return 0;
+    if (a->n_tried < CLI_MAX_OPTIONS) a->tried[a->n_tried++] = names;
     const char *p = names;
     while (*p) {
         const char *bar = strchr(p, '|');
@@ -158,8 +185,7 @@ static int is_option(const cli_args *a, const char *names) {
     return 0;
 }
 
-static const char *take_value(cli_args *a) {
-    a->matched = 1;
+static const char *value_after(cli_args *a) {
     if (a->inline_value) return a->inline_value;
     if (a->next >= a->argc) {
         cli_errorf(a, "option %.*s needs a value", (int)a->name_len, a->arg);
@@ -172,6 +198,26 @@ static const char *take_value(cli_args *a) {
         return NULL;
     }
     a->next++;
+    return v;
+}
+
+/* The current option's value, or NULL after an error. A second value for
+ * the same option is an error: taking the last one silently would ignore
+ * what was typed first. */
+static const char *take_value(cli_args *a, const char *names) {
+    a->matched = 1;
+    const char *v = value_after(a);
+    if (!v) return NULL;
+    for (int k = 0; k < a->n_given; k++)
+        if (strcmp(a->given_names[k], names) == 0) {
+            cli_errorf(a, "option %.*s is given more than once ('%s', then '%s'); give it once",
+                       (int)a->name_len, a->arg, a->given_values[k], v);
+            return NULL;
+        }
+    if (a->n_given < CLI_MAX_OPTIONS) {
+        a->given_names[a->n_given] = names;
+        a->given_values[a->n_given++] = v;
+    }
     return v;
 }
 
@@ -211,7 +257,7 @@ int cli_flag(cli_args *a, const char *names, int *out) {
 
 int cli_str(cli_args *a, const char *names, const char **out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     if (!*v) {
         cli_errorf(a, "option %.*s needs a non-empty value", (int)a->name_len, a->arg);
@@ -223,7 +269,7 @@ int cli_str(cli_args *a, const char *names, const char **out) {
 
 int cli_int(cli_args *a, const char *names, long lo, long hi, int *out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     if (hi > INT_MAX) hi = INT_MAX;
     if (lo < INT_MIN) lo = INT_MIN;
@@ -239,7 +285,7 @@ int cli_int(cli_args *a, const char *names, long lo, long hi, int *out) {
 
 int cli_size(cli_args *a, const char *names, size_t lo, size_t hi, size_t *out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     uint64_t x;
     if (cli_parse_u64(v, &x) != 0 || x < lo || x > hi) {
@@ -256,7 +302,7 @@ int cli_size(cli_args *a, const char *names, size_t lo, size_t hi, size_t *out) 
 
 int cli_u64(cli_args *a, const char *names, uint64_t *out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     if (cli_parse_u64(v, out) != 0) return bad_value(a, "a non-negative integer", v);
     return 1;
@@ -264,7 +310,7 @@ int cli_u64(cli_args *a, const char *names, uint64_t *out) {
 
 int cli_double(cli_args *a, const char *names, double lo, double hi, double *out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     if (cli_parse_double(v, lo, hi, out) != 0) {
         char what[96];
@@ -276,7 +322,7 @@ int cli_double(cli_args *a, const char *names, double lo, double hi, double *out
 
 int cli_float(cli_args *a, const char *names, double lo, double hi, float *out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     double x;
     /* Beyond FLT_MAX the float would be infinite: out of range like "1e999". */
@@ -291,7 +337,7 @@ int cli_float(cli_args *a, const char *names, double lo, double hi, float *out) 
 
 int cli_fraction(cli_args *a, const char *names, double *out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     double x;
     if (cli_parse_double(v, 0.0, 1.0, &x) != 0 || x <= 0.0 || x >= 1.0)
@@ -302,7 +348,7 @@ int cli_fraction(cli_args *a, const char *names, double *out) {
 
 int cli_choice(cli_args *a, const char *names, const char *const *choices, int *out) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     for (int k = 0; choices[k]; k++)
         if (strcmp(v, choices[k]) == 0) return *out = k, 1;
@@ -310,6 +356,12 @@ int cli_choice(cli_args *a, const char *names, const char *const *choices, int *
     for (int k = 0; choices[k]; k++) {
         if (k) strncat(list, choices[k + 1] ? ", " : " or ", sizeof list - strlen(list) - 1);
         strncat(list, choices[k], sizeof list - strlen(list) - 1);
+    }
+    const char *guess = cli_nearest(v, strlen(v), choices);
+    if (guess) {
+        cli_errorf(a, "option %.*s expects %s, got '%s'; did you mean '%s'?", (int)a->name_len,
+                   a->arg, list, v, guess);
+        return 1;
     }
     return bad_value(a, list, v);
 }
@@ -331,7 +383,7 @@ static int split_commas(const char *v, char pieces[][64], int max, int *n) {
 
 int cli_range(cli_args *a, const char *names, int allow_none, float *lo, float *hi) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     if (allow_none && strcmp(v, "none") == 0) {
         *lo = *hi = 0.0f;
@@ -351,7 +403,7 @@ int cli_range(cli_args *a, const char *names, int allow_none, float *lo, float *
 
 int cli_int_list(cli_args *a, const char *names, long lo, long hi, int *out, int max, int *n) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     char pieces[16][64];
     int k;
@@ -370,7 +422,7 @@ int cli_int_list(cli_args *a, const char *names, long lo, long hi, int *out, int
 int cli_float_list(cli_args *a, const char *names, double lo, double hi, float *out, int max,
                    int *n) {
     if (!is_option(a, names)) return 0;
-    const char *v = take_value(a);
+    const char *v = take_value(a, names);
     if (!v) return 1;
     char pieces[16][64];
     int k;

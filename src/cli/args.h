@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define CLI_MSG_LEN 384
+#define CLI_MAX_OPTIONS 64
 
 /* The cursor. Matchers are tried in turn on the current argument; the first
  * that recognises it consumes its value. An error is remembered in msg and
@@ -25,6 +26,13 @@ typedef struct cli_args {
     int options_done; /* "--" seen: the rest are positional */
     int failed;
     char msg[CLI_MSG_LEN];
+    /* The names every matcher tried on the current option was given: when
+     * none took it, the nearest is offered ("did you mean '--factors'?"). */
+    const char *tried[CLI_MAX_OPTIONS];
+    int n_tried;
+    /* Options that took a value so far, with it: giving one twice is an error. */
+    const char *given_names[CLI_MAX_OPTIONS], *given_values[CLI_MAX_OPTIONS];
+    int n_given;
 } cli_args;
 
 /* argv[0] is the subcommand's own name; parsing starts at argv[1]. */
@@ -36,12 +44,14 @@ int cli_errorf(cli_args *a, const char *fmt, ...) __attribute__((format(printf, 
 /* 1 if -h or --help appears among the options: help wins over every other
  * argument, even malformed ones. */
 int cli_wants_help(int argc, char **argv);
-/* Call when no matcher took the current option: reports it as unknown. */
+/* Call when no matcher took the current option: reports it as unknown,
+ * with the nearest name the matchers know when one is close. */
 void cli_unknown(cli_args *a);
 
 /* Matchers. names is one name or several separated by '|' ("-n|--top").
  * Each returns 1 when the current argument is that option (even if its value
- * was bad: then a->failed is set), else 0. */
+ * was bad: then a->failed is set), else 0. An option that takes a value may
+ * be given once (by any of its names); a flag may repeat. */
 int cli_flag(cli_args *a, const char *names, int *out);
 int cli_str(cli_args *a, const char *names, const char **out);
 int cli_int(cli_args *a, const char *names, long lo, long hi, int *out);

@@ -3,6 +3,7 @@
  * baselines on the same test set, and show what it learned. */
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/data_hint.h"
 #include "cli/epoch_log.h"
 #include "cli/json_out.h"
 #include "cli/loaders.h"
@@ -92,6 +93,7 @@ static int on_bytes(void *ctx, double done, double total) {
 
 /* Fills dd from --data, from fl_fetch, or (offline) from the generator. */
 static int get_data(const char *data_dir, int offline, uint64_t seed, int quiet, demo_data *dd) {
+    char hint[2048];
     if (data_dir) {
         char sub[PATH_MAX + 16];
         snprintf(sub, sizeof sub, "%s/ml-100k", data_dir);
@@ -99,7 +101,8 @@ static int get_data(const char *data_dir, int offline, uint64_t seed, int quiet,
         if (has_u1(sub)) return load_ml100k(sub, dd);
         return cli_error(1,
                          "%s holds no MovieLens 100K files (u1.base was not found in it or "
-                         "in its ml-100k folder)",
+                         "in its ml-100k folder); give the ml-100k folder or the one holding "
+                         "it, or leave --data out to use FACTORLENS_DATA, the cache or a download",
                          data_dir);
     }
     if (!offline) {
@@ -116,9 +119,12 @@ static int get_data(const char *data_dir, int offline, uint64_t seed, int quiet,
         cli_progress_clear(&bar);
         if (st == FL_OK) return load_ml100k(dir, dd);
         if (st != FL_ERR_NETWORK) return cli_fail(&err);
-        cli_note("offline (%s); using synthetic ratings instead of MovieLens 100K", err.msg);
+        cli_data_hint(hint, sizeof hint, "ml-100k", NULL, 1);
+        cli_note("offline (%s); using synthetic ratings instead of MovieLens 100K. %s", err.msg,
+                 hint);
     } else {
-        cli_note("offline; using synthetic ratings instead of MovieLens 100K");
+        cli_data_hint(hint, sizeof hint, "ml-100k", NULL, 1);
+        cli_note("offline; using synthetic ratings instead of MovieLens 100K. %s", hint);
     }
     return load_synthetic(seed, dd);
 }
@@ -152,12 +158,14 @@ static int train_and_score(const demo_data *dd, const fl_params *p, cli_epoch_lo
 typedef struct bias_rank {
     uint32_t index;
     float bias;
+    const char *id;
 } bias_rank;
 
+/* Exact ties by raw id, as in every top-n list (fl_scored). */
 static int by_bias_desc(const void *a, const void *b) {
     const bias_rank *x = a, *y = b;
     if (x->bias != y->bias) return x->bias < y->bias ? 1 : -1;
-    return x->index < y->index ? -1 : x->index > y->index;
+    return fl_id_compare(x->id, y->id);
 }
 
 /* Items with at least min_count training ratings, highest learned bias first:
@@ -170,7 +178,8 @@ static size_t top_biases(const fl_model *m, uint32_t min_count, bias_rank *out, 
     size_t k = 0;
     for (uint32_t i = 0; i < n_items; i++)
         if (fl_model_item_count(m, i) >= min_count)
-            all[k].index = i, all[k].bias = fl_model_item_bias(m, i), k++;
+            all[k].index = i, all[k].bias = fl_model_item_bias(m, i),
+            all[k].id = fl_idmap_name(fl_model_item_ids(m), i), k++;
     qsort(all, k, sizeof *all, by_bias_desc);
     if (k > n) k = n;
     memcpy(out, all, k * sizeof *out);
@@ -207,9 +216,11 @@ int cmd_demo(int argc, char **argv) {
     p.n_threads = threads;
     p.seed = seed;
     if (rc == 0) {
+        /* The blank line sets off the epoch table; with --quiet there is
+         * none, and the report starts with its own blank line. */
         if (!json)
-            printf("data: %s\n%zu training and %zu test ratings\n\n", dd.name, dd.train->n_ratings,
-                   dd.test->n_ratings);
+            printf("data: %s\n%zu training and %zu test rating%s\n%s", dd.name, dd.train->n_ratings,
+                   dd.test->n_ratings, cli_s(dd.test->n_ratings), quiet ? "" : "\n");
         cli_epoch_log log;
         cli_epoch_log_init(&log, json, quiet, 1, 0);
         rc = train_and_score(&dd, &p, &log, &model, &rmse_model);
@@ -260,14 +271,15 @@ int cmd_demo(int argc, char **argv) {
         json_object_set_new(o, "top_item_bias", tb);
         json_object_set_new(o, "user", json_string(dd.user));
         json_object_set_new(o, "recommendations",
-                            cli_ranking_json(model, dd.items, recs, n_recs, "rating"));
+                            cli_ranking_json(model, dd.items, recs, n_recs, "rating", "score"));
         json_object_set_new(o, "item", json_string(dd.item));
         json_object_set_new(o, "similar",
-                            have_sim ? cli_ranking_json(model, dd.items, sim, n_sim, "cosine")
+                            have_sim ? cli_ranking_json(model, dd.items, sim, n_sim, "cosine", NULL)
                                      : json_null());
         if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
     } else if (rc == 0) {
-        printf("\nTest RMSE on the same %zu ratings (lower is better):\n", dd.test->n_ratings);
+        printf("\nTest RMSE on the same %zu rating%s (lower is better):\n", dd.test->n_ratings,
+               cli_s(dd.test->n_ratings));
         printf("  %-34s %.4f\n", "global mean (predict the average)", rmse_mean);
         printf("  %-34s %.4f\n", "bias only (average + user + item)", rmse_bias);
         char label[64];

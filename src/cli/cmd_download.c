@@ -3,6 +3,7 @@
  * prints its directory. */
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/data_hint.h"
 #include "cli/json_out.h"
 #include "cli/messages.h"
 #include "cli/progress.h"
@@ -71,6 +72,11 @@ int cmd_download(int argc, char **argv) {
     fl_error err = {0};
     fl_status st = fl_fetch(name, &o, dir, sizeof dir, &err);
     cli_progress_clear(&bar);
+    if (st == FL_ERR_NETWORK) {
+        char hint[2048];
+        cli_data_hint(hint, sizeof hint, name, o.cache_dir, 0);
+        return cli_error(fl_status_exit_code(st), "%s. %s", err.msg, hint);
+    }
     if (st != FL_OK) return cli_fail(&err);
     if (json) {
         json_t *j = json_object();

@@ -14,7 +14,7 @@ static void print_help(void) {
            "\n"
            "Scores a saved model on a ratings file.\n"
            "\n"
-           "  --ratings FILE       ratings to score (required)\n"
+           "  --ratings FILE       ratings to score (required); - reads standard input\n"
            "  --unknown mean|error|skip\n"
            "                       a user or item the model never saw: predict from the\n"
            "                       biases (never from an untrained vector) and count it,\n"
@@ -68,9 +68,12 @@ int cmd_eval(int argc, char **argv) {
         size_t unknown_n = mt.n_unknown_users + mt.n_unknown_items;
         if (unknown_n && unknown_values[unknown] == FL_UNKNOWN_MEAN)
             fprintf(stderr,
-                    "factorlens: note: %zu of %zu ratings have a user or item the model never "
-                    "saw (unknown users: %zu, unknown items: %zu); they were predicted from the biases\n",
-                    unknown_n, mt.n, mt.n_unknown_users, mt.n_unknown_items);
+                    "factorlens: note: %zu of %zu rating%s %s a user or item the model never "
+                    "saw (unknown users: %zu, unknown items: %zu); %s predicted from the "
+                    "biases\n",
+                    unknown_n, mt.n, cli_s(mt.n), unknown_n == 1 ? "has" : "have",
+                    mt.n_unknown_users, mt.n_unknown_items,
+                    unknown_n == 1 ? "it was" : "they were");
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "n", json_integer((json_int_t)mt.n));

@@ -60,7 +60,8 @@ static void print_human(const char *path, const fl_model_info *in, long long siz
     printf("solver        %s\n", fl_solver_name(p->solver));
     printf("users         %u\nitems         %u\nfactors       %d\n", in->n_users, in->n_items,
            p->n_factors);
-    printf("trained on    %zu ratings from %s\n", in->n_train, in->source[0] ? in->source : "?");
+    printf("trained on    %zu rating%s from %s\n", in->n_train, cli_s(in->n_train),
+           in->source[0] ? in->source : "?");
     printf("global mean   %.4f\nrating range  %g to %g\n", (double)in->global_mean,
            (double)in->rating_lo, (double)in->rating_hi);
     printf("epochs run    %d of %d\n", in->epochs_run, p->epochs);
@@ -80,8 +81,10 @@ static void print_human(const char *path, const fl_model_info *in, long long siz
             printf("%s%g", l ? "," : "", (double)p->dropout[l + 1]);
         printf("%s\nemb-dropout   %g\n", p->n_layers ? "" : "none", (double)p->dropout[0]);
     }
+    /* Files written before models recorded their thread count hold 0. */
     printf("threads       %d%s\nseed          %llu\n", p->n_threads,
-           p->n_threads ? "" : " (all cores)", (unsigned long long)p->seed);
+           p->n_threads ? "" : " (all cores; the count was not recorded)",
+           (unsigned long long)p->seed);
     printf("valid         %g\npatience      %d\n", p->valid_fraction, p->patience);
 }
 

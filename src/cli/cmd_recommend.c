@@ -15,14 +15,17 @@ static void print_help(void) {
            "\n"
            "Lists the items with the highest predicted rating for a user, leaving out the\n"
            "items the user rated in training. Each line: rank, item id, predicted rating and,\n"
-           "with --items, the title.\n"
+           "with --items, the title. Items are ranked by the model's score before the rating\n"
+           "is clipped to the training range, so items shown at the top of the scale keep\n"
+           "the model's order; exact ties go by item id.\n"
            "\n"
            "  --user ID            user id as in the ratings file (required)\n"
            "  -n, --top N          how many items (default 10)\n"
-           "  --items FILE         u.item or movies.csv, for titles (default: none)\n"
+           "  --items FILE         u.item or movies.csv, for titles (default: none); warns\n"
+           "                       when it lacks titles for many of the model's items\n"
            "  --json               print "
-           "{\"user\",\"items\":[{\"rank\",\"item\",\"rating\",\"title\"}]}\n"
-           "                       (default: text)\n"
+           "{\"user\",\"items\":[{\"rank\",\"item\",\"rating\",\"score\",\"title\"}]}\n"
+           "                       where rating is clipped and score is not (default: text)\n"
            "  -h, --help           this help\n");
     cli_print_exit_codes(stdout);
 }
@@ -57,11 +60,13 @@ int cmd_recommend(int argc, char **argv) {
     if (rc == 0) rc = cli_load_items(items_path, &items);
     if (rc == 0 && !(top = malloc(n * sizeof *top))) rc = cli_error(1, "out of memory");
     if (rc == 0 && fl_recommend(m, user, n, top, &got, &err) != FL_OK) rc = cli_fail(&err);
+    if (rc == 0) cli_check_titles(m, model_path, items, items_path, top, got);
     if (rc == 0) {
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "user", json_string(user));
-            json_object_set_new(o, "items", cli_ranking_json(m, items, top, got, "rating"));
+            json_object_set_new(o, "items",
+                                cli_ranking_json(m, items, top, got, "rating", "score"));
             if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
         } else {
             cli_ranking_print(stdout, m, items, top, got);

@@ -16,10 +16,12 @@ static void print_help(void) {
            "\n"
            "Lists the items nearest to an item by the cosine of their learned factor vectors\n"
            "(embeddings for nn). Each line: rank, item id, cosine and, with --items, the title.\n"
+           "Exact ties go by item id.\n"
            "\n"
            "  --item ID            item id as in the ratings file (required)\n"
            "  -n, --top N          how many items (default 10)\n"
-           "  --items FILE         u.item or movies.csv, for titles (default: none)\n"
+           "  --items FILE         u.item or movies.csv, for titles (default: none); warns\n"
+           "                       when it lacks titles for many of the model's items\n"
            "  --json               print "
            "{\"item\",\"title\",\"similar\":[{\"rank\",\"item\",\"cosine\",\n"
            "                       \"title\"}]} (default: text)\n"
@@ -57,13 +59,14 @@ int cmd_similar(int argc, char **argv) {
     if (rc == 0) rc = cli_load_items(items_path, &items);
     if (rc == 0 && !(top = malloc(n * sizeof *top))) rc = cli_error(1, "out of memory");
     if (rc == 0 && fl_similar(m, item, n, top, &got, &err) != FL_OK) rc = cli_fail(&err);
+    if (rc == 0) cli_check_titles(m, model_path, items, items_path, top, got);
     if (rc == 0) {
         const char *title = items ? fl_items_title(items, item) : NULL;
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "item", json_string(item));
             json_object_set_new(o, "title", title ? json_string(title) : json_null());
-            json_object_set_new(o, "similar", cli_ranking_json(m, items, top, got, "cosine"));
+            json_object_set_new(o, "similar", cli_ranking_json(m, items, top, got, "cosine", NULL));
             if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
         } else {
             cli_ranking_print(stdout, m, items, top, got);

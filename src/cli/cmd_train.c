@@ -8,6 +8,7 @@
 #include "cli/loaders.h"
 #include "cli/messages.h"
 #include "cli/read_options.h"
+#include "cli/train_help.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -27,65 +28,6 @@ typedef struct train_cfg {
 
 static const char *const kind_choices[] = {"dot", "biased", "nn", NULL};
 static const char *const solver_choices[] = {"sgd", "adam", "als", NULL};
-
-/* Defaults are read from the library so the help can never drift from them. */
-static void print_help(void) {
-    fl_params b, adam, als, nn;
-    fl_params_init(&b, FL_MODEL_BIASED, FL_SOLVER_SGD);
-    fl_params_init(&adam, FL_MODEL_BIASED, FL_SOLVER_ADAM);
-    fl_params_init(&als, FL_MODEL_BIASED, FL_SOLVER_ALS);
-    fl_params_init(&nn, FL_MODEL_NN, FL_SOLVER_ADAM);
-    printf(
-        "Usage: factorlens train --ratings FILE [options]\n"
-        "\n"
-        "Trains a model on explicit ratings and reports its error on a test set.\n"
-        "\n"
-        "Data:\n"
-        "  --ratings FILE       training ratings (required)\n"
-        "  --test FILE          test ratings, read like --ratings (default: none)\n"
-        "  --holdout F          instead, test on a random fraction F of --ratings (uses --seed)\n"
-        "  --temporal F         instead, test on each user's latest fraction F (needs timestamps)\n"
-        "  --folds K            instead, K-fold cross-validation: K models, each fold's test\n"
-        "                       metrics and their mean (cannot be combined with --out)\n"
-        "Model:\n"
-        "  --model dot|biased|nn    (default biased)\n"
-        "  --solver sgd|adam|als    (default sgd; adam for nn). Picking a solver also picks\n"
-        "                           its defaults for --lr, --reg, --reg-bias and --epochs\n"
-        "  --factors K          latent factors (default %d)\n"
-        "  --epochs N           passes over the data (default %d with sgd, %d adam, %d als)\n"
-        "  --lr X               learning rate (default %g sgd, %g adam; als uses none)\n"
-        "  --reg X              L2 on factors/weights (default %g sgd, %g adam, %g als)\n"
-        "  --reg-bias X         L2 on biases (default %g sgd, %g adam, %g als)\n"
-        "  --y-range LO,HI      squash predictions into (LO, HI) with a sigmoid, or none\n"
-        "                       (default none)\n"
-        "  --init-std X         factors start ~ N(0, X^2) (default %g)\n"
-        "  --batch-size N       mini-batch size for adam and nn (default %d)\n"
-        "  --layers W1,W2,...   nn hidden layer widths (default %d,%d)\n"
-        "  --dropout D1,D2,...  nn dropout after each hidden layer (default %g,%g)\n"
-        "  --emb-dropout X      nn dropout on the embeddings (default %g)\n"
-        "  --valid F            hold out a fraction F of the training ratings for early\n"
-        "                       stopping (default 0: none)\n"
-        "  --patience N         epochs without validation improvement before stopping\n"
-        "                       (default %d)\n"
-        "  --threads N          worker threads, 0 = all cores (default %d)\n"
-        "  --seed S             seed for initialisation, shuffling and splits (default %llu)\n"
-        "Output:\n"
-        "  --out FILE           save the trained model (default: not saved)\n"
-        "  --json               one JSON object per epoch, and a summary object as the last\n"
-        "                       line (default: aligned table)\n"
-        "  --quiet              no epoch lines and no progress bar\n"
-        "  -h, --help           this help\n",
-        b.n_factors, b.epochs, adam.epochs, als.epochs, (double)b.lr, (double)adam.lr,
-        (double)b.reg_factors, (double)adam.reg_factors, (double)als.reg_factors,
-        (double)b.reg_bias, (double)adam.reg_bias, (double)als.reg_bias, (double)b.init_std,
-        b.batch_size, nn.layers[0], nn.layers[1], (double)nn.dropout[1], (double)nn.dropout[2],
-        (double)nn.dropout[0], b.patience, b.n_threads, (unsigned long long)b.seed);
-    cli_read_options_help(stdout);
-    printf("\nWhile training, each epoch prints train_mse (the data loss), reg (the penalty\n"
-           "added by regularisation), test and validation RMSE, learning rate and seconds.\n"
-           "On a terminal a progress bar runs on stderr. Ctrl-C stops cleanly, saving nothing.\n");
-    cli_print_exit_codes(stdout);
-}
 
 /* One pass over argv. Run twice: first to learn --model/--solver (whose
  * defaults the other options override), then for real onto those defaults. */
@@ -143,6 +85,9 @@ static int configure(int argc, char **argv, train_cfg *c) {
 
     if (!c->ratings)
         return cli_error(2, "train needs --ratings FILE (see factorlens train --help)");
+    if (c->test && strcmp(c->ratings, "-") == 0 && strcmp(c->test, "-") == 0)
+        return cli_error(2, "--ratings and --test cannot both read standard input ('-'); "
+                            "give one of them as a file");
     int splits = !!c->test + (c->holdout > 0) + (c->temporal > 0) + (c->folds > 0);
     if (splits > 1)
         return cli_error(2, "use only one of --test, --holdout, --temporal and --folds");
@@ -168,6 +113,7 @@ typedef struct run_out {
     fl_train_result res;
     fl_metrics test; /* n == 0 without a test set */
     size_t n_train, n_test;
+    int threads; /* used, as the model records it (--threads 0 is resolved) */
 } run_out;
 
 static int interrupted_exit(void) {
@@ -191,6 +137,9 @@ static int run_one(const train_cfg *c, fl_dataset *train, const fl_dataset *test
         return interrupted_exit();
     }
     if (st != FL_OK) return cli_fail(&err);
+    fl_model_info info;
+    fl_model_get_info(*model, &info);
+    ro->threads = info.params.n_threads;
     if (test && test->n_ratings) {
         ro->n_test = test->n_ratings;
         /* Unknown test ids are scored from the biases and counted, as during training. */
@@ -202,11 +151,11 @@ static int run_one(const train_cfg *c, fl_dataset *train, const fl_dataset *test
     return 0;
 }
 
-static void set_common(json_t *o, const train_cfg *c) {
+static void set_common(json_t *o, const train_cfg *c, int threads) {
     json_object_set_new(o, "model", json_string(fl_model_kind_name(c->p.kind)));
     json_object_set_new(o, "solver", json_string(fl_solver_name(c->p.solver)));
     json_object_set_new(o, "factors", json_integer(c->p.n_factors));
-    json_object_set_new(o, "threads", json_integer(c->p.n_threads));
+    json_object_set_new(o, "threads", json_integer(threads));
     json_object_set_new(o, "seed", json_integer((json_int_t)c->p.seed));
 }
 
@@ -228,7 +177,7 @@ static json_t *summary_json(const train_cfg *c, const run_out *r) {
     json_object_set_new(o, "n_unknown_users", json_integer((json_int_t)r->test.n_unknown_users));
     json_object_set_new(o, "n_unknown_items", json_integer((json_int_t)r->test.n_unknown_items));
     json_object_set_new(o, "seconds", cli_json_real(r->res.seconds));
-    set_common(o, c);
+    set_common(o, c, r->threads);
     return o;
 }
 
@@ -238,11 +187,11 @@ static void summary_human(const train_cfg *c, const run_out *r, const char *sour
            r->res.epochs_run == 1 ? "" : "s", r->res.seconds);
     if (c->p.valid_fraction > 0)
         printf(", kept epoch %d (best validation RMSE)", r->res.best_epoch);
-    printf("\ntrain    %zu ratings from %s: train_mse %.6f, reg %.6f\n", r->n_train, source,
-           r->res.last.train_mse, r->res.last.reg_penalty);
+    printf("\ntrain    %zu rating%s from %s: train_mse %.6f, reg %.6f\n", r->n_train,
+           cli_s(r->n_train), source, r->res.last.train_mse, r->res.last.reg_penalty);
     if (r->n_test) {
-        printf("test     %zu ratings: RMSE %.6f  MAE %.6f  MSE %.6f\n", r->n_test, r->test.rmse,
-               r->test.mae, r->test.mse);
+        printf("test     %zu rating%s: RMSE %.6f  MAE %.6f  MSE %.6f\n", r->n_test,
+               cli_s(r->n_test), r->test.rmse, r->test.mae, r->test.mse);
         size_t unk = r->test.n_unknown_users + r->test.n_unknown_items;
         if (unk)
             printf("         %zu test rating%s had a user or item unseen in training "
@@ -254,7 +203,7 @@ static void summary_human(const train_cfg *c, const run_out *r, const char *sour
 static int cross_validate(const train_cfg *c, const fl_dataset *d) {
     double sum_rmse = 0, sum_mae = 0, sum_mse = 0, sum_train = 0, sum_reg = 0, seconds = 0;
     size_t sum_n_train = 0, sum_n_test = 0, sum_unknown = 0;
-    int max_epochs = 0;
+    int max_epochs = 0, threads = c->p.n_threads;
     json_t *per_fold = json_array();
     int rc = 0;
     for (int k = 0; k < c->folds && rc == 0; k++) {
@@ -281,6 +230,7 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
         sum_unknown += r.test.n_unknown_users + r.test.n_unknown_items;
         seconds += r.res.seconds;
         if (r.res.epochs_run > max_epochs) max_epochs = r.res.epochs_run;
+        threads = r.threads;
         json_array_append_new(per_fold, cli_json_real(r.test.rmse));
         if (c->json) {
             json_t *o = summary_json(c, &r);
@@ -289,8 +239,9 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
             cli_json_print(o);
         } else {
             printf(
-                "fold %d/%d: test RMSE %.6f  MAE %.6f  MSE %.6f  (%zu train, %zu test ratings)\n",
-                k + 1, c->folds, r.test.rmse, r.test.mae, r.test.mse, r.n_train, r.n_test);
+                "fold %d/%d: test RMSE %.6f  MAE %.6f  MSE %.6f  (%zu train, %zu test rating%s)\n",
+                k + 1, c->folds, r.test.rmse, r.test.mae, r.test.mse, r.n_train, r.n_test,
+                cli_s(r.n_test));
             fflush(stdout);
         }
     }
@@ -315,7 +266,7 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
         json_object_set_new(o, "n_unknown_test", json_integer((json_int_t)sum_unknown));
         json_object_set_new(o, "best_epoch", json_null());
         json_object_set_new(o, "seconds", cli_json_real(seconds));
-        set_common(o, c);
+        set_common(o, c, threads);
         if (cli_json_print(o) != 0) return cli_error(1, "could not write to standard output");
     } else {
         json_decref(per_fold);
@@ -326,7 +277,7 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
 }
 
 int cmd_train(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) return print_help(), 0;
+    if (cli_wants_help(argc, argv)) return cli_train_help(stdout), 0;
     train_cfg c;
     int rc = configure(argc, argv, &c);
     if (rc) return rc;
@@ -366,7 +317,7 @@ int cmd_train(int argc, char **argv) {
             if (c.out) json_object_set_new(o, "out", json_string(c.out));
             if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
         } else {
-            summary_human(&c, &r, c.ratings);
+            summary_human(&c, &r, strcmp(c.ratings, "-") ? c.ratings : "standard input");
             if (c.out) printf("saved    %s\n", c.out);
         }
     }

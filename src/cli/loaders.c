@@ -1,17 +1,31 @@
 /* loaders.c — reading ratings, models and item titles with their error
- * reporting. Skipped malformed lines are not an error but are never silent. */
+ * reporting. Skipped malformed lines are not an error but are never silent;
+ * nor are ratings far outside the range the rest of the file uses. */
 #include "cli/loaders.h"
 
 #include "cli/messages.h"
 
+#include <string.h>
+#include <unistd.h>
+
 int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out) {
     fl_error err = {0};
     *out = NULL;
+    /* Typed at a terminal, '-' would otherwise wait without a word. */
+    if (strcmp(path, "-") == 0 && isatty(STDIN_FILENO))
+        cli_note("reading ratings from standard input (the terminal); end them with Ctrl-D");
     fl_status st = fl_dataset_read(path, o, out, &err);
     if (st != FL_OK) return cli_fail(&err);
-    if ((*out)->n_skipped)
-        cli_note("skipped %zu malformed line%s in %s (first: %s)", (*out)->n_skipped,
-                 (*out)->n_skipped == 1 ? "" : "s", path, (*out)->first_skipped);
+    const fl_dataset *d = *out;
+    if (d->n_skipped)
+        cli_note("skipped %zu malformed line%s in %s (first: %s)", d->n_skipped,
+                 cli_s(d->n_skipped), d->source, d->first_skipped);
+    if (d->n_outside)
+        cli_warn("%zu rating%s in %s %s far outside %g..%g, the range the rest of the file uses "
+                 "(first: %s); %s kept: use --scale LO,HI to refuse ratings outside LO..HI",
+                 d->n_outside, cli_s(d->n_outside), d->source, d->n_outside == 1 ? "lies" : "lie",
+                 (double)d->usual_lo, (double)d->usual_hi, d->first_outside,
+                 d->n_outside == 1 ? "it was" : "they were");
     return 0;
 }
 

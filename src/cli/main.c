@@ -2,6 +2,7 @@
  * one subcommand per file (cmd_*.c). Results go to stdout, messages to stderr. */
 #include "cli/commands.h"
 #include "cli/messages.h"
+#include "cli/suggest.h"
 #include "factorlens.h"
 
 #include <stdio.h>
@@ -45,6 +46,19 @@ static void print_help(FILE *f) {
     cli_print_exit_codes(f);
 }
 
+/* Exit code 2 and the sentence for a name that is no command, with the
+ * nearest command when one is close ("trian": did you mean 'train'?). */
+static int unknown_command(const char *name) {
+    const char *names[N_COMMANDS + 1];
+    for (size_t k = 0; k < N_COMMANDS; k++) names[k] = commands[k].name;
+    names[N_COMMANDS] = NULL;
+    const char *guess = cli_nearest(name, strlen(name), names);
+    if (guess)
+        return cli_error(2, "unknown command '%s'; did you mean '%s'? (see factorlens --help)",
+                         name, guess);
+    return cli_error(2, "unknown command '%s' (see factorlens --help)", name);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_help(stderr); /* no command is a usage error: help, but not on stdout */
@@ -63,9 +77,9 @@ int main(int argc, char **argv) {
                 char *help_argv[] = {argv[2], "--help", NULL};
                 return commands[k].run(2, help_argv);
             }
-        return cli_error(2, "unknown command '%s' (see factorlens --help)", argv[2]);
+        return unknown_command(argv[2]);
     }
     for (size_t k = 0; k < N_COMMANDS; k++)
         if (strcmp(cmd, commands[k].name) == 0) return commands[k].run(argc - 1, argv + 1);
-    return cli_error(2, "unknown command '%s' (see factorlens --help)", cmd);
+    return unknown_command(cmd);
 }

@@ -42,6 +42,17 @@ void cli_note(const char *fmt, ...) {
     print_sentence("note: ", buf);
 }
 
+const char *cli_s(size_t n) { return n == 1 ? "" : "s"; }
+
+void cli_warn(const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    print_sentence("warning: ", buf);
+}
+
 void cli_print_exit_codes(FILE *f) {
     fputs("\nExit codes: 0 ok, 1 other error (i/o, network, interrupted, ...), 2 usage error,\n"
           "  3 unknown user or item id, 4 bad input data, 5 bad or corrupt model file.\n",

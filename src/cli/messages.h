@@ -17,6 +17,10 @@ int cli_fail(const fl_error *err);
 int cli_usage_fail(const cli_args *a);
 /* A non-fatal note on stderr ("factorlens: note: ..."). */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for something that may well be a mistake ("factorlens: warning: ..."). */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "s" unless n is 1: "%zu rating%s". */
+const char *cli_s(size_t n);
 /* The exit-code legend, for the end of every --help. */
 void cli_print_exit_codes(FILE *f);
 

@@ -43,7 +43,8 @@ void cli_read_options_help(FILE *f) {
           "  --header yes|no|auto whether the first line is a header (default auto: it is when\n"
           "                       its rating field is not a number)\n"
           "  --skip-bad           skip and count malformed lines instead of failing (default off)\n"
-          "  --scale LO,HI        accepted rating range (default: any finite rating)\n"
+          "  --scale LO,HI        accepted rating range (default: any finite rating, with a\n"
+          "                       warning for a few far outside the rest, e.g. -3 among 1-5)\n"
           "  --duplicates error|last|mean|keep\n"
           "                       what to do with a repeated (user, item) pair (default error)\n",
           f);

@@ -1,5 +1,8 @@
 /* byte_source.c — plain files through read(2), gzip through zlib's gzread.
- * zlib would pass plain files through too, but read(2) avoids one copy. */
+ * zlib would pass plain files through too, but read(2) avoids one copy.
+ * Standard input always goes through gzread: a pipe cannot be peeked at
+ * (pread) for the gzip magic, and gzread tells gzip from plain text itself,
+ * passing plain bytes through unchanged. */
 #include "data/byte_source.h"
 
 #include "core/error.h"
@@ -18,7 +21,35 @@ struct fl_byte_source {
     const char *path;
 };
 
+const char *fl_source_name(const char *path) {
+    return strcmp(path, "-") == 0 ? "(standard input)" : path;
+}
+
+static fl_status open_stdin(fl_byte_source **out, fl_error *err) {
+    const char *name = fl_source_name("-");
+    /* A duplicate, so closing the source leaves the process's stdin open. */
+    int fd = dup(STDIN_FILENO);
+    if (fd < 0) return fl_fail(err, FL_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
+    fl_byte_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
+    }
+    s->fd = -1;
+    s->path = name;
+    s->gz = gzdopen(fd, "rb");
+    if (!s->gz) {
+        close(fd);
+        free(s);
+        return fl_fail(err, FL_ERR_IO, "%s: cannot open a stream on it", name);
+    }
+    gzbuffer(s->gz, 1 << 20);
+    *out = s;
+    return FL_OK;
+}
+
 fl_status fl_source_open(const char *path, fl_byte_source **out, fl_error *err) {
+    if (strcmp(path, "-") == 0) return open_stdin(out, err);
     struct stat st;
     if (stat(path, &st) != 0)
         return fl_fail(err, FL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));

@@ -1,5 +1,6 @@
 /* byte_source.h — a file read in large chunks, gunzipped on the fly when it
- * starts with the gzip magic. Readers see bytes, never FILE or gzFile. */
+ * starts with the gzip magic. Readers see bytes, never FILE or gzFile. The
+ * path "-" is standard input (e.g. zcat ratings.gz | factorlens ... -). */
 #ifndef FL_DATA_BYTE_SOURCE_H
 #define FL_DATA_BYTE_SOURCE_H
 
@@ -7,6 +8,8 @@
 
 typedef struct fl_byte_source fl_byte_source;
 
+/* What messages call path: "(standard input)" for "-", else path itself. */
+const char *fl_source_name(const char *path);
 /* Opens path; a directory, a missing or unreadable file fail with a sentence. */
 fl_status fl_source_open(const char *path, fl_byte_source **out, fl_error *err);
 /* Reads up to cap bytes; *got == 0 means end of input. Truncated or corrupt

@@ -10,6 +10,7 @@
 #include "data/byte_source.h"
 #include "data/dataset.h"
 #include "data/duplicates.h"
+#include "data/rating_values.h"
 
 #include "core/error.h"
 
@@ -46,6 +47,7 @@ typedef struct parser {
     fl_dataset_builder b;
     uint32_t *lines; /* line of each rating, for duplicate messages */
     size_t lines_cap;
+    fl_rating_values *values; /* without a scale: for ratings far from the rest */
     char unquoted[2][FL_MAX_ID_LEN + 1];
 } parser;
 
@@ -379,6 +381,7 @@ static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err)
     if (o->scale_lo <= o->scale_hi && (r < o->scale_lo || r > o->scale_hi))
         return bad_line(p, err, "rating %g is outside the scale %g..%g", (double)r,
                         (double)o->scale_lo, (double)o->scale_hi);
+    if (p->values) fl_rating_values_add(p->values, r, p->line);
     uint32_t t = 0;
     if (p->b.d->times && p->col[F_TIME] >= 0) {
         field tf = f[p->col[F_TIME]];
@@ -446,11 +449,16 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, fl_er
         p->lines_cap = 1024;
         p->lines = malloc(p->lines_cap * sizeof *p->lines);
     }
-    if (!p->b.d || (o->duplicates != FL_DUP_KEEP && !p->lines)) {
+    if (o->scale_lo > o->scale_hi && (p->values = malloc(sizeof *p->values)))
+        fl_rating_values_init(p->values);
+    if (!p->b.d || (o->duplicates != FL_DUP_KEEP && !p->lines) ||
+        (o->scale_lo > o->scale_hi && !p->values)) {
         fl_dataset_free(p->b.d);
         free(p->lines);
+        free(p->values);
         p->b.d = NULL;
         p->lines = NULL;
+        p->values = NULL;
         return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
     }
     snprintf(p->b.d->source, sizeof p->b.d->source, "%s", name);
@@ -460,7 +468,11 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, fl_er
 static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err) {
     fl_dataset *d = p->b.d;
     if (st == FL_OK && d->n_ratings == 0) {
-        if (d->n_skipped)
+        if (d->n_skipped == 1)
+            st = fl_fail(err, FL_ERR_DATA,
+                         "%s: no ratings found: its one data line is malformed (%s)", p->name,
+                         d->first_skipped);
+        else if (d->n_skipped)
             st = fl_fail(err, FL_ERR_DATA,
                          "%s: no ratings found: all %zu data lines were malformed "
                          "(first: %s)",
@@ -471,7 +483,9 @@ static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err
             st = fl_fail(err, FL_ERR_DATA, "%s: is empty, expected ratings", p->name);
     }
     if (st == FL_OK && p->lines) st = fl_dedupe(d, p->o->duplicates, p->lines, p->name, err);
+    if (st == FL_OK && p->values) fl_rating_values_judge(p->values, p->name, d);
     free(p->lines);
+    free(p->values);
     if (st) {
         fl_dataset_free(d);
         return st;
@@ -493,20 +507,23 @@ fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const 
     return finish(&p, st, out, err);
 }
 
+/* path "-" reads standard input (plain or gzip), named "(standard input)"
+ * in messages and as the dataset's source. */
 fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out,
                           fl_error *err) {
     fl_read_opts def;
     if (!o) fl_read_opts_default(&def), o = &def;
+    const char *name = fl_source_name(path);
     fl_byte_source *src;
     fl_status st = fl_source_open(path, &src, err);
     if (st) return st;
     char *buf = malloc(CHUNK);
     if (!buf) {
         fl_source_close(src);
-        return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", path);
+        return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
     }
     parser p;
-    st = begin(&p, path, o, err);
+    st = begin(&p, name, o, err);
     size_t have = 0;
     while (st == FL_OK) {
         size_t got;
@@ -518,7 +535,7 @@ fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **
         if (st) break;
         if (got == 0) break;
         if (used == 0 && have == CHUNK) {
-            st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", path, p.line + 1,
+            st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", name, p.line + 1,
                          CHUNK);
             break;
         }

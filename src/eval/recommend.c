@@ -1,51 +1,91 @@
 /* recommend.c — top-n lists: items for a user (by predicted rating, unseen
  * only) and items like an item (by cosine of factor vectors). Both keep a
- * size-n min-heap, O(n_items log n). */
+ * size-n min-heap, O(n_items log n). The heap is keyed on the unclipped
+ * score: clipping to the rating range makes every item above the top of the
+ * scale equal, and the list would then follow the order items were first
+ * seen instead of the model's preference. */
 #include "core/error.h"
 #include "models/model.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Min-heap on score; ties broken by index so results are deterministic. */
-static int worse(const fl_scored *a, const fl_scored *b) {
-    return a->score < b->score || (a->score == b->score && a->index > b->index);
+/* Only decimal digits (and at least one)? */
+static int all_digits(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
 }
 
-static void sift_down(fl_scored *h, size_t n, size_t k) {
+int fl_id_compare(const char *a, const char *b) {
+    int da = all_digits(a), db = all_digits(b);
+    if (da != db) return da ? -1 : 1; /* numbers first: one class each keeps the order total */
+    if (da) {
+        /* By value without converting (ids may exceed 64 bits): fewer
+         * significant digits is smaller, then digit by digit. */
+        const char *x = a, *y = b;
+        while (*x == '0' && x[1]) x++;
+        while (*y == '0' && y[1]) y++;
+        size_t nx = strlen(x), ny = strlen(y);
+        if (nx != ny) return nx < ny ? -1 : 1;
+        int c = strcmp(x, y);
+        if (c) return c;
+    }
+    return strcmp(a, b);
+}
+
+typedef struct ranking {
+    fl_scored *h; /* the caller's output array, used as the heap */
+    size_t cap, n;
+    const fl_idmap *ids; /* for ties */
+} ranking;
+
+/* Is a below b in the final order? Lower raw score, or an exact tie and a
+ * later id. */
+static int worse(const ranking *r, const fl_scored *a, const fl_scored *b) {
+    if (a->raw != b->raw) return a->raw < b->raw;
+    return fl_id_compare(fl_idmap_name(r->ids, a->index), fl_idmap_name(r->ids, b->index)) > 0;
+}
+
+static void swap(fl_scored *a, fl_scored *b) {
+    fl_scored t = *a;
+    *a = *b, *b = t;
+}
+
+static void sift_down(const ranking *r, size_t n, size_t k) {
+    fl_scored *h = r->h;
     for (;;) {
-        size_t l = 2 * k + 1, r = l + 1, s = k;
-        if (l < n && worse(&h[l], &h[s])) s = l;
-        if (r < n && worse(&h[r], &h[s])) s = r;
+        size_t l = 2 * k + 1, rt = l + 1, s = k;
+        if (l < n && worse(r, &h[l], &h[s])) s = l;
+        if (rt < n && worse(r, &h[rt], &h[s])) s = rt;
         if (s == k) return;
-        fl_scored t = h[k];
-        h[k] = h[s], h[s] = t;
+        swap(&h[k], &h[s]);
         k = s;
     }
 }
 
-static void offer(fl_scored *h, size_t cap, size_t *n, uint32_t index, float score) {
-    fl_scored c = {index, score};
-    if (*n < cap) {
-        size_t k = (*n)++;
+static void offer(ranking *r, uint32_t index, float raw, float score) {
+    fl_scored c = {index, score, raw};
+    fl_scored *h = r->h;
+    if (r->n < r->cap) {
+        size_t k = r->n++;
         h[k] = c;
-        while (k > 0 && worse(&h[k], &h[(k - 1) / 2])) {
-            fl_scored t = h[k];
-            h[k] = h[(k - 1) / 2], h[(k - 1) / 2] = t;
+        while (k > 0 && worse(r, &h[k], &h[(k - 1) / 2])) {
+            swap(&h[k], &h[(k - 1) / 2]);
             k = (k - 1) / 2;
         }
-    } else if (cap > 0 && worse(&h[0], &c)) {
+    } else if (r->cap > 0 && worse(r, &h[0], &c)) {
         h[0] = c;
-        sift_down(h, *n, 0);
+        sift_down(r, r->n, 0);
     }
 }
 
 /* Heap -> best first. */
-static void drain(fl_scored *h, size_t n) {
-    for (size_t end = n; end > 1; end--) {
-        fl_scored t = h[0];
-        h[0] = h[end - 1], h[end - 1] = t;
-        sift_down(h, end - 1, 0);
+static void drain(const ranking *r) {
+    for (size_t end = r->n; end > 1; end--) {
+        swap(&r->h[0], &r->h[end - 1]);
+        sift_down(r, end - 1, 0);
     }
 }
 
@@ -58,15 +98,16 @@ fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scor
                        "user '%s' is not in the model (it had no training ratings)", user_id);
     const uint32_t *seen = m->seen_items + m->seen_start[u];
     size_t n_seen = (size_t)(m->seen_start[u + 1] - m->seen_start[u]), s = 0;
-    size_t got = 0;
+    ranking r = {out, n, 0, m->item_ids};
     for (uint32_t i = 0; i < m->n_items; i++) {
         /* seen is ascending, so one merge-like walk skips the rated items. */
         while (s < n_seen && seen[s] < i) s++;
         if (s < n_seen && seen[s] == i) continue;
-        offer(out, n, &got, i, fl_predict_index(m, u, i));
+        float raw = fl_predict_unclipped(m, u, i);
+        offer(&r, i, raw, fl_model_clip(m, raw));
     }
-    drain(out, got);
-    *n_out = got;
+    drain(&r);
+    *n_out = r.n;
     return FL_OK;
 }
 
@@ -88,7 +129,7 @@ fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored
     float nq = norm(q, k);
     if (nq == 0.0f)
         return fl_fail(err, FL_ERR_OTHER, "item '%s' has an all-zero factor vector", item_id);
-    size_t got = 0;
+    ranking r = {out, n, 0, m->item_ids};
     for (uint32_t j = 0; j < m->n_items; j++) {
         if (j == i) continue;
         const float *x = m->Q + (size_t)j * m->stride;
@@ -96,9 +137,10 @@ fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored
         if (nx == 0.0f) continue;
         float dot = 0.0f;
         for (uint32_t f = 0; f < k; f++) dot += q[f] * x[f];
-        offer(out, n, &got, j, dot / (nq * nx));
+        float cosine = dot / (nq * nx);
+        offer(&r, j, cosine, cosine);
     }
-    drain(out, got);
-    *n_out = got;
+    drain(&r);
+    *n_out = r.n;
     return FL_OK;
 }

@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Checksums from /work/shared/data/README.md, re-checked with sha256sum
- * against the original GroupLens files. The READMEs are kept (they carry the
- * licence) but not verified: copies in the wild differ and no code reads them. */
+/* Checksums from the README.md of the shared data folder (scripts/data-dir),
+ * re-checked with sha256sum against the original GroupLens files. The READMEs
+ * are kept (they carry the licence) but not verified: copies in the wild
+ * differ and no code reads them. */
 static const fl_dataset_file ML_100K[] = {
     {"u.data", "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490", 1979173},
     {"u.item", "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701", 236344},

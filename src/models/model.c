@@ -165,9 +165,13 @@ fl_status fl_model_set_seen(fl_model *m, const fl_dataset *d, fl_error *err) {
     return FL_OK;
 }
 
-float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i) {
+float fl_predict_unclipped(const fl_model *m, uint32_t u, uint32_t i) {
     float z = m->kind == FL_MODEL_NN ? fl_nn_score(m, u, i) : fl_mf_score(m, u, i);
-    return fl_model_clip(m, fl_squash(&m->params, z));
+    return fl_squash(&m->params, z);
+}
+
+float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i) {
+    return fl_model_clip(m, fl_predict_unclipped(m, u, i));
 }
 
 float fl_model_user_bias(const fl_model *m, uint32_t u) {

@@ -91,6 +91,10 @@ static inline float fl_model_clip(const fl_model *m, float y) {
     return y;
 }
 
+/* fl_predict_index before its clip to the rating range: what top-n lists
+ * rank by, since many items may clip to the same end of the scale. */
+float fl_predict_unclipped(const fl_model *m, uint32_t u, uint32_t i);
+
 /* Asks for user u's and item i's rows and biases ahead of scoring them.
  * Passes that score many ratings in an order unrelated to the model's rows
  * (the training loss, evaluation) wait on memory for every rating

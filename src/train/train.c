@@ -206,9 +206,17 @@ static fl_status start_solver(run *r, fl_error *err) {
     fl_trainer *t = &r->t;
     const fl_params *p = t->p;
     fl_model *m = t->m;
+    /* "All cores" stops at the largest count fl_params_check accepts, so the
+     * count recorded below always loads back. */
     int n_threads = p->n_threads ? p->n_threads : fl_cpu_count();
+    if (n_threads > 1024) n_threads = 1024;
     t->pool = fl_pool_new(n_threads);
-    if (!t->pool) return fl_fail(err, FL_ERR_OTHER, "cannot start %d training threads", n_threads);
+    if (!t->pool)
+        return fl_fail(err, FL_ERR_OTHER, "cannot start %d training thread%s", n_threads,
+                       n_threads == 1 ? "" : "s");
+    /* The model records the threads it ran on (the pool may have started
+     * fewer than asked): with the seed, that is what reproduces it. */
+    m->params.n_threads = fl_pool_threads(t->pool);
     /* SGD's grid and ALS's rows take the training set's arrays when they
      * are ours to take: then they are the only copy of the ratings. */
     fl_dataset *mine = NULL;

@@ -5,6 +5,7 @@
  * --duplicates, ...) go through the same matcher `train` and `eval` use. */
 #include "cli/args.c"
 #include "cli/read_options.c"
+#include "cli/suggest.c"
 
 #include <stdint.h>
 
