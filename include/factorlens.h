@@ -389,6 +389,9 @@ FL_API int fl_id_compare(const char *a, const char *b);
  * rated in training. Writes min(n, available) entries best first. */
 FL_API fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scored *out,
                        size_t *n_out, fl_error *err);
+/* Like fl_recommend, but the items the user rated in training compete too. */
+FL_API fl_status fl_recommend_including_seen(const fl_model *m, const char *user_id, size_t n,
+                                             fl_scored *out, size_t *n_out, fl_error *err);
 /* Items nearest to item_id by cosine of their factor vectors (dot/biased),
  * or of their embeddings (nn). */
 FL_API fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,
@@ -410,6 +413,16 @@ FL_API fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, cons
 /* The predicted rating of model item index i for a folded-in user, computed
  * and clipped as fl_predict_index does for a trained one. */
 FL_API float fl_predict_folded(const fl_model *m, const float *factors, float bias, uint32_t i);
+
+/* Top-n items for a folded-in user (factors and bias from fl_fold_in), ranked
+ * as fl_recommend ranks them for a trained user, each score what
+ * fl_predict_folded gives. exclude: model item indices to leave out (the
+ * items the user rated), ascending, n_exclude of them (exclude may be NULL
+ * when n_exclude is 0). Dot and biased models without a y-range, as for
+ * fl_fold_in (others: FL_ERR_USAGE). */
+FL_API fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bias,
+                                     const uint32_t *exclude, size_t n_exclude, size_t n,
+                                     fl_scored *out, size_t *n_out, fl_error *err);
 
 /* ---------------------------------------------------------------- model files */
 

@@ -33,7 +33,7 @@ port=$PORT
 echo "ok: server pid $SERVER_PID on port $port"
 
 python3 "$HERE/serve/check_api.py" --port "$port" --pid "$SERVER_PID" --dir "$T" \
-    --log "$T/server.log" || fail "API checks"
+    --log "$T/server.log" --ratings "$D/u1.base" || fail "API checks"
 
 # A clean stop: SIGTERM, then exit code 0 within a few seconds.
 kill -TERM "$SERVER_PID"

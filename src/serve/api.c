@@ -116,16 +116,19 @@ static void predict(const serve_snapshot *s, const serve_request *r, serve_reply
 }
 
 static void recommend(const serve_snapshot *s, const serve_request *r, serve_reply *out) {
-    static const char *const allowed[] = {"user", "n", NULL};
+    static const char *const allowed[] = {"user", "n", "exclude_seen", NULL};
     const char *user;
     long n;
+    int exclude_seen;
     if (!serve_check_args(r, allowed, out) || !serve_arg_id(r, "user", &user, out) ||
-        !serve_arg_long(r, "n", 10, 1, SERVE_MAX_N, &n, out))
+        !serve_arg_long(r, "n", 10, 1, SERVE_MAX_N, &n, out) ||
+        !serve_arg_flag(r, "exclude_seen", 1, &exclude_seen, out))
         return;
     fl_scored top[SERVE_MAX_N];
     size_t got = 0;
     fl_error err = {0};
-    fl_status st = fl_recommend(s->model, user, (size_t)n, top, &got, &err);
+    fl_status st = exclude_seen ? fl_recommend(s->model, user, (size_t)n, top, &got, &err)
+                                : fl_recommend_including_seen(s->model, user, (size_t)n, top, &got, &err);
     if (st != FL_OK) {
         lib_error(out, &err);
         return;
@@ -148,6 +151,51 @@ static void similar(const serve_snapshot *s, const serve_request *r, serve_reply
         return;
     }
     serve_ok(out, json_pack("{s:s, s:o}", "item", item, "items", scored_list(s, top, got)));
+}
+
+static int by_index(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void foldin(const serve_snapshot *s, const serve_request *r, serve_reply *out) {
+    static const char *const allowed[] = {NULL};
+    if (!serve_check_args(r, allowed, out)) return;
+    fl_model_info info;
+    fl_model_get_info(s->model, &info);
+    serve_foldin f;
+    if (!serve_parse_foldin(r->body, r->body_len, info.rating_lo, info.rating_hi, &f, out))
+        return;
+    const int k = info.params.n_factors;
+    float *factors = malloc((size_t)k * sizeof *factors);
+    uint32_t *rated = malloc((f.n_ratings ? f.n_ratings : 1) * sizeof *rated);
+    fl_scored top[SERVE_MAX_N];
+    size_t used = 0, got = 0;
+    float bias = 0.0f;
+    fl_error err = {0};
+    if (!factors || !rated) {
+        serve_error(out, 503, "out of memory");
+    } else if (fl_fold_in(s->model, f.items, f.ratings, f.n_ratings, FL_UNKNOWN_ERROR, factors,
+                          &bias, &used, &err) != FL_OK) {
+        lib_error(out, &err);
+    } else {
+        /* Every item is known (fl_fold_in refused unknown ones): leave the
+         * rated ones out of the list, as for a trained user. */
+        const fl_idmap *ids = fl_model_item_ids(s->model);
+        for (size_t j = 0; j < f.n_ratings; j++)
+            fl_idmap_find(ids, f.items[j], strlen(f.items[j]), &rated[j]);
+        qsort(rated, f.n_ratings, sizeof *rated, by_index);
+        if (fl_recommend_folded(s->model, factors, bias, rated, f.n_ratings, (size_t)f.n, top,
+                                &got, &err) != FL_OK)
+            lib_error(out, &err);
+        else
+            serve_ok(out, json_pack("{s:o, s:I, s:o}", "bias",
+                                    info.kind == FL_MODEL_DOT ? json_null() : num(bias), "n_used",
+                                    (json_int_t)used, "items", scored_list(s, top, got)));
+    }
+    free(rated);
+    free(factors);
+    serve_foldin_free(&f);
 }
 
 static void items(const serve_snapshot *s, const serve_request *r, serve_reply *out) {
@@ -199,6 +247,7 @@ void serve_api(const serve_snapshot *s, serve_endpoint e, const serve_request *r
     case SERVE_PREDICT: predict(s, r, out); break;
     case SERVE_RECOMMEND: recommend(s, r, out); break;
     case SERVE_SIMILAR: similar(s, r, out); break;
+    case SERVE_FOLDIN: foldin(s, r, out); break;
     case SERVE_ITEMS: items(s, r, out); break;
     case SERVE_ITEM: item(s, r, out); break;
     default: serve_error(out, 404, "no such endpoint"); break;

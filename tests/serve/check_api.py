@@ -18,6 +18,7 @@ ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--pid", type=int, required=True)
 ap.add_argument("--dir", required=True)  # holds a.flm, b.flm and the served model.flm
 ap.add_argument("--log", required=True)
+ap.add_argument("--ratings", required=True)  # the model's training ratings (u1.base)
 args = ap.parse_args()
 HOST = "127.0.0.1"
 
@@ -90,6 +91,20 @@ check(get("/v1/recommend?user=196")["items"] == j["items"], "recommend: n defaul
 j = get("/v1/recommend?user=196&n=3")
 check([e["item"] for e in j["items"]] == default_items[:3], "recommend n=3 is the top 3 of n=10")
 
+seen196 = set()
+for line in open(args.ratings):
+    u, i = line.split("\t")[:2]
+    if u == "196":
+        seen196.add(i)
+check(not seen196 & set(default_items), "recommend leaves out what the user rated")
+j = get("/v1/recommend?user=196&n=1000&exclude_seen=0")
+with_seen = [e["item"] for e in j["items"]]
+check(seen196 & set(with_seen), "recommend with exclude_seen=0 lists rated items too")
+check([i for i in with_seen if i not in seen196][:10] == default_items,
+      "exclude_seen=0 less the rated items is the exclude_seen=1 list")
+check(get("/v1/recommend?user=196&exclude_seen=1")["items"] == get("/v1/recommend?user=196")["items"],
+      "exclude_seen defaults to 1")
+
 j = get("/v1/similar?item=50&n=5")
 check(j["item"] == "50" and len(j["items"]) == 5, f"similar: {j}")
 titles = [e["title"] for e in j["items"]]
@@ -114,6 +129,51 @@ check(j["item"] == "50" and j["title"] == "Star Wars (1977)", f"item 50: {j}")
 check(j["count"] > 300 and 4.0 < j["mean"] <= 5.0 and j["bias"] > 0.3,
       f"item 50: count, mean and bias of a well-liked, much-rated film: {j}")
 print("ok: predict, recommend, similar, items, items/{id}, healthz")
+
+# ---------------------------------------------------------------- fold-in
+def foldin(body, want=200):
+    return call("POST", "/v1/foldin", want, body=json.dumps(body).encode() if not isinstance(body, bytes) else body,
+                headers={"Content-Type": "application/json"})
+
+
+liked = [{"item": "50", "rating": 5}, {"item": "172", "rating": 5}, {"item": "181", "rating": 4.5}]
+j = foldin({"ratings": liked})
+check(set(j) == {"bias", "n_used", "items"} and j["n_used"] == 3, f"foldin: {j}")
+check(isinstance(j["bias"], float) and -3 < j["bias"] < 3, f"foldin: a fitted bias: {j['bias']}")
+check(len(j["items"]) == 10 and not {"50", "172", "181"} & {e["item"] for e in j["items"]},
+      "foldin: 10 items (the default), none of the rated ones")
+scores = [e["score"] for e in j["items"]]
+check(scores == sorted(scores, reverse=True) and all(e["title"] for e in j["items"]),
+      "foldin: best first, with titles")
+check(len(foldin({"ratings": liked, "n": 3})["items"]) == 3, "foldin: n")
+j = foldin({"ratings": []})
+check(j["n_used"] == 0 and j["bias"] == 0 and len(j["items"]) == 10,
+      "foldin without ratings: the items' biases alone")
+disliked = foldin({"ratings": [{"item": "50", "rating": 1}, {"item": "172", "rating": 1}]})
+check(disliked["bias"] < foldin({"ratings": liked[:2]})["bias"], "a harsher rater gets a lower bias")
+bad_bodies = [
+    (b"", 400), (b"{", 400), (b"[1,2]", 400), (b"\xff\xfe", 400), (b'{"ratings": 5}', 400),
+    (b'{"n": 3}', 400), (b'{"ratings": [], "ratings": []}', 400),          # duplicate key
+    ({"ratings": [], "x": 1}, 400),                                          # unknown key
+    ({"ratings": [{"item": "50"}]}, 400),                                    # no rating
+    ({"ratings": [{"item": 50, "rating": 5}]}, 400),                         # id not a string
+    ({"ratings": [{"item": "50", "rating": "5"}]}, 400),
+    ({"ratings": [{"item": "50", "rating": 5, "x": 1}]}, 400),
+    ({"ratings": [{"item": "50", "rating": 7}]}, 400),                       # off the scale
+    ({"ratings": [{"item": "50", "rating": 0.5}]}, 400),
+    ({"ratings": [{"item": "", "rating": 3}]}, 400),
+    ({"ratings": [{"item": "50", "rating": 5}, {"item": "50", "rating": 4}]}, 400),
+    ({"ratings": liked, "n": 0}, 400), ({"ratings": liked, "n": 1001}, 400),
+    ({"ratings": liked, "n": 2.5}, 400),
+    ({"ratings": [{"item": str(k), "rating": 3} for k in range(10001)]}, 400),  # too many
+    ({"ratings": [{"item": "no such film", "rating": 3}]}, 404),
+    (b'{"ratings": [{"item": "5\\u0000", "rating": 3}]}', 400),             # NUL in an id
+    (b'{"ratings": [' * 5000 + b']' * 5000 + b'}', 400),                     # deep nesting
+]
+for body, want in bad_bodies:
+    foldin(body, want)
+call("POST", "/v1/foldin?x=1", 400, body=json.dumps({"ratings": liked}).encode())
+print(f"ok: foldin, and {len(bad_bodies) + 1} bad bodies refused (400, 404)")
 
 # ---------------------------------------------------------------- the page
 for path, mime, needle in [("/", "text/html", b"<title>factorlens</title>"),
