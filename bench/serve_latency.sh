@@ -76,7 +76,8 @@ bench() {
     export USER_PREFIX=$2 USER_FIRST=$3 USERS=$4
     shift 4
     serve "$@"
-    curl -fsS "http://127.0.0.1:$port/v1/recommend?user=${USER_PREFIX}${USER_FIRST}&n=10" >/dev/null ||
+    python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=60).read()" \
+        "http://127.0.0.1:$port/v1/recommend?user=${USER_PREFIX}${USER_FIRST}&n=10" ||
         die "$name: a first request failed"
     run_wrk "$name-warm" 1 1 >/dev/null
     read -r _ lp50 lp99 lerr <<<"$(run_wrk "$name-latency" 1 "$duration")"

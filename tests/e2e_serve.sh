@@ -46,6 +46,26 @@ SERVER_PID=
 grep -q "stopping on signal" "$T/server.log" || fail "no stop line in the log"
 echo "ok: stopped cleanly by SIGTERM"
 
+# An nn model serves predictions and lists, and refuses fold-in with a 400
+# saying why (an nn user has no closed-form fit).
+"$BIN" train --ratings "$D/u1.base" --model nn --factors 8 --epochs 1 --threads 2 --quiet \
+    --out "$T/nn.flm" >/dev/null || fail "training the nn"
+start_server "$T/nn.flm" --threads 1 || fail "starting the nn server"
+python3 - "$PORT" <<'PY' || fail "nn model checks"
+import http.client, json, sys
+def call(method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+    c.request(method, path, body=body)
+    r = c.getresponse()
+    return r.status, json.loads(r.read())
+st, j = call("GET", "/v1/recommend?user=196&n=3&exclude_seen=0")
+assert st == 200 and len(j["items"]) == 3, (st, j)
+st, j = call("POST", "/v1/foldin", b'{"ratings":[{"item":"50","rating":5}]}')
+assert st == 400 and "fold-in" in j["error"], (st, j)
+PY
+stop_server
+echo "ok: an nn model serves lists and refuses fold-in (400)"
+
 # Start-up failures: a corrupt model is exit code 5, a bad --bind 2, no model 2.
 head -c 1000 "$T/a.flm" >"$T/cut.flm"
 code=0; "$BIN" serve "$T/cut.flm" --port 0 2>"$T/err" || code=$?

@@ -208,6 +208,8 @@ bad = [
     ("/v1/recommend?user=196&n=1e3", 400),
     ("/v1/recommend?user=196&n=+5", 400),
     ("/v1/recommend?user=196&n=99999999999999999999", 400),
+    ("/v1/recommend?user=196&exclude_seen=2", 400),
+    ("/v1/recommend?user=196&exclude_seen=", 400),
     ("/v1/recommend?user=nobody", 404),
     ("/v1/similar?item=50&n=abc", 400),
     ("/v1/similar?n=5", 400),
