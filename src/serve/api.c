@@ -210,8 +210,7 @@ static void items(const serve_snapshot *s, const serve_request *r, serve_reply *
         return;
     }
     char folded[SERVE_MAX_QUERY + 1];
-    size_t len = strlen(q);
-    for (size_t k = 0; k <= len; k++) folded[k] = (q[k] >= 'A' && q[k] <= 'Z') ? (char)(q[k] + 32) : q[k];
+    serve_fold_case(folded, q); /* q is at most SERVE_MAX_QUERY bytes */
     json_t *arr = json_array();
     /* Most rated first: the film people mean is usually the known one. */
     for (uint32_t k = 0; k < s->n_items && json_array_size(arr) < (size_t)n; k++) {

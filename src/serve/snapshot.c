@@ -25,13 +25,24 @@ static void snapshot_free(serve_snapshot *s) {
     free(s);
 }
 
-/* ASCII lower case only: titles are UTF-8 and a byte-wise fold must not
- * touch the bytes of multi-byte characters. */
+void serve_fold_case(char *dst, const char *src) {
+    for (; *src; src++, dst++) {
+        unsigned char c = (unsigned char)*src;
+        *dst = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        /* U+00C0..U+00DE (but U+00D7, the multiplication sign) are C3 80..9E;
+         * their lower cases are C3 A0..BE. Other bytes of multi-byte
+         * characters are copied as they are. */
+        if (c == 0xC3 && src[1]) {
+            unsigned char d = (unsigned char)*++src;
+            *++dst = (char)(d >= 0x80 && d <= 0x9E && d != 0x97 ? d + 0x20 : d);
+        }
+    }
+    *dst = '\0';
+}
+
 static char *fold_case(const char *t) {
-    size_t n = strlen(t);
-    char *f = malloc(n + 1);
-    if (!f) return NULL;
-    for (size_t k = 0; k <= n; k++) f[k] = (t[k] >= 'A' && t[k] <= 'Z') ? (char)(t[k] + 32) : t[k];
+    char *f = malloc(strlen(t) + 1);
+    if (f) serve_fold_case(f, t);
     return f;
 }
 

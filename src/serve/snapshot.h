@@ -18,7 +18,7 @@ typedef struct serve_snapshot {
     fl_model *model;
     fl_items *items;         /* NULL without --items */
     const char **titles;     /* [n_items] by model index, NULL entries when unknown */
-    char **folded;           /* [n_items] lower-cased titles for search, or NULL */
+    char **folded;           /* [n_items] titles in serve_fold_case's lower case, or NULL */
     uint32_t *by_count;      /* [n_items] model indices, most rated first */
     uint32_t n_items;
     char model_path[1024];
@@ -32,6 +32,11 @@ typedef struct serve_snapshot {
  * one reference. Returns FL_OK or the library's status with err filled. */
 fl_status serve_snapshot_load(const char *model_path, const char *items_path,
                               serve_snapshot **out, fl_error *err);
+
+/* Writes src lower-cased into dst (as long as src, plus the NUL), as title
+ * search compares: ASCII letters and the Latin-1 letters (À..Þ -> à..þ) of
+ * UTF-8 text; every other byte as it is. */
+void serve_fold_case(char *dst, const char *src);
 
 /* The slot holding the current snapshot. */
 typedef struct serve_slot {
