@@ -17,10 +17,11 @@
  *   - A model (fl_model) is immutable once fl_train or fl_model_load has
  *     returned it: any number of threads may use one model at once through
  *     the calls that take it as `const fl_model *` (fl_predict,
- *     fl_predict_index, fl_predict_folded, fl_recommend, fl_similar,
- *     fl_evaluate, fl_fold_in, fl_model_save, fl_model_get_info and the
- *     accessors). Only fl_model_free needs it exclusively, after every such
- *     call has returned.
+ *     fl_predict_index, fl_predict_folded, fl_recommend,
+ *     fl_recommend_folded, fl_similar, fl_evaluate, fl_fold_in,
+ *     fl_model_save, fl_model_get_info and the accessors, fl_model_history
+ *     included). Only fl_model_free needs it
+ *     exclusively, after every such call has returned.
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
@@ -352,6 +353,13 @@ FL_API uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
 /* Mean training rating of item i; NAN if it had none, if i is out of range,
  * or if the model comes from a file written before means were kept. */
 FL_API float fl_model_item_mean(const fl_model *m, uint32_t i);
+/* The learning curves: what training reported after each epoch it ran,
+ * oldest first, *n_epochs of them (with early stopping the model keeps an
+ * earlier epoch's parameters, but every epoch run is listed). The model file
+ * stores them, so a loaded model has them too, except that files keep no
+ * wall-clock times (seconds and solve_seconds are -1 once loaded) and files
+ * written before the history existed have none (NULL, *n_epochs = 0). */
+FL_API const fl_epoch_report *fl_model_history(const fl_model *m, size_t *n_epochs);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */
@@ -413,15 +421,14 @@ FL_API fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, cons
 /* The predicted rating of model item index i for a folded-in user, computed
  * and clipped as fl_predict_index does for a trained one. */
 FL_API float fl_predict_folded(const fl_model *m, const float *factors, float bias, uint32_t i);
-
-/* Top-n items for a folded-in user (factors and bias from fl_fold_in), ranked
- * as fl_recommend ranks them for a trained user, each score what
- * fl_predict_folded gives. exclude: model item indices to leave out (the
- * items the user rated), ascending, n_exclude of them (exclude may be NULL
- * when n_exclude is 0). Dot and biased models without a y-range, as for
- * fl_fold_in (others: FL_ERR_USAGE). */
+/* Top-n items for a folded-in user (fl_fold_in's factors and bias), ranked
+ * and scored as fl_recommend ranks a trained user's (see fl_scored), leaving
+ * out the n_rated items of rated_ids (the ratings the user was folded in
+ * from; ids the model does not know are ignored). Writes min(n, available)
+ * entries best first. Dot and biased models without a y-range (others:
+ * FL_ERR_USAGE); bias is ignored for a dot model. */
 FL_API fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bias,
-                                     const uint32_t *exclude, size_t n_exclude, size_t n,
+                                     const char *const *rated_ids, size_t n_rated, size_t n,
                                      fl_scored *out, size_t *n_out, fl_error *err);
 
 /* ---------------------------------------------------------------- model files */

@@ -31,6 +31,8 @@ typedef struct expected {
     size_t n_rec[LISTS], n_sim[LISTS];
     fl_metrics met;
     float fold[FOLDS][K], fold_bias[FOLDS];
+    fl_scored fold_rec[FOLDS][TOP];
+    size_t n_fold_rec[FOLDS];
 } expected;
 
 typedef struct shared {
@@ -82,6 +84,8 @@ static int answer(const shared *s, expected *e) {
         size_t used;
         bad |= fl_fold_in(s->m, s->fold_ids[f], s->fold_r[f], FOLD_N, FL_UNKNOWN_SKIP, e->fold[f],
                           &e->fold_bias[f], &used, &err) != FL_OK;
+        bad |= fl_recommend_folded(s->m, e->fold[f], e->fold_bias[f], s->fold_ids[f], FOLD_N, TOP,
+                                   e->fold_rec[f], &e->n_fold_rec[f], &err) != FL_OK;
     }
     return bad;
 }
@@ -93,7 +97,9 @@ static int same(const expected *a, const expected *b) {
            memcmp(a->rec, b->rec, sizeof a->rec) == 0 && memcmp(a->sim, b->sim, sizeof a->sim) == 0 &&
            a->met.rmse == b->met.rmse && a->met.mae == b->met.mae && a->met.n == b->met.n &&
            memcmp(a->fold, b->fold, sizeof a->fold) == 0 &&
-           memcmp(a->fold_bias, b->fold_bias, sizeof a->fold_bias) == 0;
+           memcmp(a->fold_bias, b->fold_bias, sizeof a->fold_bias) == 0 &&
+           memcmp(a->n_fold_rec, b->n_fold_rec, sizeof a->n_fold_rec) == 0 &&
+           memcmp(a->fold_rec, b->fold_rec, sizeof a->fold_rec) == 0;
 }
 
 static void *reader(void *arg) {

@@ -150,11 +150,60 @@ static void test_unknown_empty_and_refusals(void **state) {
     fl_model_free(nn);
 }
 
+/* A trained user's own factors, bias and training items give fl_recommend's
+ * list, bit for bit; a new user's list skips their rated items, is ordered
+ * by the unclipped score and scored as fl_predict_folded; nn is refused. */
+static void test_recommend_folded(void **state) {
+    fixture *f = *state;
+    const fl_model *m = f->m;
+    const char *user = fl_idmap_name(fl_model_user_ids(m), 7);
+    uint32_t u_data;
+    assert_true(fl_idmap_find(f->train->user_ids, user, strlen(user), &u_data));
+    const char *ids[256];
+    float r[256];
+    size_t n_r = user_ratings(f->train, u_data, ids, r, 256);
+    assert_true(n_r > 5 && n_r < 256);
+    fl_scored want[20], got[20];
+    size_t n_want, n_got;
+    fl_error err;
+    assert_int_equal(fl_recommend(m, user, 20, want, &n_want, &err), FL_OK);
+    assert_int_equal(fl_recommend_folded(m, fl_model_user_factors(m, 7), fl_model_user_bias(m, 7),
+                                         ids, n_r, 20, got, &n_got, &err),
+                     FL_OK);
+    assert_int_equal(n_got, n_want);
+    assert_memory_equal(got, want, n_got * sizeof *got);
+
+    /* A new user from five ratings (one id unknown: ignored when skipping). */
+    const char *mine[] = {"i1", "i2", "i3", "i4", "no-such-item"};
+    float rm[] = {5, 1, 4, 2, 3}, x[8], b;
+    size_t used;
+    assert_int_equal(fl_fold_in(m, mine, rm, 5, FL_UNKNOWN_SKIP, x, &b, &used, &err), FL_OK);
+    fl_model_info in;
+    fl_model_get_info(m, &in);
+    fl_scored *all = malloc(in.n_items * sizeof *all);
+    assert_int_equal(fl_recommend_folded(m, x, b, mine, 5, in.n_items, all, &n_got, &err), FL_OK);
+    assert_int_equal(n_got, in.n_items - 4);
+    for (size_t k = 0; k < n_got; k++) {
+        const char *id = fl_idmap_name(fl_model_item_ids(m), all[k].index);
+        for (int j = 0; j < 4; j++) assert_string_not_equal(id, mine[j]);
+        assert_true(all[k].score == fl_predict_folded(m, x, b, all[k].index));
+        if (k) assert_true(all[k].raw <= all[k - 1].raw);
+    }
+    free(all);
+    assert_int_equal(fl_recommend_folded(m, x, b, mine, 5, 0, got, &n_got, &err), FL_OK);
+    assert_int_equal(n_got, 0);
+
+    fl_model *nn = train_model(f->train, FL_MODEL_NN, FL_SOLVER_ADAM, 1);
+    assert_int_equal(fl_recommend_folded(nn, x, b, mine, 5, 3, got, &n_got, &err), FL_ERR_USAGE);
+    fl_model_free(nn);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_vanishes),
         cmocka_unit_test(test_predicts_held_out),
         cmocka_unit_test(test_unknown_empty_and_refusals),
+        cmocka_unit_test(test_recommend_folded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -851,6 +851,117 @@ static void test_failed_save(void **state) {
     fl_dataset_free(d);
 }
 
+/* ---------------------------------------------------------------- learning curves */
+
+typedef struct epochs_seen {
+    fl_epoch_report r[8];
+    int n;
+} epochs_seen;
+
+static int keep_epoch(void *ctx, const fl_epoch_report *r) {
+    epochs_seen *s = ctx;
+    if (s->n < 8) s->r[s->n++] = *r;
+    return 0;
+}
+
+static int same_double(double a, double b) {
+    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+/* The history holds what the epoch hook saw; the file keeps it bit for bit
+ * (less the wall-clock times); files without it load with none; a file
+ * with part of it or a wrong count is refused. */
+static void test_history(void **state) {
+    fixture *f = *state;
+    fl_dataset *d = make_dataset();
+    fl_params p;
+    fl_params_init(&p, FL_MODEL_BIASED, FL_SOLVER_SGD);
+    p.n_factors = 3, p.epochs = 4, p.n_threads = 1;
+    epochs_seen seen = {.n = 0};
+    fl_train_hooks hooks = {.epoch_end = keep_epoch, .ctx = &seen};
+    fl_model *m = NULL;
+    fl_train_result res;
+    fl_error err = {0};
+    assert_int_equal(fl_train(d, d, &p, &hooks, &m, &res, &err), FL_OK);
+    size_t n = 99;
+    const fl_epoch_report *h = fl_model_history(m, &n);
+    assert_int_equal(n, 4);
+    assert_int_equal(seen.n, 4);
+    assert_memory_equal(h, seen.r, 4 * sizeof *h);
+    assert_true(isnan(h[0].valid_rmse));
+    assert_false(isnan(h[3].test_rmse));
+    assert_true(h[3].train_mse < h[0].train_mse);
+
+    assert_int_equal(fl_model_save(m, f->path, &err), FL_OK);
+    fl_model *back = NULL;
+    if (fl_model_load(f->path, &back, &err) != FL_OK) fail_msg("load: %s", err.msg);
+    size_t nb = 0;
+    const fl_epoch_report *hb = fl_model_history(back, &nb);
+    assert_int_equal(nb, 4);
+    for (int e = 0; e < 4; e++) {
+        assert_int_equal(hb[e].epoch, e + 1);
+        assert_int_equal(hb[e].epochs, 4);
+        assert_true(same_double(hb[e].train_mse, h[e].train_mse));
+        assert_true(same_double(hb[e].reg_penalty, h[e].reg_penalty));
+        assert_true(same_double(hb[e].valid_rmse, h[e].valid_rmse));
+        assert_true(same_double(hb[e].test_rmse, h[e].test_rmse));
+        assert_true(same_double(hb[e].test_mae, h[e].test_mae));
+        assert_true(same_double(hb[e].test_mse, h[e].test_mse));
+        assert_true(same_double(hb[e].lr, h[e].lr));
+        assert_true(hb[e].seconds == -1.0 && hb[e].solve_seconds == -1.0);
+    }
+    fl_model_free(back);
+    fl_model_free(m);
+
+    size_t len;
+    unsigned char *orig = slurp(f->path, &len);
+    assert_non_null(find_bytes(orig, len, "\"history_valid_rmse\":\"nan,nan,nan,nan\"", 38));
+    char p2[160];
+    snprintf(p2, sizeof p2, "%s/edited.flm", f->dir);
+    static const char *const keys[] = {"history_train_mse", "history_reg_penalty",
+                                       "history_valid_rmse", "history_test_rmse",
+                                       "history_test_mae", "history_test_mse", "history_lr"};
+    /* A file from before the history: none of the keys. */
+    for (size_t k = 0; k < 7; k++) {
+        meta_edit e = {keys[k], NULL};
+        rewrite(orig, len, p2, edit_meta, &e);
+        free(orig);
+        orig = slurp(p2, &len);
+        if (k == 0) assert_refused(p2, "history");
+    }
+    if (fl_model_load(p2, &back, &err) != FL_OK) fail_msg("load without history: %s", err.msg);
+    assert_null(fl_model_history(back, &nb));
+    assert_int_equal(nb, 0);
+    fl_model_free(back);
+    free(orig);
+
+    orig = slurp(f->path, &len);
+    meta_edit bad[] = {{"history_test_rmse", "1,2,3"},     {"history_lr", "1,2,3,4,5"},
+                       {"history_train_mse", "1,2,,4"},   {"history_reg_penalty", "1,2,3,x"},
+                       {"history_test_mae", "1,2,3,4,"}, {"history_test_mse", "inf,1,2,3"}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        rewrite(orig, len, p2, edit_meta, &bad[k]);
+        assert_refused(p2, bad[k].key);
+    }
+    free(orig);
+    fl_dataset_free(d);
+}
+
+/* A model that never trained (no history) writes no history keys. */
+static void test_no_history_no_keys(void **state) {
+    fixture *f = *state;
+    fl_dataset *d = make_dataset();
+    fl_model *m = make_model(FL_MODEL_BIASED, 0, d);
+    fl_error err = {0};
+    assert_int_equal(fl_model_save(m, f->path, &err), FL_OK);
+    size_t len;
+    unsigned char *b = slurp(f->path, &len);
+    assert_null(find_bytes(b, len, "history_", 8));
+    free(b);
+    fl_model_free(m);
+    fl_dataset_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params_fields_known),
@@ -868,6 +979,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz_past_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_history_no_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

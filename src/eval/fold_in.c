@@ -11,6 +11,7 @@
  * not quadratic in the factors: both are refused rather than approximated. */
 #include "core/error.h"
 #include "core/linalg.h"
+#include "eval/fold_in.h"
 #include "models/mf.h"
 #include "models/model.h"
 
@@ -87,8 +88,12 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
     return FL_OK;
 }
 
-float fl_predict_folded(const fl_model *m, const float *factors, float bias, uint32_t i) {
+float fl_folded_score(const fl_model *m, const float *factors, float bias, uint32_t i) {
     float z = fl_mf_dot(factors, m->Q + (size_t)i * m->stride, m->n_factors);
     if (m->kind == FL_MODEL_BIASED) z += m->offset + bias + m->bi[i];
-    return fl_model_clip(m, z);
+    return z;
+}
+
+float fl_predict_folded(const fl_model *m, const float *factors, float bias, uint32_t i) {
+    return fl_model_clip(m, fl_folded_score(m, factors, bias, i));
 }

@@ -6,10 +6,12 @@
  * scale equal, and the list would then follow the order items were first
  * seen instead of the model's preference. */
 #include "core/error.h"
+#include "eval/fold_in.h"
 #include "models/mf.h"
 #include "models/model.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Only decimal digits (and at least one)? */
@@ -164,21 +166,33 @@ fl_status fl_recommend_including_seen(const fl_model *m, const char *user_id, si
     return recommend_user(m, user_id, 0, n, out, n_out, err);
 }
 
+static int by_index(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bias,
-                              const uint32_t *exclude, size_t n_exclude, size_t n,
+                              const char *const *rated_ids, size_t n_rated, size_t n,
                               fl_scored *out, size_t *n_out, fl_error *err) {
     *n_out = 0;
     if (m->kind == FL_MODEL_NN || fl_model_squashes(&m->params))
         return fl_fail(err, FL_ERR_USAGE,
-                       "recommendations for a folded-in user need a dot or biased model "
-                       "without a y-range, as fold-in does");
-    for (size_t k = 0; k < n_exclude; k++)
-        if (exclude[k] >= m->n_items || (k > 0 && exclude[k] < exclude[k - 1]))
-            return fl_fail(err, FL_ERR_USAGE,
-                           "the items to leave out must be ascending model indices below %u",
-                           m->n_items);
+                       "recommendations for a folded-in user need a dot or biased model without "
+                       "a y-range, as fl_fold_in does");
+    /* The rated items as sorted indices, so one merge-like walk skips them
+     * as fl_recommend skips a trained user's. */
+    uint32_t *rated = malloc((n_rated ? n_rated : 1) * sizeof *rated);
+    if (!rated) return fl_fail(err, FL_ERR_NOMEM, "out of memory ranking items");
+    size_t n_known = 0;
+    for (size_t k = 0; k < n_rated; k++)
+        n_known += (size_t)fl_idmap_find(m->item_ids, rated_ids[k], strlen(rated_ids[k]),
+                                         &rated[n_known]);
+    qsort(rated, n_known, sizeof *rated, by_index);
     ranking r = {out, n, 0, m->item_ids};
-    rank_items(m, 0, factors, m->kind == FL_MODEL_BIASED ? bias : 0.0f, exclude, n_exclude, &r);
+    /* rank_items scores as fl_folded_score does (the same sums in the same
+     * order); a dot model has no bias. */
+    rank_items(m, 0, factors, m->kind == FL_MODEL_BIASED ? bias : 0.0f, rated, n_known, &r);
+    free(rated);
     *n_out = r.n;
     return FL_OK;
 }

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,53 @@ static int set_text(json_t *o, const char *key, const char *text, size_t cap) {
     return json_object_set_new(o, key, s);
 }
 
+/* The learning curves: one metadata key per measure, each a comma-separated
+ * list with one value per epoch run, "nan" where nothing was measured (no
+ * test or validation set). Metadata rather than a tensor, because readers
+ * ignore metadata keys they do not know but refuse unknown tensors: older
+ * factorlens versions still load these files. Wall-clock seconds are left
+ * out so that the same seed and threads give the same bytes. */
+typedef struct history_key {
+    const char *key;
+    size_t offset; /* of the double in fl_epoch_report */
+} history_key;
+
+static const history_key history_keys[] = {
+    {"history_train_mse", offsetof(fl_epoch_report, train_mse)},
+    {"history_reg_penalty", offsetof(fl_epoch_report, reg_penalty)},
+    {"history_valid_rmse", offsetof(fl_epoch_report, valid_rmse)},
+    {"history_test_rmse", offsetof(fl_epoch_report, test_rmse)},
+    {"history_test_mae", offsetof(fl_epoch_report, test_mae)},
+    {"history_test_mse", offsetof(fl_epoch_report, test_mse)},
+    {"history_lr", offsetof(fl_epoch_report, lr)},
+};
+#define N_HISTORY_KEYS (sizeof history_keys / sizeof history_keys[0])
+
+static double *history_field(fl_epoch_report *r, const history_key *k) {
+    return (double *)((char *)r + k->offset);
+}
+
+static int set_history(json_t *o, const fl_model *m) {
+    if (m->n_history <= 0) return 0;
+    int bad = 0;
+    size_t cap = (size_t)m->n_history * 26 + 1; /* "%.17g" is at most 24 characters, + ',' */
+    char *list = malloc(cap);
+    if (!list) return -1;
+    for (size_t k = 0; k < N_HISTORY_KEYS && !bad; k++) {
+        size_t len = 0;
+        for (int e = 0; e < m->n_history; e++) {
+            double v = *history_field(&m->history[e], &history_keys[k]);
+            if (e) list[len++] = ',';
+            if (isfinite(v)) len += (size_t)snprintf(list + len, cap - len, "%.17g", v);
+            else len += (size_t)snprintf(list + len, cap - len, "nan");
+        }
+        list[len] = '\0';
+        bad |= set_str(o, history_keys[k].key, list);
+    }
+    free(list);
+    return bad;
+}
+
 static json_t *metadata(const fl_model *m) {
     const fl_params *p = &m->params;
     json_t *o = json_object();
@@ -350,6 +398,7 @@ static json_t *metadata(const fl_model *m) {
     bad |= set_fmt(o, "n_train", "%llu", (unsigned long long)m->n_train);
     bad |= set_fmt(o, "epochs_run", "%d", m->epochs_run);
     bad |= set_text(o, "source", m->source, sizeof m->source);
+    bad |= set_history(o, m);
     /* No wall-clock time (creation date, training seconds) goes in: the same
      * seed and thread count must give a byte-identical file. The creation
      * date shown after loading is the file's modification time. */
@@ -740,6 +789,8 @@ static fl_status meta_list(loader *ld, const char *key, int max, int *ints, floa
     return FL_OK;
 }
 
+static fl_status read_history(loader *ld, fl_model *m);
+
 /* The model's scalars and parameters from __metadata__. */
 static fl_status read_metadata(loader *ld, fl_model *m) {
     const char *path = ld->path, *s;
@@ -798,6 +849,59 @@ static fl_status read_metadata(loader *ld, fl_model *m) {
         return BAD(ld, "%s: metadata 'source' is longer than %zu bytes", path,
                    sizeof m->source - 1);
     memcpy(m->source, s, strlen(s) + 1);
+    return read_history(ld, m);
+}
+
+/* The learning curves, if the file has them (set_history): all of the keys
+ * or none, each with the same number of values. */
+static fl_status read_history(loader *ld, fl_model *m) {
+    const char *path = ld->path;
+    size_t n_present = 0;
+    for (size_t k = 0; k < N_HISTORY_KEYS; k++)
+        n_present += json_object_get(ld->meta, history_keys[k].key) != NULL;
+    if (n_present == 0) return FL_OK; /* written before the history existed */
+    if (n_present != N_HISTORY_KEYS)
+        return BAD(ld, "%s: metadata has %zu of the %zu history_* keys (all or none)", path,
+                   n_present, N_HISTORY_KEYS);
+    const char *s;
+    fl_status st = meta_str(ld, history_keys[0].key, &s);
+    if (st) return st;
+    size_t n = 1;
+    for (const char *c = s; *c; c++) n += *c == ',';
+    if (n > INT32_MAX) return BAD(ld, "%s: the history is too long", path);
+    m->history = calloc(n, sizeof *m->history);
+    if (!m->history) return fl_fail(ld->err, FL_ERR_NOMEM, "out of memory loading '%s'", path);
+    m->n_history = (int)n;
+    for (size_t e = 0; e < n; e++) {
+        m->history[e].epoch = (int)e + 1;
+        m->history[e].epochs = m->params.epochs;
+        m->history[e].seconds = m->history[e].solve_seconds = -1.0;
+    }
+    for (size_t k = 0; k < N_HISTORY_KEYS; k++) {
+        if ((st = meta_str(ld, history_keys[k].key, &s))) return st;
+        size_t e = 0;
+        for (;;) {
+            char item[64];
+            size_t len = strcspn(s, ",");
+            double v;
+            if (e == n || len == 0 || len >= sizeof item)
+                return BAD(ld, "%s: metadata '%s' is not a list of %zu numbers", path,
+                           history_keys[k].key, n);
+            memcpy(item, s, len);
+            item[len] = '\0';
+            if (strcmp(item, "nan") == 0) v = NAN;
+            else if (!parse_double(item, &v))
+                return BAD(ld, "%s: metadata '%s' has a bad entry '%s'", path,
+                           history_keys[k].key, item);
+            *history_field(&m->history[e++], &history_keys[k]) = v;
+            s += len;
+            if (!*s) break;
+            s++;
+        }
+        if (e != n)
+            return BAD(ld, "%s: metadata '%s' has %zu values but history_train_mse has %zu", path,
+                       history_keys[k].key, e, n);
+    }
     return FL_OK;
 }
 

@@ -103,6 +103,7 @@ void fl_model_free(fl_model *m) {
         free(m->item_count);
     }
     free(m->item_mean_heap);
+    free(m->history);
     fl_idmap_free(m->user_ids);
     fl_idmap_free(m->item_ids);
     free(m);
@@ -188,6 +189,10 @@ const float *fl_model_user_factors(const fl_model *m, uint32_t u) {
 }
 uint32_t fl_model_item_count(const fl_model *m, uint32_t i) {
     return (m->item_count && i < m->n_items) ? m->item_count[i] : 0;
+}
+const fl_epoch_report *fl_model_history(const fl_model *m, size_t *n_epochs) {
+    *n_epochs = m->history ? (size_t)m->n_history : 0;
+    return *n_epochs ? m->history : NULL;
 }
 const fl_idmap *fl_model_user_ids(const fl_model *m) { return m->user_ids; }
 const char *fl_model_checksum(const fl_model *m) { return m->checksum; }

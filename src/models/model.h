@@ -48,6 +48,11 @@ struct fl_model {
     char source[256];
     char created[32];
     char checksum[65];       /* the file's SHA-256 field once loaded, else "" */
+    /* What training reported after each epoch, oldest first (n_history of
+     * them; none for a model from a file that predates the history). The
+     * file keeps no wall-clock times, so a loaded model's seconds are -1. */
+    fl_epoch_report *history;
+    int n_history;
     /* storage */
     void *block;             /* malloc'd parameters, or NULL */
     fl_file_map map;         /* the model file, when loaded from one */

@@ -153,11 +153,6 @@ static void similar(const serve_snapshot *s, const serve_request *r, serve_reply
     serve_ok(out, json_pack("{s:s, s:o}", "item", item, "items", scored_list(s, top, got)));
 }
 
-static int by_index(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void foldin(const serve_snapshot *s, const serve_request *r, serve_reply *out) {
     static const char *const allowed[] = {NULL};
     if (!serve_check_args(r, allowed, out)) return;
@@ -168,32 +163,23 @@ static void foldin(const serve_snapshot *s, const serve_request *r, serve_reply 
         return;
     const int k = info.params.n_factors;
     float *factors = malloc((size_t)k * sizeof *factors);
-    uint32_t *rated = malloc((f.n_ratings ? f.n_ratings : 1) * sizeof *rated);
     fl_scored top[SERVE_MAX_N];
     size_t used = 0, got = 0;
     float bias = 0.0f;
     fl_error err = {0};
-    if (!factors || !rated) {
+    if (!factors) {
         serve_error(out, 503, "out of memory");
     } else if (fl_fold_in(s->model, f.items, f.ratings, f.n_ratings, FL_UNKNOWN_ERROR, factors,
-                          &bias, &used, &err) != FL_OK) {
+                          &bias, &used, &err) != FL_OK ||
+               /* The rated items are left out, as for a trained user. */
+               fl_recommend_folded(s->model, factors, bias, f.items, f.n_ratings, (size_t)f.n,
+                                   top, &got, &err) != FL_OK) {
         lib_error(out, &err);
     } else {
-        /* Every item is known (fl_fold_in refused unknown ones): leave the
-         * rated ones out of the list, as for a trained user. */
-        const fl_idmap *ids = fl_model_item_ids(s->model);
-        for (size_t j = 0; j < f.n_ratings; j++)
-            fl_idmap_find(ids, f.items[j], strlen(f.items[j]), &rated[j]);
-        qsort(rated, f.n_ratings, sizeof *rated, by_index);
-        if (fl_recommend_folded(s->model, factors, bias, rated, f.n_ratings, (size_t)f.n, top,
-                                &got, &err) != FL_OK)
-            lib_error(out, &err);
-        else
-            serve_ok(out, json_pack("{s:o, s:I, s:o}", "bias",
-                                    info.kind == FL_MODEL_DOT ? json_null() : num(bias), "n_used",
-                                    (json_int_t)used, "items", scored_list(s, top, got)));
+        serve_ok(out, json_pack("{s:o, s:I, s:o}", "bias",
+                                info.kind == FL_MODEL_DOT ? json_null() : num(bias), "n_used",
+                                (json_int_t)used, "items", scored_list(s, top, got)));
     }
-    free(rated);
     free(factors);
     serve_foldin_free(&f);
 }

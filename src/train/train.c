@@ -260,6 +260,16 @@ static int sane_params(const fl_model *m, const float *x, size_t n) {
     return 1;
 }
 
+/* Appends an epoch's report to the model's history (the learning curves
+ * the model file keeps; fl_model_history). */
+static fl_status record_epoch(fl_model *m, const fl_epoch_report *rep, fl_error *err) {
+    fl_epoch_report *h = realloc(m->history, ((size_t)m->n_history + 1) * sizeof *h);
+    if (!h) return fl_fail(err, FL_ERR_NOMEM, "out of memory recording epoch %d", rep->epoch);
+    m->history = h;
+    h[m->n_history++] = *rep;
+    return FL_OK;
+}
+
 /* The epochs: solver pass, losses, evaluation, report, stopping rules. */
 static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl_error *err) {
     fl_trainer *t = &r->t;
@@ -297,6 +307,7 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
             rep.test_rmse = mt.rmse, rep.test_mae = mt.mae, rep.test_mse = mt.mse;
         rep.seconds = now_seconds() - te;
         rep.solve_seconds = solved;
+        if ((st = record_epoch(t->m, &rep, err)) != FL_OK) return st;
         res->epochs_run = e;
         res->last = rep;
         int stop = hooks && hooks->epoch_end && hooks->epoch_end(hooks->ctx, &rep);

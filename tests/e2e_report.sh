@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# e2e_report.sh — `factorlens report` on MovieLens 100K: the page parses
+# (Python's html.parser), holds its SVG figures, real titles and the
+# spreadsheet view, references nothing outside itself, works for a model
+# file written before the history existed, and refuses bad arguments. With
+# chromium installed, a headless screenshot is kept as a test artifact
+# (artifacts/report.png beside where ctest runs the test).
+# Usage: bash tests/e2e_report.sh /path/to/factorlens   (FACTORLENS_DATA: the data root)
+set -euo pipefail
+
+BIN=${1:?usage: e2e_report.sh /path/to/factorlens}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export FACTORLENS_DATA=${FACTORLENS_DATA:-$HERE/../../shared/data}
+D=$FACTORLENS_DATA/ml-100k
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+for f in u1.base u1.test u.item; do
+    [ -r "$D/$f" ] || fail "missing $D/$f: set FACTORLENS_DATA to the folder holding ml-100k/"
+done
+
+"$BIN" train --ratings "$D/u1.base" --test "$D/u1.test" --threads 2 --quiet --out "$T/m.flm" >/dev/null
+"$BIN" report "$T/m.flm" --items "$D/u.item" --ratings "$D/u1.base" --out "$T/r.html" >"$T/out"
+grep -q "wrote" "$T/out" || fail "report did not say where it wrote"
+
+# check PAGE SVGS SHEET_ROWS: structure, figures, titles, no external reference.
+check() {
+    python3 - "$@" <<'PY'
+import sys
+from html.parser import HTMLParser
+
+path, want_svgs, want_rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+page = open(path, encoding="utf-8").read()
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.open, self.svgs, self.text, self.bad = [], 0, [], []
+        self.sheet_rows, self.in_sheet, self.dark_dots, self.polylines = 0, False, 0, 0
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "link", "img", "iframe", "object", "embed", "image", "use"):
+            self.bad.append(tag)
+        for k, v in attrs:
+            if k in ("src", "href", "xlink:href") or k.startswith("on"):
+                self.bad.append(f"{tag} {k}={v}")
+        if tag == "svg":
+            self.svgs += 1
+        if tag == "table" and a.get("class") == "sheet":
+            self.in_sheet = True
+        if tag == "tr" and self.in_sheet:
+            self.sheet_rows += 1
+        if tag == "circle" and a.get("r") == "3":
+            self.dark_dots += 1
+        if tag == "polyline":
+            self.polylines += 1
+        if tag not in ("meta", "rect", "circle", "line", "polyline", "br"):
+            self.open.append(tag)
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.in_sheet = False
+        if tag in ("rect", "circle", "line", "polyline"):
+            return
+        if not self.open or self.open[-1] != tag:
+            raise SystemExit(f"FAIL: </{tag}> closes <{self.open[-1] if self.open else None}>")
+        self.open.pop()
+    def handle_data(self, data):
+        self.text.append(data)
+
+p = Page()
+p.feed(page)
+p.close()
+text = "".join(p.text)
+checks = [
+    (not p.open, f"unclosed tags {p.open}"),
+    (p.svgs == want_svgs, f"{p.svgs} SVG figures, expected {want_svgs}"),
+    (not p.bad, f"external references or scripts: {p.bad[:5]}"),
+    ("http" not in page and "url(" not in page and "@import" not in page, "a URL in the page"),
+    ("Star Wars (1977)" in text, "no Star Wars title"),
+    ("Schindler's List (1993)" in text, "no Schindler's List among the highest biases"),
+    ("Wrong Trousers, The (1993)" in text, "no Wrong Trousers among the highest biases"),
+    (p.sheet_rows == want_rows, f"spreadsheet has {p.sheet_rows} rows, expected {want_rows}"),
+    (p.dark_dots == 30, f"{p.dark_dots} labelled items on the map, expected 30"),
+    (p.polylines >= (3 if want_svgs == 3 else 0), f"{p.polylines} curves"),
+]
+for ok, why in checks:
+    if not ok:
+        raise SystemExit(f"FAIL: {path}: {why}")
+PY
+}
+check "$T/r.html" 3 16 || fail "the page with --ratings"
+grep -q "Learning curves" "$T/r.html" && grep -q "test RMSE" "$T/r.html" || fail "no learning curves"
+pass "report: parses, 3 SVG figures, real titles, 15x15 spreadsheet, nothing external"
+
+"$BIN" report "$T/m.flm" --items "$D/u.item" --out "$T/plain.html" >/dev/null
+check "$T/plain.html" 3 0 || fail "the page without --ratings"
+grep -q -- "--ratings FILE" "$T/plain.html" || fail "no note asking for --ratings"
+pass "report without --ratings says what it leaves out"
+
+# A model file from before the history: the same file without the history_*
+# keys, its checksum recomputed as docs/model-format.md describes.
+python3 - "$T/m.flm" "$T/old.flm" <<'PY'
+import hashlib, json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", raw[:8])
+header = json.loads(raw[8:8 + n])
+meta = header["__metadata__"]
+assert any(k.startswith("history_") for k in meta)
+for k in [k for k in meta if k.startswith("history_")]:
+    del meta[k]
+meta["checksum"] = "0" * 64
+text = json.dumps(header, separators=(",", ":")).encode()
+pad = (8 + len(text) + 63) // 64 * 64 - 8 - len(text)
+text += b" " * pad
+out = bytearray(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+at = out.index(b'"checksum":"' + b"0" * 64) + len('"checksum":"')
+out[at:at + 64] = hashlib.sha256(bytes(out)).hexdigest().encode()
+open(sys.argv[2], "wb").write(out)
+PY
+"$BIN" report "$T/old.flm" --items "$D/u.item" --ratings "$D/u1.base" --out "$T/old.html" >/dev/null
+check "$T/old.html" 2 16 || fail "the page of a model without history"
+grep -q "before factorlens kept" "$T/old.html" || fail "no note on the missing history"
+pass "report of a model file without history: learning curves replaced by a note"
+
+code=0; "$BIN" report "$T/m.flm" --items "$D/u.item" --out "$T/x.png" --format png 2>"$T/err" || code=$?
+[ "$code" = 2 ] && grep -q "not offered" "$T/err" || fail "--format png: exit $code, $(cat "$T/err")"
+code=0; "$BIN" report "$T/m.flm" --out "$T/x.html" 2>"$T/err" || code=$?
+[ "$code" = 2 ] || fail "no --items: exit $code"
+code=0; "$BIN" report "$D/u1.base" --items "$D/u.item" --out "$T/x.html" 2>"$T/err" || code=$?
+[ "$code" = 5 ] || fail "a ratings file as the model: exit $code"
+[ ! -e "$T/x.html" ] || fail "a failed report left a file behind"
+pass "report refuses png, a missing --items and a non-model (exit codes 2, 2, 5)"
+
+if command -v chromium >/dev/null 2>&1; then
+    mkdir -p artifacts
+    profile=$(mktemp -d)
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$profile" --screenshot="$PWD/artifacts/report.png" \
+        --window-size=1200,2400 "file://$T/r.html" >/dev/null 2>&1 || true
+    rm -rf "$profile"
+    [ -s artifacts/report.png ] || fail "chromium wrote no screenshot"
+    [ "$(head -c 8 artifacts/report.png | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+        fail "the screenshot is not a PNG"
+    [ "$(stat -c %s artifacts/report.png)" -gt 100000 ] || fail "the screenshot is nearly empty"
+    pass "headless chromium screenshot kept in $PWD/artifacts/report.png"
+else
+    echo "note: chromium is not installed; no screenshot taken"
+fi
+echo "all report checks passed"
