@@ -18,7 +18,8 @@
  *     returned it: any number of threads may use one model at once through
  *     the calls that take it as `const fl_model *` (fl_predict,
  *     fl_predict_index, fl_predict_folded, fl_recommend,
- *     fl_recommend_folded, fl_similar, fl_evaluate, fl_fold_in,
+ *     fl_recommend_including_seen, fl_recommend_folded, fl_similar,
+ *     fl_evaluate, fl_fold_in,
  *     fl_model_save, fl_model_get_info and the accessors, fl_model_history
  *     included). Only fl_model_free needs it
  *     exclusively, after every such call has returned.
