@@ -342,7 +342,8 @@ FL_API float fl_predict_index(const fl_model *m, uint32_t u, uint32_t i);
 /* Learned biases (0 for models without them); NULL-safe index access. */
 FL_API float fl_model_user_bias(const fl_model *m, uint32_t u);
 FL_API float fl_model_item_bias(const fl_model *m, uint32_t i);
-/* Pointer to the factor row of item i / user u (n_factors floats), NULL for nn. */
+/* Pointer to the factor row of item i / user u (n_factors floats; the
+ * embedding rows for nn), or NULL when the index is out of range. */
 FL_API const float *fl_model_item_factors(const fl_model *m, uint32_t i);
 FL_API const float *fl_model_user_factors(const fl_model *m, uint32_t u);
 /* The SHA-256 checksum recorded in the model file it was loaded from (64
