@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 cmake --install "$BUILD" --prefix "$T/prefix" >"$T/install.log" || { cat "$T/install.log"; fail "cmake --install"; }
-for f in include/factorlens.h bin/factorlens; do
+for f in include/factorlens.h bin/factorlens share/factorlens/web/index.html share/factorlens/web/app.js; do
     [ -e "$T/prefix/$f" ] || fail "not installed: $f"
 done
 pc=$(find "$T/prefix" -name factorlens.pc | head -n 1)
