@@ -16,7 +16,7 @@ cmake --install "$BUILD" --prefix "$T/prefix" >"$T/install.log" || { cat "$T/ins
 for f in include/factorlens.h bin/factorlens share/factorlens/web/index.html share/factorlens/web/app.js; do
     [ -e "$T/prefix/$f" ] || fail "not installed: $f"
 done
-pc=$(find "$T/prefix" -name factorlens.pc | head -n 1)
+pc=$(find "$T/prefix" -name factorlens.pc -print -quit)
 [ -n "$pc" ] || fail "factorlens.pc was not installed"
 export PKG_CONFIG_PATH=$(dirname "$pc")
 libdir=$(pkg-config --variable=libdir factorlens)
