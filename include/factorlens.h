@@ -18,9 +18,10 @@
  *     returned it: any number of threads may use one model at once through
  *     the calls that take it as `const fl_model *` (fl_predict,
  *     fl_predict_index, fl_predict_folded, fl_recommend,
- *     fl_recommend_folded, fl_similar, fl_evaluate, fl_evaluate_ranking,
- *     fl_fold_in, fl_model_save, fl_model_get_info and the accessors,
- *     fl_model_history included). Only fl_model_free needs it
+ *     fl_recommend_including_seen, fl_recommend_folded, fl_similar,
+ *     fl_evaluate, fl_evaluate_ranking, fl_fold_in,
+ *     fl_model_save, fl_model_get_info and the accessors, fl_model_history
+ *     included). Only fl_model_free needs it
  *     exclusively, after every such call has returned.
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
@@ -385,8 +386,15 @@ FL_API float fl_model_item_bias(const fl_model *m, uint32_t i);
  * embedding rows for nn), or NULL when the index is out of range. */
 FL_API const float *fl_model_item_factors(const fl_model *m, uint32_t i);
 FL_API const float *fl_model_user_factors(const fl_model *m, uint32_t u);
+/* The SHA-256 checksum recorded in the model file it was loaded from (64
+ * lowercase hex digits; identifies the file's content), or "" for a model
+ * trained in this process and not loaded. */
+FL_API const char *fl_model_checksum(const fl_model *m);
 /* Number of training ratings of item i (its popularity), 0 if unknown. */
 FL_API uint32_t fl_model_item_count(const fl_model *m, uint32_t i);
+/* Mean training rating of item i; NAN if it had none, if i is out of range,
+ * or if the model comes from a file written before means were kept. */
+FL_API float fl_model_item_mean(const fl_model *m, uint32_t i);
 /* The learning curves: what training reported after each epoch it ran,
  * oldest first, *n_epochs of them (with early stopping the model keeps an
  * earlier epoch's parameters, but every epoch run is listed). The model file
@@ -432,6 +440,9 @@ FL_API int fl_id_compare(const char *a, const char *b);
  * rated in training. Writes min(n, available) entries best first. */
 FL_API fl_status fl_recommend(const fl_model *m, const char *user_id, size_t n, fl_scored *out,
                        size_t *n_out, fl_error *err);
+/* Like fl_recommend, but the items the user rated in training compete too. */
+FL_API fl_status fl_recommend_including_seen(const fl_model *m, const char *user_id, size_t n,
+                                             fl_scored *out, size_t *n_out, fl_error *err);
 /* Items nearest to item_id by cosine of their factor vectors (dot/biased),
  * or of their embeddings (nn). */
 FL_API fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,

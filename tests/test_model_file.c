@@ -198,6 +198,8 @@ static void assert_same_model(const fl_model *a, const fl_model *b) {
         assert_memory_equal(fl_model_item_factors(a, i), fl_model_item_factors(b, i), k * 4);
         assert_true(same_float(fl_model_item_bias(a, i), fl_model_item_bias(b, i)));
         assert_int_equal(fl_model_item_count(a, i), fl_model_item_count(b, i));
+        float ma = fl_model_item_mean(a, i), mb = fl_model_item_mean(b, i);
+        assert_true(same_float(ma, mb) || (isnan(ma) && isnan(mb)));
         assert_string_equal(fl_idmap_name(fl_model_item_ids(a), i),
                             fl_idmap_name(fl_model_item_ids(b), i));
     }
@@ -304,6 +306,54 @@ static void round_trip(fixture *f, fl_model_kind kind, int squash) {
     fl_dataset_free(d);
 }
 
+/* Per-item mean ratings: computed in training, saved, read back from the
+ * mapping; a file without them (as written before they were kept) loads with
+ * NAN means. The checksum accessor gives the file's checksum once loaded. */
+static void test_item_means_and_checksum(void **state) {
+    fixture *f = *state;
+    fl_dataset *d = make_dataset();
+    fl_model *m = make_model(FL_MODEL_BIASED, 0, d);
+    fl_error err = {0};
+    uint32_t i10, i15;
+    assert_true(fl_idmap_find(fl_model_item_ids(m), "10", 2, &i10));
+    assert_true(fl_idmap_find(fl_model_item_ids(m), "15", 2, &i15));
+    assert_true(fl_model_item_mean(m, i10) == 3.25f); /* 4, 5, 1, 3 */
+    assert_true(fl_model_item_mean(m, i15) == 1.0f);
+    assert_true(isnan(fl_model_item_mean(m, m->n_items)));
+    assert_string_equal(fl_model_checksum(m), "");
+    assert_int_equal(fl_model_save(m, f->path, &err), FL_OK);
+    fl_model *back = NULL;
+    if (fl_model_load(f->path, &back, &err) != FL_OK) fail_msg("load: %s", err.msg);
+    /* Every tensor is used in place, not copied: processes serving one file share it. */
+    assert_null(back->item_mean_heap);
+    const char *lo = back->map.addr, *hi = lo + back->map.len;
+    const void *in_place[] = {back->P, back->Q, back->bu, back->bi, back->item_mean,
+                              back->seen_start, back->seen_items, back->item_count};
+    for (size_t k = 0; k < sizeof in_place / sizeof in_place[0]; k++)
+        assert_true((const char *)in_place[k] >= lo && (const char *)in_place[k] < hi);
+    assert_true(fl_model_item_mean(back, i10) == 3.25f);
+    size_t n;
+    unsigned char *b = slurp(f->path, &n);
+    uint64_t hl;
+    memcpy(&hl, b, 8);
+    json_t *root = json_loadb((const char *)b + 8, hl, 0, NULL);
+    assert_non_null(root);
+    assert_string_equal(fl_model_checksum(back), json_string_value(json_object_get(
+                                                     json_object_get(root, "__metadata__"), "checksum")));
+    json_decref(root);
+    free(b);
+    fl_model_free(back);
+
+    m->item_mean = NULL; /* what a writer before the means saved */
+    assert_int_equal(fl_model_save(m, f->path, &err), FL_OK);
+    if (fl_model_load(f->path, &back, &err) != FL_OK) fail_msg("load without means: %s", err.msg);
+    assert_true(isnan(fl_model_item_mean(back, i10)));
+    assert_int_equal(fl_model_item_count(back, i10), 4);
+    fl_model_free(back);
+    fl_model_free(m);
+    fl_dataset_free(d);
+}
+
 /* Models now record the threads they ran on; files from before hold 0 ("all
  * cores") and still load, keeping it. */
 static void test_thread_count_zero_loads(void **state) {
@@ -375,7 +425,7 @@ static void test_layout(void **state) {
                 {"dense.0.weight", "F32", 4}, {"dense.0.bias", "F32", 4},
                 {"dense.1.weight", "F32", 4}, {"dense.1.bias", "F32", 4},
                 {"dense.2.weight", "F32", 4}, {"dense.2.bias", "F32", 4},
-                {"seen_items", "U32", 4},   {"item_count", "U32", 4},   {"user_ids", "U8", 1},
+                {"item_mean", "F32", 4},    {"seen_items", "U32", 4},   {"item_count", "U32", 4},   {"user_ids", "U8", 1},
                 {"item_ids", "U8", 1}};
     uint64_t end = 0, prev_elem = 8;
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
@@ -935,6 +985,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_round_trip_ials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_bpr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_item_means_and_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_flips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_empty_missing, setup, teardown),

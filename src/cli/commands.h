@@ -11,6 +11,7 @@ int cmd_similar(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_download(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_tune(int argc, char **argv);

@@ -26,6 +26,7 @@ static const command commands[] = {
     {"demo", cmd_demo, "a guided tour on MovieLens 100K"},
     {"download", cmd_download, "fetch a public dataset into the cache"},
     {"report", cmd_report, "an HTML page explaining what a model learned"},
+    {"serve", cmd_serve, "serve a model over HTTP (JSON API and a web page)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -31,7 +31,8 @@
 #define FORMAT_VERSION "1"
 #define DATA_ALIGN 64 /* the data section starts on a cache line: every tensor is aligned */
 #define HEX_LEN 64
-#define MAX_TENSORS (9 + 2 * (FL_MAX_LAYERS + 1))
+/* seen_start, factors and biases (4), item_mean, seen_items, item_count, the ids (2), dense layers */
+#define MAX_TENSORS (10 + 2 * (FL_MAX_LAYERS + 1))
 
 /* ---------------------------------------------------------------- shared */
 
@@ -89,6 +90,7 @@ static int model_tensors(const fl_model *m, tensor *t) {
             ADD(nm, DT_F32, 1, (uint64_t)d->n_out, 0, d->b, 1);
         }
     }
+    if (m->item_mean) ADD("item_mean", DT_F32, 1, m->n_items, 0, m->item_mean, 1);
     ADD("seen_items", DT_U32, 1, (uint64_t)m->n_train, 0, m->seen_items, 1);
     ADD("item_count", DT_U32, 1, m->n_items, 0, m->item_count, 1);
 #undef ADD
@@ -514,6 +516,7 @@ typedef struct loader {
     int n_t;
     fl_error *err;
     char why[256];
+    char checksum[HEX_LEN + 1]; /* the verified checksum, kept for fl_model_checksum */
 } loader;
 
 #define BAD(ld, ...) fl_fail((ld)->err, FL_ERR_MODEL_FILE, __VA_ARGS__)
@@ -667,6 +670,7 @@ static fl_status verify_checksum(loader *ld) {
     fl_sha256_end(s, got);
     if (memcmp(got, hex, HEX_LEN) != 0)
         return BAD(ld, "%s: checksum mismatch: the file is corrupt or was modified", path);
+    memcpy(ld->checksum, hex, HEX_LEN + 1);
     return FL_OK;
 }
 
@@ -976,12 +980,6 @@ static fl_status read_ids(loader *ld, const char *name, uint32_t n, fl_idmap **o
     return FL_OK;
 }
 
-static void *copy_out(const void *src, size_t bytes) {
-    void *d = malloc(bytes ? bytes : 1);
-    if (d && bytes) memcpy(d, src, bytes);
-    return d;
-}
-
 /* Everything beyond the layout: metadata, shapes, values; fills m. */
 static fl_status read_model(loader *ld, fl_model *m) {
     fl_status st = read_metadata(ld, m);
@@ -1036,6 +1034,13 @@ static fl_status read_model(loader *ld, fl_model *m) {
             in = out;
         }
     }
+    /* Optional: files written before item means were kept load without. */
+    if (find_tensor(ld, "item_mean")) {
+        if ((st = expect(ld, "item_mean", DT_F32, 1, ni, 0, &at, used)) ||
+            (st = check_finite(ld, "item_mean", at, ni)))
+            return st;
+        m->item_mean = at;
+    }
     if ((st = expect(ld, "seen_start", DT_U64, 1, nu + 1, 0, &seen_start, used)) ||
         (st = expect(ld, "seen_items", DT_U32, 1, m->n_train, 0, &seen_items, used)) ||
         (st = expect(ld, "item_count", DT_U32, 1, ni, 0, &item_count, used)))
@@ -1054,12 +1059,13 @@ static fl_status read_model(loader *ld, fl_model *m) {
     const char *why = check_seen(seen_start, m->n_users, seen_items, m->n_train, item_count,
                                  m->n_items, ld->why, sizeof ld->why);
     if (why) return BAD(ld, "%s: inconsistent training items: %s", path, why);
-    /* fl_model_free frees these three, so they are copies, not the mapping. */
-    m->seen_start = copy_out(seen_start, (size_t)(nu + 1) * sizeof(uint64_t));
-    m->seen_items = copy_out(seen_items, m->n_train * sizeof(uint32_t));
-    m->item_count = copy_out(item_count, (size_t)ni * sizeof(uint32_t));
-    if (!m->seen_start || !m->seen_items || !m->item_count)
-        return fl_fail(ld->err, FL_ERR_NOMEM, "out of memory loading '%s'", path);
+    /* Used in place like the factors (expect checked their alignment): the
+     * load copies nothing but the id maps, so processes serving one file
+     * share all of its pages. Nothing writes them after training. */
+    m->seen_start = (uint64_t *)seen_start;
+    m->seen_items = (uint32_t *)seen_items;
+    m->item_count = (uint32_t *)item_count;
+    m->counts_mapped = 1;
     if ((st = read_ids(ld, "user_ids", m->n_users, &m->user_ids)) ||
         (st = read_ids(ld, "item_ids", m->n_items, &m->item_ids)))
         return st;
@@ -1124,6 +1130,7 @@ fl_status fl_model_load(const char *path, fl_model **out, fl_error *err) {
     ld->path = path, ld->base = map.addr, ld->size = size, ld->err = err;
     m->map = map; /* fl_model_free unmaps from here on */
     fl_status st = load_mapped(ld, m);
+    if (!st) memcpy(m->checksum, ld->checksum, sizeof m->checksum);
     json_decref(ld->root);
     free(ld);
     if (st) {

@@ -97,9 +97,12 @@ void fl_model_free(fl_model *m) {
     free(m->block);
     fl_file_map_close(&m->map);
     for (int k = 0; k < 4; k++) free(m->owned[k]);
-    free(m->seen_start);
-    free(m->seen_items);
-    free(m->item_count);
+    if (!m->counts_mapped) {
+        free(m->seen_start);
+        free(m->seen_items);
+        free(m->item_count);
+    }
+    free(m->item_mean_heap);
     free(m->history);
     fl_idmap_free(m->user_ids);
     fl_idmap_free(m->item_ids);
@@ -115,10 +118,24 @@ fl_status fl_model_set_counts(fl_model *m, const fl_dataset *d, fl_error *err) {
     m->item_count = calloc(m->n_items ? m->n_items : 1, sizeof *m->item_count);
     if (!m->seen_start || !m->item_count)
         return fl_fail(err, FL_ERR_NOMEM, "out of memory recording the training counts");
+    free(m->item_mean_heap);
+    m->item_mean = m->item_mean_heap = NULL;
+    /* Sums in double: a float sum of a popular item's ratings drifts. */
+    double *sum = calloc(m->n_items ? m->n_items : 1, sizeof *sum);
+    float *mean = malloc((m->n_items ? m->n_items : 1) * sizeof *mean);
+    if (!sum || !mean) {
+        free(sum), free(mean);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory recording the training counts");
+    }
     for (size_t k = 0; k < d->n_ratings; k++) {
         m->seen_start[d->users[k] + 1]++;
         m->item_count[d->items[k]]++;
+        sum[d->items[k]] += d->ratings[k];
     }
+    for (uint32_t i = 0; i < m->n_items; i++)
+        mean[i] = m->item_count[i] ? (float)(sum[i] / m->item_count[i]) : 0.0f;
+    free(sum);
+    m->item_mean = m->item_mean_heap = mean;
     for (uint32_t u = 0; u < m->n_users; u++) m->seen_start[u + 1] += m->seen_start[u];
     m->n_train = d->n_ratings;
     return FL_OK;
@@ -178,6 +195,11 @@ const fl_epoch_report *fl_model_history(const fl_model *m, size_t *n_epochs) {
     return *n_epochs ? m->history : NULL;
 }
 const fl_idmap *fl_model_user_ids(const fl_model *m) { return m->user_ids; }
+const char *fl_model_checksum(const fl_model *m) { return m->checksum; }
+float fl_model_item_mean(const fl_model *m, uint32_t i) {
+    if (!m->item_mean || i >= m->n_items || !m->item_count || !m->item_count[i]) return NAN;
+    return m->item_mean[i];
+}
 const fl_idmap *fl_model_item_ids(const fl_model *m) { return m->item_ids; }
 
 void fl_model_get_info(const fl_model *m, fl_model_info *o) {

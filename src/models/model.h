@@ -37,11 +37,17 @@ struct fl_model {
     uint64_t *seen_start;    /* [n_users + 1] offsets into seen_items */
     uint32_t *seen_items;    /* items each user rated in training, ascending */
     uint32_t *item_count;    /* [n_items] training ratings per item */
+    /* [n_items] mean training rating per item (0 where item_count is 0), or
+     * NULL for a model loaded from a file written before it was kept. Points
+     * into the mapping once loaded; item_mean_heap owns it after training. */
+    const float *item_mean;
+    float *item_mean_heap;
     size_t n_train;
     int epochs_run;
     double train_seconds;
     char source[256];
     char created[32];
+    char checksum[65];       /* the file's SHA-256 field once loaded, else "" */
     /* What training reported after each epoch, oldest first (n_history of
      * them; none for a model from a file that predates the history). The
      * file keeps no wall-clock times, so a loaded model's seconds are -1. */
@@ -50,6 +56,7 @@ struct fl_model {
     /* storage */
     void *block;             /* malloc'd parameters, or NULL */
     fl_file_map map;         /* the model file, when loaded from one */
+    int counts_mapped;       /* seen_start, seen_items, item_count point into map */
     void *owned[4];          /* other heap arrays to free */
 };
 

@@ -13,10 +13,10 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 cmake --install "$BUILD" --prefix "$T/prefix" >"$T/install.log" || { cat "$T/install.log"; fail "cmake --install"; }
-for f in include/factorlens.h bin/factorlens; do
+for f in include/factorlens.h bin/factorlens share/factorlens/web/index.html share/factorlens/web/app.js; do
     [ -e "$T/prefix/$f" ] || fail "not installed: $f"
 done
-pc=$(find "$T/prefix" -name factorlens.pc | head -n 1)
+pc=$(find "$T/prefix" -name factorlens.pc -print -quit)
 [ -n "$pc" ] || fail "factorlens.pc was not installed"
 export PKG_CONFIG_PATH=$(dirname "$pc")
 libdir=$(pkg-config --variable=libdir factorlens)
