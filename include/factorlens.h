@@ -19,15 +19,16 @@
  *     the calls that take it as `const fl_model *` (fl_predict,
  *     fl_predict_index, fl_predict_folded, fl_recommend,
  *     fl_recommend_including_seen, fl_recommend_folded, fl_similar,
- *     fl_evaluate, fl_fold_in,
+ *     fl_evaluate, fl_evaluate_ranking, fl_fold_in,
  *     fl_model_save, fl_model_get_info and the accessors, fl_model_history
  *     included). Only fl_model_free needs it
  *     exclusively, after every such call has returned.
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
- *   - fl_train starts its own threads (n_threads, 0 = all cores) and joins
- *     them before it returns; every other call runs on the caller's thread.
+ *   - fl_train and fl_evaluate_ranking start their own threads (n_threads,
+ *     0 = all cores) and join them before they return; every other call runs
+ *     on the caller's thread.
  *     Callbacks (fl_train_hooks, fl_download_opts) run on the calling thread.
  */
 #ifndef FACTORLENS_H
@@ -118,6 +119,13 @@ typedef struct fl_dataset {
     float usual_lo, usual_hi;
     char first_outside[256];
     size_t capacity;   /* entries allocated in each array (the library's bookkeeping) */
+    /* The file's own format, as the reader found it, so fl_dataset_write can
+     * write a part of it the same way: the separator ("" for runs of
+     * blanks), and the header's names of the user, item, rating (and
+     * timestamp) columns, or "" when the file had no header. Datasets built
+     * in memory have both empty (fl_dataset_write then uses a tab). */
+    char sep[8];
+    char header[4][64];
 } fl_dataset;
 
 typedef enum fl_dup_policy { FL_DUP_ERROR = 0, FL_DUP_LAST, FL_DUP_MEAN, FL_DUP_KEEP } fl_dup_policy;
@@ -149,6 +157,12 @@ FL_API fl_dataset *fl_dataset_new(size_t capacity, int with_times);
 FL_API fl_status fl_dataset_add(fl_dataset *d, const char *user_id, const char *item_id,
                                 float rating, uint32_t time, fl_error *err);
 FL_API float fl_dataset_mean(const fl_dataset *d);
+/* Writes d as a delimited file in the format it was read from (d->sep and
+ * d->header): columns user, item, rating, and timestamp when d has times;
+ * ratings printed so they read back bit for bit; ids holding the separator
+ * or a quote are quoted (RFC 4180). Reading the file back with the same
+ * options gives the same ratings in the same order. */
+FL_API fl_status fl_dataset_write(const fl_dataset *d, const char *path, fl_error *err);
 
 /* Splits. Each returns two new datasets that share no memory with d (id maps
  * are copied so both halves keep the full id space). */
@@ -156,6 +170,11 @@ FL_API fl_status fl_split_holdout(const fl_dataset *d, double test_fraction, uin
                            fl_dataset **train, fl_dataset **test, fl_error *err);
 FL_API fl_status fl_split_fold(const fl_dataset *d, int n_folds, int fold, uint64_t seed,
                         fl_dataset **train, fl_dataset **test, fl_error *err);
+/* Per user, a random test_fraction of their ratings (rounded, at most all
+ * but one) go to test: the usual protocol for ranking metrics. A user with
+ * one rating stays in train. */
+FL_API fl_status fl_split_per_user(const fl_dataset *d, double test_fraction, uint64_t seed,
+                                   fl_dataset **train, fl_dataset **test, fl_error *err);
 /* Per user, the latest test_fraction of their ratings (by timestamp) go to test. */
 FL_API fl_status fl_split_temporal(const fl_dataset *d, double test_fraction,
                             fl_dataset **train, fl_dataset **test, fl_error *err);
@@ -210,7 +229,20 @@ FL_API void fl_users_free(fl_users *us);
 
 /* ---------------------------------------------------------------- models */
 
-typedef enum fl_model_kind { FL_MODEL_DOT = 0, FL_MODEL_BIASED = 1, FL_MODEL_NN = 2 } fl_model_kind;
+/* dot, biased and nn model ratings. ials and bpr model implicit feedback:
+ * trained on which items each user rated (all ratings, or those >=
+ * positive_min), their score <P[u], Q[i]> is a preference for ranking, not a
+ * rating (fl_evaluate refuses them; use fl_evaluate_ranking).
+ *   ials: weighted ALS (Hu, Koren & Volinsky 2008), confidence 1 + alpha * r
+ *         on rated items, weight 1 on every other, rows by conjugate gradient;
+ *   bpr:  BPR-MF (Rendle et al. 2009), SGD on (user, rated, unrated) triples. */
+typedef enum fl_model_kind {
+    FL_MODEL_DOT = 0,
+    FL_MODEL_BIASED = 1,
+    FL_MODEL_NN = 2,
+    FL_MODEL_IALS = 3,
+    FL_MODEL_BPR = 4
+} fl_model_kind;
 typedef enum fl_solver { FL_SOLVER_SGD = 0, FL_SOLVER_ADAM = 1, FL_SOLVER_ALS = 2 } fl_solver;
 /* For fl_params_init: the kind's own default solver. Not an enumerator, so
  * switches over fl_solver stay exhaustive without it. */
@@ -238,10 +270,17 @@ typedef struct fl_params {
     uint64_t seed;
     double valid_fraction;  /* >0: hold out this share of train for early stopping */
     int patience;           /* epochs without validation improvement before stopping */
+    float alpha;            /* ials: confidence 1 + alpha * rating of a rated item */
+    float positive_min;     /* ials, bpr: ratings >= this are the positives (the rest are
+                               dropped before training); -FLT_MAX (default): all */
 } fl_params;
 
+/* 1 for the implicit-feedback kinds (ials, bpr), whose scores rank items. */
+FL_API int fl_model_kind_implicit(fl_model_kind k);
+
 /* Every default for a kind and a solver in one call (FL_SOLVER_DEFAULT: the
- * kind's own, sgd for dot and biased, adam for nn). See docs/defaults.md. */
+ * kind's own, sgd for dot, biased and bpr, adam for nn, als for ials). See
+ * docs/defaults.md. */
 FL_API void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver);
 /* fl_params_init(p, kind, FL_SOLVER_DEFAULT). */
 FL_API void fl_params_default(fl_params *p, fl_model_kind kind);
@@ -334,7 +373,8 @@ FL_API void fl_model_get_info(const fl_model *m, fl_model_info *out);
 FL_API const fl_idmap *fl_model_user_ids(const fl_model *m);
 FL_API const fl_idmap *fl_model_item_ids(const fl_model *m);
 
-/* Prediction by raw ids. */
+/* Prediction by raw ids: a rating, or for ials and bpr a preference score
+ * (higher is preferred; unknown ids under FL_UNKNOWN_MEAN score 0). */
 FL_API fl_status fl_predict(const fl_model *m, const char *user_id, const char *item_id,
                      fl_unknown_policy pol, float *out, fl_error *err);
 /* Prediction by the model's dense indices (no checks). */
@@ -371,6 +411,7 @@ typedef struct fl_metrics {
     double rmse, mae, mse;
 } fl_metrics;
 
+/* Rating error; FL_ERR_USAGE for ials and bpr models, which rate nothing. */
 FL_API fl_status fl_evaluate(const fl_model *m, const fl_dataset *d, fl_unknown_policy pol,
                       fl_metrics *out, fl_error *err);
 
@@ -406,6 +447,44 @@ FL_API fl_status fl_recommend_including_seen(const fl_model *m, const char *user
  * or of their embeddings (nn). */
 FL_API fl_status fl_similar(const fl_model *m, const char *item_id, size_t n, fl_scored *out,
                      size_t *n_out, fl_error *err);
+
+/* Ranking metrics (top-k lists scored against held-out items). For each
+ * user of test the model knows, every item the model knows and the user did
+ * not rate in training is ranked as fl_recommend ranks it (unclipped score,
+ * exact ties by fl_id_compare); the user's relevant items are their test
+ * items (ratings >= relevant_min), less items the model never saw and items
+ * the user rated in training, which no list can hold. Over the users with
+ * at least one relevant item, with hits the relevant items among the top k
+ * and R the number of relevant items:
+ *   precision@k = hits / k           recall@k = hits / R
+ *   NDCG@k      = sum over hits at place j (1-based) of 1/log2(j+1),
+ *                 divided by the same sum for places 1..min(k, R)
+ *   MAP@k       = sum over hits at place j of (hits in places 1..j) / j,
+ *                 divided by min(k, R)
+ *   hit rate    = share of users with at least one hit
+ * each a mean over those users; coverage is the share of the model's items
+ * that appear in at least one of their lists. */
+typedef struct fl_rank_opts {
+    int k;               /* list length (default 10) */
+    float relevant_min;  /* relevant: test rating >= this; -INFINITY (default): all */
+    int n_threads;       /* 0 (default): all cores; the threads are joined before return */
+} fl_rank_opts;
+
+typedef struct fl_rank_metrics {
+    int k;
+    size_t n_users;          /* users the means are over (>= 1 relevant item) */
+    size_t n_unknown_users;  /* test users the model never saw (left out) */
+    size_t n_unknown_items;  /* test ratings of items the model never saw (left out) */
+    size_t n_seen;           /* test ratings of items rated in training too (left out) */
+    size_t n_relevant;       /* relevant (user, item) pairs over all users */
+    double precision_at_k, recall_at_k, ndcg_at_k, map_at_k, hit_rate, coverage;
+} fl_rank_metrics;
+
+FL_API void fl_rank_opts_default(fl_rank_opts *o);
+/* The sums are made in fixed parts added in a fixed order: the same bits for
+ * any thread count. Runs o->n_threads threads of its own (like fl_train). */
+FL_API fl_status fl_evaluate_ranking(const fl_model *m, const fl_dataset *test,
+                                     const fl_rank_opts *o, fl_rank_metrics *out, fl_error *err);
 
 /* ---------------------------------------------------------------- new users */
 

@@ -1,7 +1,7 @@
 /* test_concurrency.c — the header's threading contract, exercised: eight
  * threads use one shared model at once (predict, recommend, similar,
- * evaluate, fold-in) while the main thread trains other models with every
- * solver, and every answer must be the bit-identical one computed alone
+ * evaluate, ranking metrics on threads of their own, fold-in) while the main
+ * thread trains other models with every solver and kind (ials, bpr too), and every answer must be the bit-identical one computed alone
  * beforehand, as must the models trained meanwhile. Run under ThreadSanitizer
  * by scripts/test, which fails on any data race. */
 #include <setjmp.h>
@@ -30,6 +30,7 @@ typedef struct expected {
     fl_scored rec[LISTS][TOP], sim[LISTS][TOP];
     size_t n_rec[LISTS], n_sim[LISTS];
     fl_metrics met;
+    fl_rank_metrics rank;
     float fold[FOLDS][K], fold_bias[FOLDS];
     fl_scored fold_rec[FOLDS][TOP];
     size_t n_fold_rec[FOLDS];
@@ -80,6 +81,10 @@ static int answer(const shared *s, expected *e) {
         bad |= fl_similar(s->m, s->items[l], TOP, e->sim[l], &e->n_sim[l], &err) != FL_OK;
     }
     bad |= fl_evaluate(s->m, s->test, FL_UNKNOWN_MEAN, &e->met, &err) != FL_OK;
+    fl_rank_opts ro;
+    fl_rank_opts_default(&ro);
+    ro.n_threads = 2; /* threads of its own, inside a reader thread */
+    bad |= fl_evaluate_ranking(s->m, s->test, &ro, &e->rank, &err) != FL_OK;
     for (int f = 0; f < FOLDS; f++) {
         size_t used;
         bad |= fl_fold_in(s->m, s->fold_ids[f], s->fold_r[f], FOLD_N, FL_UNKNOWN_SKIP, e->fold[f],
@@ -96,6 +101,7 @@ static int same(const expected *a, const expected *b) {
            memcmp(a->n_sim, b->n_sim, sizeof a->n_sim) == 0 &&
            memcmp(a->rec, b->rec, sizeof a->rec) == 0 && memcmp(a->sim, b->sim, sizeof a->sim) == 0 &&
            a->met.rmse == b->met.rmse && a->met.mae == b->met.mae && a->met.n == b->met.n &&
+           memcmp(&a->rank, &b->rank, sizeof a->rank) == 0 &&
            memcmp(a->fold, b->fold, sizeof a->fold) == 0 &&
            memcmp(a->fold_bias, b->fold_bias, sizeof a->fold_bias) == 0 &&
            memcmp(a->n_fold_rec, b->n_fold_rec, sizeof a->n_fold_rec) == 0 &&
@@ -148,10 +154,13 @@ static void test_shared_model_while_training(void **state) {
     assert_int_equal(answer(s, &s->want), 0);
 
     /* The trainings the main thread repeats under load, first done alone. */
-    const fl_model_kind kinds[] = {FL_MODEL_BIASED, FL_MODEL_BIASED, FL_MODEL_NN};
-    const fl_solver solvers[] = {FL_SOLVER_SGD, FL_SOLVER_ALS, FL_SOLVER_ADAM};
-    float *alone[3];
-    for (int t = 0; t < 3; t++) {
+    const fl_model_kind kinds[] = {FL_MODEL_BIASED, FL_MODEL_BIASED, FL_MODEL_NN, FL_MODEL_IALS,
+                                   FL_MODEL_BPR};
+    const fl_solver solvers[] = {FL_SOLVER_SGD, FL_SOLVER_ALS, FL_SOLVER_ADAM, FL_SOLVER_ALS,
+                                 FL_SOLVER_SGD};
+    enum { N_TRAININGS = sizeof kinds / sizeof *kinds };
+    float *alone[N_TRAININGS];
+    for (int t = 0; t < N_TRAININGS; t++) {
         fl_model *m = train(d2, kinds[t], solvers[t], 2);
         alone[t] = all_predictions(m, d2);
         fl_model_free(m);
@@ -160,7 +169,7 @@ static void test_shared_model_while_training(void **state) {
     pthread_t th[READERS];
     for (int r = 0; r < READERS; r++) assert_int_equal(pthread_create(&th[r], NULL, reader, s), 0);
     int differ = 0;
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < N_TRAININGS; t++) {
         fl_model *m = train(d2, kinds[t], solvers[t], 2);
         float *p = all_predictions(m, d2);
         if (memcmp(p, alone[t], d2->n_ratings * sizeof *p) != 0) {
@@ -174,7 +183,8 @@ static void test_shared_model_while_training(void **state) {
     }
     atomic_store(&s->stop, 1);
     for (int r = 0; r < READERS; r++) pthread_join(th[r], NULL);
-    printf("%d reader rounds over %d threads beside 3 trainings\n", atomic_load(&s->rounds), READERS);
+    printf("%d reader rounds over %d threads beside %d trainings\n", atomic_load(&s->rounds),
+           READERS, (int)N_TRAININGS);
     assert_int_equal(atomic_load(&s->mismatches), 0);
     assert_int_equal(differ, 0);
 

@@ -93,7 +93,12 @@ static fl_model *make_model(fl_model_kind kind, int squash, const fl_dataset *d)
         p.dropout[2] = 1.0f / 3.0f;
     }
     if (squash) p.y_lo = 0.5f, p.y_hi = 5.5f;
-    p.y_auto = kind != FL_MODEL_DOT; /* both values must survive */
+    p.y_auto = kind == FL_MODEL_BIASED || kind == FL_MODEL_NN; /* both values must survive */
+    if (fl_model_kind_implicit(kind)) { /* no validation split; settings of their own */
+        p.valid_fraction = 0.0;
+        p.alpha = 0.7654321f;
+        p.positive_min = 3.5f;
+    }
     assert_null(fl_params_check(&p));
     fl_model *m = NULL;
     fl_error err = {0};
@@ -129,7 +134,7 @@ static fl_model *make_model(fl_model_kind kind, int squash, const fl_dataset *d)
 
 static int same_float(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-#define FL_PARAMS_SIZE_KNOWN 152 /* LP64: 31 four-byte fields, seed, valid_fraction, patience */
+#define FL_PARAMS_SIZE_KNOWN 160 /* LP64: 33 four-byte fields, seed, valid_fraction, patience */
 
 /* Every fl_params field is stored in the file's metadata. A new field
  * changes this size: add it to model_file.c, the docs and the checks here. */
@@ -157,6 +162,11 @@ static void assert_same_params(const fl_params *a, const fl_params *b) {
     assert_true(a->seed == b->seed);
     assert_memory_equal(&a->valid_fraction, &b->valid_fraction, sizeof(double));
     assert_int_equal(a->patience, b->patience);
+    /* Stored for the implicit kinds only: the others never read them. */
+    if (fl_model_kind_implicit(a->kind)) {
+        assert_true(same_float(a->alpha, b->alpha));
+        assert_true(same_float(a->positive_min, b->positive_min));
+    }
 }
 
 static void assert_same_model(const fl_model *a, const fl_model *b) {
@@ -367,6 +377,8 @@ static void test_round_trip_dot(void **state) { round_trip(*state, FL_MODEL_DOT,
 static void test_round_trip_biased(void **state) { round_trip(*state, FL_MODEL_BIASED, 0); }
 static void test_round_trip_biased_yrange(void **state) { round_trip(*state, FL_MODEL_BIASED, 1); }
 static void test_round_trip_nn(void **state) { round_trip(*state, FL_MODEL_NN, 1); }
+static void test_round_trip_ials(void **state) { round_trip(*state, FL_MODEL_IALS, 0); }
+static void test_round_trip_bpr(void **state) { round_trip(*state, FL_MODEL_BPR, 0); }
 
 /* The layout docs/model-format.md promises to other readers. */
 static void test_layout(void **state) {
@@ -970,6 +982,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_round_trip_biased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_biased_yrange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip_nn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_ials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_bpr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_item_means_and_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_flips, setup, teardown),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A dataset with uneven users (1 to 60 ratings), timestamps, no repeated pairs. */
 static fl_dataset *sample(void) {
@@ -228,12 +229,88 @@ static void test_bad_arguments(void **state) {
     fl_dataset_free(d);
 }
 
+/* Per user: the test share is round(0.25 * count) (all but one at most), a
+ * one-rating user stays in train, same seed same split, another seed another. */
+static void test_per_user(void **state) {
+    (void)state;
+    fl_dataset *d = sample(), *tr = NULL, *te = NULL, *tr2 = NULL, *te2 = NULL;
+    fl_error err = {0};
+    assert_int_equal(fl_split_per_user(d, 0.25, 9, &tr, &te, &err), FL_OK);
+    check_partition(d, tr, te);
+    uint32_t n_users = fl_idmap_size(d->user_ids);
+    uint32_t *total = calloc(n_users, sizeof *total), *in_test = calloc(n_users, sizeof *in_test);
+    for (size_t k = 0; k < d->n_ratings; k++) total[d->users[k]]++;
+    for (size_t k = 0; k < te->n_ratings; k++) in_test[te->users[k]]++;
+    int singles = 0;
+    for (uint32_t u = 0; u < n_users; u++) {
+        uint32_t want = (uint32_t)(0.25 * total[u] + 0.5);
+        if (want > total[u] - 1) want = total[u] - 1;
+        assert_int_equal(in_test[u], want);
+        singles += total[u] == 1;
+    }
+    assert_true(singles > 0); /* the sample has one-rating users: they stayed in train */
+    assert_int_equal(fl_split_per_user(d, 0.25, 9, &tr2, &te2, &err), FL_OK);
+    assert_int_equal(te2->n_ratings, te->n_ratings);
+    assert_memory_equal(te2->items, te->items, te->n_ratings * sizeof *te->items);
+    fl_dataset_free(tr2), fl_dataset_free(te2);
+    assert_int_equal(fl_split_per_user(d, 0.25, 10, &tr2, &te2, &err), FL_OK);
+    assert_int_equal(te2->n_ratings, te->n_ratings); /* same quotas ... */
+    assert_true(memcmp(te2->items, te->items, te->n_ratings * sizeof *te->items) != 0); /* other draw */
+    assert_int_equal(fl_split_per_user(d, 1.0, 9, &tr2, &te2, &err), FL_ERR_USAGE);
+    fl_dataset_free(tr2), fl_dataset_free(te2);
+    free(total), free(in_test);
+    fl_dataset_free(tr), fl_dataset_free(te), fl_dataset_free(d);
+}
+
+/* A written dataset reads back as the same ratings in the same order, with
+ * the file's separator and header: ids with the separator or quotes survive,
+ * and ratings keep every bit. */
+static void test_write_round_trip(void **state) {
+    (void)state;
+    const char text[] = "user,item,stars,time\n"
+                        "a,\"x,1\",4.5,100\n"
+                        "b,\"q\"\"t\",0.1,200\n"
+                        "a,y,3.14159274,300\n";
+    fl_read_opts o;
+    fl_read_opts_default(&o);
+    o.keep_times = 1;
+    fl_dataset *d = NULL, *back = NULL;
+    fl_error err = {0};
+    assert_int_equal(fl_dataset_parse("mem", text, sizeof text - 1, &o, &d, &err), FL_OK);
+    assert_string_equal(d->sep, ",");
+    assert_string_equal(d->header[2], "stars");
+    char path[] = "/tmp/fl_test_write_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(fl_dataset_write(d, path, &err), FL_OK);
+    FILE *f = fopen(path, "r");
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "user,item,stars,time\n");
+    fclose(f);
+    assert_int_equal(fl_dataset_read(path, &o, &back, &err), FL_OK);
+    unlink(path);
+    assert_int_equal(back->n_ratings, d->n_ratings);
+    for (size_t k = 0; k < d->n_ratings; k++) {
+        assert_string_equal(fl_idmap_name(back->user_ids, back->users[k]),
+                            fl_idmap_name(d->user_ids, d->users[k]));
+        assert_string_equal(fl_idmap_name(back->item_ids, back->items[k]),
+                            fl_idmap_name(d->item_ids, d->items[k]));
+        assert_memory_equal(&back->ratings[k], &d->ratings[k], sizeof(float));
+        assert_int_equal(back->times[k], d->times[k]);
+    }
+    fl_dataset_free(back), fl_dataset_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holdout),
         cmocka_unit_test(test_folds),
         cmocka_unit_test(test_temporal),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_per_user),
+        cmocka_unit_test(test_write_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

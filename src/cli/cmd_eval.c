@@ -1,5 +1,6 @@
 /* cmd_eval.c — `factorlens eval MODEL --ratings FILE`: RMSE, MAE and MSE of a
- * saved model on a ratings file, with a policy for ids the model never saw. */
+ * saved model on a ratings file, with a policy for ids the model never saw;
+ * with --ranking, top-k ranking metrics against the file's items instead. */
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/json_out.h"
@@ -7,6 +8,7 @@
 #include "cli/messages.h"
 #include "cli/read_options.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static void print_help(void) {
@@ -22,9 +24,49 @@ static void print_help(void) {
            "                       (default mean; the counts are always reported)\n"
            "  --json               print {\"n\",\"rmse\",\"mae\",\"mse\",\"n_unknown_users\",\n"
            "                       \"n_unknown_items\",\"n_skipped\"} (default: text)\n"
+           "  --ranking            rank every item each user of FILE did not rate in training\n"
+           "                       and score the top k against the user's items in FILE:\n"
+           "                       precision, recall, NDCG, MAP at k, hit rate, coverage\n"
+           "                       (users the model never saw are left out)\n"
+           "  -k K                 --ranking: list length (default 10)\n"
+           "  --relevant-min R     --ranking: only ratings >= R in FILE are relevant\n"
+           "                       (default: every rating)\n"
+           "  --threads N          --ranking: threads, 0 = all cores (default 0)\n"
+           "                       --json with --ranking prints {\"k\",\"n_users\",\n"
+           "                       \"precision_at_k\",\"recall_at_k\",\"ndcg_at_k\",\"map_at_k\",\n"
+           "                       \"hit_rate\",\"coverage\",\"n_relevant\",\"n_unknown_users\",\n"
+           "                       \"n_unknown_items\",\"n_seen\"}\n"
            "  -h, --help           this help\n");
     cli_read_options_help(stdout);
     cli_print_exit_codes(stdout);
+}
+
+static int print_ranking(const fl_rank_metrics *r, int json) {
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "k", json_integer(r->k));
+        json_object_set_new(o, "n_users", json_integer((json_int_t)r->n_users));
+        json_object_set_new(o, "precision_at_k", cli_json_real(r->precision_at_k));
+        json_object_set_new(o, "recall_at_k", cli_json_real(r->recall_at_k));
+        json_object_set_new(o, "ndcg_at_k", cli_json_real(r->ndcg_at_k));
+        json_object_set_new(o, "map_at_k", cli_json_real(r->map_at_k));
+        json_object_set_new(o, "hit_rate", cli_json_real(r->hit_rate));
+        json_object_set_new(o, "coverage", cli_json_real(r->coverage));
+        json_object_set_new(o, "n_relevant", json_integer((json_int_t)r->n_relevant));
+        json_object_set_new(o, "n_unknown_users", json_integer((json_int_t)r->n_unknown_users));
+        json_object_set_new(o, "n_unknown_items", json_integer((json_int_t)r->n_unknown_items));
+        json_object_set_new(o, "n_seen", json_integer((json_int_t)r->n_seen));
+        return cli_json_print(o) != 0 ? cli_error(1, "could not write to standard output") : 0;
+    }
+    printf("users         %zu (with %zu relevant item%s)\n", r->n_users, r->n_relevant,
+           cli_s(r->n_relevant));
+    printf("precision@%-3d %.6f\nrecall@%-6d %.6f\nNDCG@%-8d %.6f\nMAP@%-9d %.6f\n", r->k,
+           r->precision_at_k, r->k, r->recall_at_k, r->k, r->ndcg_at_k, r->k, r->map_at_k);
+    printf("hit rate      %.6f\ncoverage      %.6f\n", r->hit_rate, r->coverage);
+    printf("left out: unknown users %zu, ratings of unknown items %zu, of items rated in "
+           "training %zu\n",
+           r->n_unknown_users, r->n_unknown_items, r->n_seen);
+    return 0;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -37,7 +79,9 @@ int cmd_eval(int argc, char **argv) {
                                                        FL_UNKNOWN_SKIP};
     if (cli_wants_help(argc, argv)) return print_help(), 0;
     const char *model_path = NULL, *ratings = NULL;
-    int json = 0, unknown = 0;
+    int json = 0, unknown = 0, ranking = 0;
+    fl_rank_opts rank;
+    fl_rank_opts_default(&rank);
     fl_read_opts ro;
     fl_read_opts_default(&ro);
     cli_args a;
@@ -50,7 +94,10 @@ int cmd_eval(int argc, char **argv) {
         }
         (void)(cli_str(&a, "--ratings", &ratings) ||
                cli_choice(&a, "--unknown", unknown_choices, &unknown) ||
-               cli_flag(&a, "--json", &json) || cli_read_option(&a, &ro));
+               cli_flag(&a, "--json", &json) || cli_flag(&a, "--ranking", &ranking) ||
+               cli_int(&a, "-k", 1, 100000, &rank.k) ||
+               cli_float(&a, "--relevant-min", -HUGE_VAL, HUGE_VAL, &rank.relevant_min) ||
+               cli_int(&a, "--threads", 0, 1024, &rank.n_threads) || cli_read_option(&a, &ro));
     }
     if (a.failed) return cli_usage_fail(&a);
     if (!model_path) return cli_error(2, "eval needs a MODEL file (see factorlens eval --help)");
@@ -62,6 +109,14 @@ int cmd_eval(int argc, char **argv) {
     if (rc == 0) rc = cli_load_ratings(ratings, &ro, &d);
     fl_metrics mt = {0};
     fl_error err = {0};
+    if (ranking) {
+        fl_rank_metrics rm;
+        if (rc == 0 && fl_evaluate_ranking(m, d, &rank, &rm, &err) != FL_OK) rc = cli_fail(&err);
+        if (rc == 0) rc = print_ranking(&rm, json);
+        fl_dataset_free(d);
+        fl_model_free(m);
+        return rc;
+    }
     if (rc == 0 && fl_evaluate(m, d, unknown_values[unknown], &mt, &err) != FL_OK)
         rc = cli_fail(&err);
     if (rc == 0) {

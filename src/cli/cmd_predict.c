@@ -54,7 +54,25 @@ int cmd_predict(int argc, char **argv) {
     if (rc == 0 &&
         fl_predict(m, user, item, unknown ? FL_UNKNOWN_MEAN : FL_UNKNOWN_ERROR, &r, &err) != FL_OK)
         rc = cli_fail(&err);
-    if (rc == 0) {
+    fl_model_info info = {0};
+    if (rc == 0) fl_model_get_info(m, &info);
+    /* ials and bpr score preferences: say so rather than pass a score off as
+     * a rating ("rating" is null, "score" holds it). */
+    int implicit = rc == 0 && fl_model_kind_implicit(info.kind);
+    if (rc == 0 && implicit) {
+        if (json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "user", json_string(user));
+            json_object_set_new(o, "item", json_string(item));
+            json_object_set_new(o, "rating", json_null());
+            json_object_set_new(o, "score", cli_json_float(r));
+            json_object_set_new(o, "kind", json_string(fl_model_kind_name(info.kind)));
+            if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
+        } else {
+            printf("%.4f (a preference score of this %s model, for ranking; not a rating)\n",
+                   (double)r, fl_model_kind_name(info.kind));
+        }
+    } else if (rc == 0) {
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "user", json_string(user));

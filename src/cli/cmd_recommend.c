@@ -25,7 +25,8 @@ static void print_help(void) {
            "                       when it lacks titles for many of the model's items\n"
            "  --json               print "
            "{\"user\",\"items\":[{\"rank\",\"item\",\"rating\",\"score\",\"title\"}]}\n"
-           "                       where rating is clipped and score is not (default: text)\n"
+           "                       where rating is clipped and score is not (default: text);\n"
+           "                       an ials or bpr model's items have a score and no rating\n"
            "  -h, --help           this help\n");
     cli_print_exit_codes(stdout);
 }
@@ -65,8 +66,13 @@ int cmd_recommend(int argc, char **argv) {
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "user", json_string(user));
+            /* ials and bpr rate nothing: their lists carry a score and no rating. */
+            fl_model_info info;
+            fl_model_get_info(m, &info);
             json_object_set_new(o, "items",
-                                cli_ranking_json(m, items, top, got, "rating", "score"));
+                                cli_ranking_json(m, items, top, got,
+                                                 fl_model_kind_implicit(info.kind) ? NULL : "rating",
+                                                 "score"));
             if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
         } else {
             cli_ranking_print(stdout, m, items, top, got);

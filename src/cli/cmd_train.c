@@ -3,6 +3,7 @@
  * epoch lines, report test metrics and optionally save the model. */
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/epoch_log.h"
 #include "cli/json_out.h"
 #include "cli/loaders.h"
@@ -16,9 +17,9 @@
 
 typedef struct train_cfg {
     const char *ratings, *test, *out;
-    double holdout, temporal;
+    double holdout, holdout_user, temporal;
     int folds;
-    int json, quiet;
+    int json, quiet, ranking;
     int kind, solver, solver_set;
     int n_dropout;
     float dropout[FL_MAX_LAYERS];
@@ -26,7 +27,7 @@ typedef struct train_cfg {
     fl_read_opts ro;
 } train_cfg;
 
-static const char *const kind_choices[] = {"dot", "biased", "nn", NULL};
+static const char *const kind_choices[] = {"dot", "biased", "nn", "ials", "bpr", NULL};
 static const char *const solver_choices[] = {"sgd", "adam", "als", NULL};
 
 /* One pass over argv. Run twice: first to learn --model/--solver (whose
@@ -41,6 +42,7 @@ static void parse(cli_args *a, train_cfg *c) {
         }
         (void)(cli_str(a, "--ratings", &c->ratings) || cli_str(a, "--test", &c->test) ||
                cli_fraction(a, "--holdout", &c->holdout) ||
+               cli_fraction(a, "--holdout-per-user", &c->holdout_user) ||
                cli_fraction(a, "--temporal", &c->temporal) ||
                cli_int(a, "--folds", 2, 1000, &c->folds) ||
                cli_choice(a, "--model", kind_choices, &c->kind) ||
@@ -50,6 +52,9 @@ static void parse(cli_args *a, train_cfg *c) {
                cli_float(a, "--lr", 0, HUGE_VAL, &p->lr) ||
                cli_float(a, "--reg", 0, HUGE_VAL, &p->reg_factors) ||
                cli_float(a, "--reg-bias", 0, HUGE_VAL, &p->reg_bias) ||
+               cli_float(a, "--alpha", 0, HUGE_VAL, &p->alpha) ||
+               cli_float(a, "--positive-min", -HUGE_VAL, HUGE_VAL, &p->positive_min) ||
+               cli_flag(a, "--ranking", &c->ranking) ||
                cli_range(a, "--y-range", 1, &p->y_lo, &p->y_hi) ||
                cli_float(a, "--init-std", 0, HUGE_VAL, &p->init_std) ||
                cli_int(a, "--batch-size", 1, 1 << 20, &p->batch_size) ||
@@ -88,9 +93,11 @@ static int configure(int argc, char **argv, train_cfg *c) {
     if (c->test && strcmp(c->ratings, "-") == 0 && strcmp(c->test, "-") == 0)
         return cli_error(2, "--ratings and --test cannot both read standard input ('-'); "
                             "give one of them as a file");
-    int splits = !!c->test + (c->holdout > 0) + (c->temporal > 0) + (c->folds > 0);
+    int splits = !!c->test + (c->holdout > 0) + (c->holdout_user > 0) + (c->temporal > 0) +
+                 (c->folds > 0);
     if (splits > 1)
-        return cli_error(2, "use only one of --test, --holdout, --temporal and --folds");
+        return cli_error(
+            2, "use only one of --test, --holdout, --holdout-per-user, --temporal and --folds");
     if (c->folds && c->out)
         return cli_error(2, "--out cannot be used with --folds: cross-validation trains one "
                             "model per fold, so train without --folds to save a model");
@@ -105,6 +112,8 @@ static int configure(int argc, char **argv, train_cfg *c) {
     const char *bad = fl_params_check(&c->p);
     if (bad) return cli_error(2, "%s", bad);
     if (c->temporal > 0) c->ro.keep_times = 1;
+    /* An implicit model's test score is its ranking: RMSE means nothing there. */
+    if (fl_model_kind_implicit(c->p.kind)) c->ranking = 1;
     return 0;
 }
 
@@ -112,6 +121,7 @@ static int configure(int argc, char **argv, train_cfg *c) {
 typedef struct run_out {
     fl_train_result res;
     fl_metrics test; /* n == 0 without a test set */
+    fl_rank_metrics rank; /* with --ranking (or an implicit model) and a test set; else k == 0 */
     size_t n_train, n_test;
     int threads; /* used, as the model records it (--threads 0 is resolved) */
 } run_out;
@@ -140,7 +150,16 @@ static int run_one(const train_cfg *c, fl_dataset *train, const fl_dataset *test
     fl_model_info info;
     fl_model_get_info(*model, &info);
     ro->threads = info.params.n_threads;
-    if (test && test->n_ratings) {
+    if (test && test->n_ratings && c->ranking) {
+        fl_rank_opts o;
+        fl_rank_opts_default(&o);
+        o.n_threads = ro->threads;
+        if (fl_evaluate_ranking(*model, test, &o, &ro->rank, &err) != FL_OK) return cli_fail(&err);
+    }
+    if (test && test->n_ratings && fl_model_kind_implicit(c->p.kind)) {
+        ro->n_test = test->n_ratings;
+        ro->test.rmse = ro->test.mae = ro->test.mse = NAN;
+    } else if (test && test->n_ratings) {
         ro->n_test = test->n_ratings;
         /* Unknown test ids are scored from the biases and counted, as during training. */
         if (fl_evaluate(*model, test, FL_UNKNOWN_MEAN, &ro->test, &err) != FL_OK)
@@ -157,6 +176,18 @@ static void set_common(json_t *o, const train_cfg *c, int threads) {
     json_object_set_new(o, "factors", json_integer(c->p.n_factors));
     json_object_set_new(o, "threads", json_integer(threads));
     json_object_set_new(o, "seed", json_integer((json_int_t)c->p.seed));
+}
+
+/* The test set's ranking metrics, as eval --ranking names them, "test_" before each. */
+static void add_ranking(json_t *o, const fl_rank_metrics *m) {
+    json_object_set_new(o, "rank_k", json_integer(m->k));
+    json_object_set_new(o, "rank_users", json_integer((json_int_t)m->n_users));
+    json_object_set_new(o, "test_precision_at_k", cli_json_real(m->precision_at_k));
+    json_object_set_new(o, "test_recall_at_k", cli_json_real(m->recall_at_k));
+    json_object_set_new(o, "test_ndcg_at_k", cli_json_real(m->ndcg_at_k));
+    json_object_set_new(o, "test_map_at_k", cli_json_real(m->map_at_k));
+    json_object_set_new(o, "test_hit_rate", cli_json_real(m->hit_rate));
+    json_object_set_new(o, "test_coverage", cli_json_real(m->coverage));
 }
 
 static json_t *summary_json(const train_cfg *c, const run_out *r) {
@@ -177,6 +208,7 @@ static json_t *summary_json(const train_cfg *c, const run_out *r) {
     json_object_set_new(o, "n_unknown_users", json_integer((json_int_t)r->test.n_unknown_users));
     json_object_set_new(o, "n_unknown_items", json_integer((json_int_t)r->test.n_unknown_items));
     json_object_set_new(o, "seconds", cli_json_real(r->res.seconds));
+    if (r->rank.k) add_ranking(o, &r->rank);
     set_common(o, c, r->threads);
     return o;
 }
@@ -189,7 +221,13 @@ static void summary_human(const train_cfg *c, const run_out *r, const char *sour
         printf(", kept epoch %d (best validation RMSE)", r->res.best_epoch);
     printf("\ntrain    %zu rating%s from %s: train_mse %.6f, reg %.6f\n", r->n_train,
            cli_s(r->n_train), source, r->res.last.train_mse, r->res.last.reg_penalty);
-    if (r->n_test) {
+    if (r->rank.k)
+        printf("ranking  %zu test user%s, top %d of every item unrated in training: "
+               "NDCG %.4f  precision %.4f  recall %.4f  MAP %.4f  hit rate %.4f  coverage %.4f\n",
+               r->rank.n_users, cli_s(r->rank.n_users), r->rank.k, r->rank.ndcg_at_k,
+               r->rank.precision_at_k, r->rank.recall_at_k, r->rank.map_at_k, r->rank.hit_rate,
+               r->rank.coverage);
+    if (r->n_test && !fl_model_kind_implicit(c->p.kind)) {
         printf("test     %zu rating%s: RMSE %.6f  MAE %.6f  MSE %.6f\n", r->n_test,
                cli_s(r->n_test), r->test.rmse, r->test.mae, r->test.mse);
         size_t unk = r->test.n_unknown_users + r->test.n_unknown_items;
@@ -276,8 +314,20 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
     return 0;
 }
 
+static int train_main(int argc, char **argv);
+
+/* --config FILE: its options first, each unless the command line gives it. */
 int cmd_train(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return cli_train_help(stdout), 0;
+    cli_config_argv merged;
+    int rc = cli_config_merge(argc, argv, &merged);
+    if (rc) return rc;
+    rc = train_main(merged.argc, merged.argv);
+    cli_config_free(&merged);
+    return rc;
+}
+
+static int train_main(int argc, char **argv) {
     train_cfg c;
     int rc = configure(argc, argv, &c);
     if (rc) return rc;
@@ -298,6 +348,8 @@ int cmd_train(int argc, char **argv) {
         train = all, all = NULL;
     } else if (c.holdout > 0) {
         st = fl_split_holdout(all, c.holdout, c.p.seed, &train, &test, &err);
+    } else if (c.holdout_user > 0) {
+        st = fl_split_per_user(all, c.holdout_user, c.p.seed, &train, &test, &err);
     } else if (c.temporal > 0) {
         st = fl_split_temporal(all, c.temporal, &train, &test, &err);
     } else {

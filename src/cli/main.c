@@ -16,10 +16,12 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", cmd_train, "train a model on ratings and report its test error"},
+    {"split", cmd_split, "write the train/test split train makes, as files"},
     {"eval", cmd_eval, "score a saved model on a ratings file (RMSE, MAE, MSE)"},
     {"predict", cmd_predict, "predict one user's rating of one item"},
     {"recommend", cmd_recommend, "top-n unseen items for a user"},
     {"similar", cmd_similar, "items nearest to an item by factor cosine"},
+    {"tune", cmd_tune, "search hyper-parameters; write the best as a train config"},
     {"info", cmd_info, "describe a saved model"},
     {"demo", cmd_demo, "a guided tour on MovieLens 100K"},
     {"download", cmd_download, "fetch a public dataset into the cache"},

@@ -50,7 +50,7 @@ json_t *cli_ranking_json(const fl_model *m, const fl_items *items, const fl_scor
         json_t *o = json_object();
         json_object_set_new(o, "rank", json_integer((json_int_t)(k + 1)));
         json_object_set_new(o, "item", json_string(fl_idmap_name(ids, s[k].index)));
-        json_object_set_new(o, score_key, cli_json_float(s[k].score));
+        if (score_key) json_object_set_new(o, score_key, cli_json_float(s[k].score));
         if (raw_key) json_object_set_new(o, raw_key, cli_json_float(s[k].raw));
         json_object_set_new(o, "title", title ? json_string(title) : json_null());
         json_array_append_new(arr, o);

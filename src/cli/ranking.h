@@ -12,7 +12,8 @@
 void cli_ranking_print(FILE *f, const fl_model *m, const fl_items *items, const fl_scored *s,
                        size_t n);
 /* [{"rank":1,"item":"…","<score_key>":…,"<raw_key>":…,"title":…}, …]: the
- * score, and the raw score that orders the list unless raw_key is NULL. */
+ * score, and the raw score that orders the list; a NULL key leaves its
+ * field out. */
 json_t *cli_ranking_json(const fl_model *m, const fl_items *items, const fl_scored *s, size_t n,
                          const char *score_key, const char *raw_key);
 /* Warns when the titles file seems to describe other data than the model:

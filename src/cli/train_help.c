@@ -108,7 +108,9 @@ static void y_range_text(char *buf, size_t len, const fl_params *p) {
 static void model_options(FILE *f, const defaults *d) {
     const fl_params *s = &d->sgd, *a = &d->adam, *l = &d->als, *nn = &d->nn;
     char buf[256], nn_buf[128];
-    rowf(f, "--model dot|biased|nn", "(default %s)", fl_model_kind_name(s->kind));
+    rowf(f, "--model dot|biased|nn|ials|bpr",
+         "(default %s; ials and bpr learn from which items were rated: see below)",
+         fl_model_kind_name(s->kind));
     rowf(f, "--solver sgd|adam|als",
          "(default %s; %s for nn). Picking a solver also picks its defaults for --lr, --reg, "
          "--reg-bias and --epochs",
@@ -158,6 +160,27 @@ static void model_options(FILE *f, const defaults *d) {
 #undef PER_SOLVER
 }
 
+/* The implicit kinds' own options and the defaults they start from. */
+static void implicit_options(FILE *f) {
+    fl_params i, b;
+    fl_params_init(&i, FL_MODEL_IALS, FL_SOLVER_DEFAULT);
+    fl_params_init(&b, FL_MODEL_BPR, FL_SOLVER_DEFAULT);
+    fputs("Implicit feedback (--model ials or bpr; both rank, neither rates):\n", f);
+    rowf(f, "--alpha X", "ials: confidence 1 + X * rating of a rated item (default %g)",
+         (double)i.alpha);
+    rowf(f, "--positive-min R",
+         "ials, bpr: train on the ratings >= R only (default: every rating)");
+    rowf(f, "--ranking",
+         "report ranking metrics at 10 on the test set (always for ials and bpr; their "
+         "test RMSE is not reported)");
+    fprintf(f,
+            "  Defaults: ials %d factors, %d epochs, reg %g, alpha %g (solver als, rows by\n"
+            "  conjugate gradient); bpr %d factors, %d epochs, lr %g, reg %g, init-std %g\n"
+            "  (solver sgd). The options of Model change them.\n",
+            i.n_factors, i.epochs, (double)i.reg_factors, (double)i.alpha, b.n_factors, b.epochs,
+            (double)b.lr, (double)b.reg_factors, (double)b.init_std);
+}
+
 void cli_train_help(FILE *f) {
     defaults d;
     load_defaults(&d);
@@ -168,16 +191,22 @@ void cli_train_help(FILE *f) {
           "Data:\n",
           f);
     row(f, "--ratings FILE", "training ratings (required); - reads standard input, plain or gzip");
+    row(f, "--config FILE",
+        "options from FILE, one 'name value' a line as tune writes them; an option on the "
+        "command line wins");
     row(f, "--test FILE",
         "test ratings, read like --ratings (default: none); only one of the two "
         "may be -");
     row(f, "--holdout F", "instead, test on a random fraction F of --ratings (uses --seed)");
+    row(f, "--holdout-per-user F",
+        "instead, test on a random fraction F of each user's ratings (uses --seed)");
     row(f, "--temporal F", "instead, test on each user's latest fraction F (needs timestamps)");
     row(f, "--folds K",
         "instead, K-fold cross-validation: K models, each fold's test metrics and their mean "
         "(cannot be combined with --out)");
     fputs("Model:\n", f);
     model_options(f, &d);
+    implicit_options(f);
     fputs("Output:\n", f);
     row(f, "--out FILE", "save the trained model (default: not saved)");
     row(f, "--json",

@@ -310,6 +310,15 @@ static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_
                        parse_rating(f[p->col[F_ITEM]], &v) == 0);
     }
     p->seen_header = *is_header;
+    /* Remembered for fl_dataset_write: a split of this file is written alike. */
+    fl_dataset *d = p->b.d;
+    snprintf(d->sep, sizeof d->sep, "%s", p->sep_spaces ? "" : p->sep);
+    for (int r = 0; r < N_ROLES && *is_header; r++) {
+        if (p->col[r] < 0 || p->col[r] >= n) continue;
+        field h = f[p->col[r]];
+        trim(&h);
+        snprintf(d->header[r], sizeof d->header[r], "%.*s", (int)h.len, h.s);
+    }
     if (p->col[F_TIME] < 0 && p->b.d->times) {
         /* Nothing to keep: no times at all beats a column of zeros, so a
          * temporal split later says clearly that timestamps are missing. */

@@ -1,6 +1,6 @@
 /* splits.c — train/test splits of a dataset: seeded random holdout, k-fold
  * (one seeded permutation cut into k nearly equal parts, so the folds of one
- * seed partition the ratings) and per-user temporal. Both halves keep the
+ * seed partition the ratings), seeded random per user, and per-user temporal. Both halves keep the
  * original rating order and a copy of the full id maps, so an index means the
  * same user or item in the dataset and in both halves. */
 #include "data/dataset.h"
@@ -40,6 +40,8 @@ static fl_dataset *half(const fl_dataset *d, size_t n) {
         return NULL;
     }
     memcpy(h->source, d->source, sizeof h->source);
+    memcpy(h->sep, d->sep, sizeof h->sep);
+    memcpy(h->header, d->header, sizeof h->header);
     return h;
 }
 
@@ -144,6 +146,42 @@ fl_status fl_split_fold(const fl_dataset *d, int n_folds, int fold, uint64_t see
     st = build_halves(d, in_test, train, test, err);
     free(perm);
     free(in_test);
+    return st;
+}
+
+fl_status fl_split_per_user(const fl_dataset *d, double test_fraction, uint64_t seed,
+                            fl_dataset **train, fl_dataset **test, fl_error *err) {
+    fl_status st = check_input(d, err);
+    if (st || (st = check_fraction(test_fraction, err))) return st;
+    size_t n = d->n_ratings;
+    uint32_t n_users = fl_idmap_size(d->user_ids);
+    uint32_t *perm = permutation(n, seed);
+    unsigned char *in_test = calloc(n, 1);
+    uint32_t *quota = calloc((size_t)n_users + 1, sizeof *quota);
+    if (!perm || !in_test || !quota) {
+        st = fl_fail(err, FL_ERR_NOMEM, "%s: out of memory splitting", d->source);
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++) quota[d->users[k]]++;
+    /* Each user's quota is round(fraction * count), kept below the count so
+     * every user keeps a training rating (a user with one rating keeps it). */
+    for (uint32_t u = 0; u < n_users; u++) {
+        uint32_t c = quota[u];
+        uint32_t q = (uint32_t)(test_fraction * (double)c + 0.5);
+        quota[u] = c == 0 ? 0 : (q > c - 1 ? c - 1 : q);
+    }
+    /* One seeded permutation of all ratings: a user's test ratings are the
+     * first of theirs it meets, so each user's draw is uniform and the whole
+     * split depends on the seed alone. */
+    for (size_t j = 0; j < n; j++) {
+        uint32_t k = perm[j], u = d->users[k];
+        if (quota[u]) quota[u]--, in_test[k] = 1;
+    }
+    st = build_halves(d, in_test, train, test, err);
+done:
+    free(perm);
+    free(in_test);
+    free(quota);
     return st;
 }
 

@@ -85,6 +85,11 @@ static void eval_range(void *ctx, int task, int thread) {
 fl_status fl_evaluate_on(fl_pool *pool, const fl_model *m, const fl_dataset *d,
                          fl_unknown_policy pol, fl_metrics *out, fl_error *err) {
     memset(out, 0, sizeof *out);
+    if (fl_model_kind_implicit(m->kind))
+        return fl_fail(err, FL_ERR_USAGE,
+                       "an %s model scores preferences for ranking, not ratings: it has no "
+                       "rating error; rank with fl_evaluate_ranking (eval --ranking)",
+                       fl_model_kind_name(m->kind));
     eval_run *e = malloc(sizeof *e);
     int64_t *tu = translate(d->user_ids, m->user_ids);
     int64_t *ti = translate(d->item_ids, m->item_ids);

@@ -25,6 +25,10 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
     const int k = (int)m->n_factors, biased = m->kind == FL_MODEL_BIASED;
     *n_used = 0;
     if (bias) *bias = 0.0f;
+    if (fl_model_kind_implicit(m->kind))
+        return fl_fail(err, FL_ERR_USAGE,
+                       "fold-in fits ratings; an %s model scores preferences (no fold-in yet)",
+                       fl_model_kind_name(m->kind));
     if (m->kind == FL_MODEL_NN)
         return fl_fail(err, FL_ERR_USAGE,
                        "fold-in needs a dot or biased model; an nn user embedding has no closed form");

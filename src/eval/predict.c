@@ -6,6 +6,8 @@
 #include <string.h>
 
 float fl_predict_fallback(const fl_model *m, int64_t u, int64_t i) {
+    /* No preference is known for an unseen id: the neutral score. */
+    if (fl_model_kind_implicit(m->kind)) return 0.0f;
     if (!m->bu) return m->global_mean;
     float z = m->offset;
     if (u >= 0) z += m->bu[u];

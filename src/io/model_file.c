@@ -36,8 +36,8 @@
 
 /* ---------------------------------------------------------------- shared */
 
-/* Mirrors fl_model_carve: every kind but dot carries user and item biases. */
-static int has_bias(fl_model_kind k) { return k != FL_MODEL_DOT; }
+/* Mirrors fl_model_carve: biased and nn carry user and item biases. */
+static int has_bias(fl_model_kind k) { return fl_kind_has_bias(k); }
 
 typedef enum dtype { DT_U64 = 0, DT_F32, DT_U32, DT_U8 } dtype;
 static const char *const dtype_names[] = {"U64", "F32", "U32", "U8"};
@@ -241,7 +241,7 @@ static int all_finite(const tensor *t) {
 /* What is wrong with m that would make its file unloadable, or NULL. */
 static const char *save_problem(const fl_model *m, const tensor *t, int n_t, char *why,
                                 size_t why_len) {
-    if (m->kind < FL_MODEL_DOT || m->kind > FL_MODEL_NN || m->params.kind != m->kind)
+    if (m->kind < FL_MODEL_DOT || m->kind > FL_MODEL_BPR || m->params.kind != m->kind)
         return "the model kind is invalid";
     const char *pc = fl_params_check(&m->params);
     if (pc) {
@@ -391,6 +391,11 @@ static json_t *metadata(const fl_model *m) {
     bad |= set_str(o, "solver", fl_solver_name(p->solver));
     bad |= set_fmt(o, "valid_fraction", "%.17g", p->valid_fraction);
     bad |= set_fmt(o, "patience", "%d", p->patience);
+    /* The implicit kinds' own settings; other kinds' files stay as they were. */
+    if (fl_model_kind_implicit(m->kind)) {
+        bad |= set_fmt(o, "alpha", "%.9g", (double)p->alpha);
+        bad |= set_fmt(o, "positive_min", "%.9g", (double)p->positive_min);
+    }
     bad |= set_fmt(o, "offset", "%.9g", (double)m->offset);
     bad |= set_fmt(o, "global_mean", "%.9g", (double)m->global_mean);
     bad |= set_fmt(o, "rating_lo", "%.9g", (double)m->rating_lo);
@@ -826,6 +831,10 @@ static fl_status read_metadata(loader *ld, fl_model *m) {
         (st = meta_u64(ld, "seed", &p->seed)) ||
         (st = meta_double(ld, "valid_fraction", &p->valid_fraction)) ||
         (st = meta_int(ld, "patience", INT32_MIN, INT32_MAX, &p->patience)))
+        return st;
+    if (fl_model_kind_implicit(p->kind) &&
+        ((st = meta_float(ld, "alpha", &p->alpha)) ||
+         (st = meta_float(ld, "positive_min", &p->positive_min))))
         return st;
     if (n_dropout != p->n_layers + 1)
         return BAD(ld, "%s: metadata 'dropout' needs %d values (one more than 'layers')", path,

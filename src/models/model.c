@@ -19,7 +19,7 @@ static uint32_t padded(uint32_t k) { return (k + ROW_ALIGN - 1) / ROW_ALIGN * RO
 size_t fl_model_param_floats(const fl_params *p, uint32_t n_users, uint32_t n_items,
                              uint32_t stride) {
     size_t n = ((size_t)n_users + n_items) * stride;
-    if (p->kind != FL_MODEL_DOT) n += (size_t)n_users + n_items;
+    if (fl_kind_has_bias(p->kind)) n += (size_t)n_users + n_items;
     if (p->kind == FL_MODEL_NN) {
         int in = 2 * p->n_factors;
         for (int l = 0; l <= p->n_layers; l++) {
@@ -37,7 +37,7 @@ void fl_model_carve(fl_model *m, float *block) {
     m->Q = p, p += (size_t)m->n_items * m->stride;
     m->bu = m->bi = NULL;
     m->n_dense = 0;
-    if (m->kind != FL_MODEL_DOT) {
+    if (fl_kind_has_bias(m->kind)) {
         m->bu = p, p += m->n_users;
         m->bi = p, p += m->n_items;
     }

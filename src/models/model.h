@@ -60,6 +60,11 @@ struct fl_model {
     void *owned[4];          /* other heap arrays to free */
 };
 
+/* Kinds with a user and an item bias (the implicit kinds have none). */
+static inline int fl_kind_has_bias(fl_model_kind k) {
+    return k == FL_MODEL_BIASED || k == FL_MODEL_NN;
+}
+
 /* True if predictions are squashed into (y_lo, y_hi). */
 static inline int fl_model_squashes(const fl_params *p) { return p->y_lo < p->y_hi; }
 
@@ -89,7 +94,8 @@ static inline float fl_squash(const fl_params *p, float z) {
  * outside it is ever right, so a prediction beyond it is moved to the
  * nearest end (this only lowers every error). */
 static inline float fl_model_clip(const fl_model *m, float y) {
-    if (m->rating_lo < m->rating_hi) {
+    /* An implicit model's score is a preference, on no rating scale. */
+    if (m->rating_lo < m->rating_hi && !fl_model_kind_implicit(m->kind)) {
         if (y < m->rating_lo) return m->rating_lo;
         if (y > m->rating_hi) return m->rating_hi;
     }

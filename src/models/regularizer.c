@@ -45,12 +45,14 @@ static double sq_norm(const float *x, uint32_t k) {
 double fl_reg_penalty(const fl_model *m) {
     const fl_params *p = &m->params;
     double factors = 0.0, biases = 0.0, dense = 0.0;
+    /* ials and bpr penalise every row alike (no count weighting). */
+    const int plain = fl_model_kind_implicit(m->kind);
     for (uint32_t u = 0; u < m->n_users; u++) {
-        factors += sqrt((double)fl_model_user_count(m, u)) * sq_norm(m->P + (size_t)u * m->stride, m->n_factors);
+        factors += (plain ? 1.0 : sqrt((double)fl_model_user_count(m, u))) * sq_norm(m->P + (size_t)u * m->stride, m->n_factors);
         if (m->bu) biases += (double)m->bu[u] * m->bu[u];
     }
     for (uint32_t i = 0; i < m->n_items; i++) {
-        factors += sqrt((double)m->item_count[i]) * sq_norm(m->Q + (size_t)i * m->stride, m->n_factors);
+        factors += (plain ? 1.0 : sqrt((double)m->item_count[i])) * sq_norm(m->Q + (size_t)i * m->stride, m->n_factors);
         if (m->bi) biases += (double)m->bi[i] * m->bi[i];
     }
     for (int l = 0; l < m->n_dense; l++)

@@ -2,9 +2,20 @@
  * Why each default is what it is: docs/defaults.md. */
 #include "factorlens.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Implicit kinds' defaults (docs/defaults.md). */
+#define IALS_FACTORS 64
+#define IALS_REG 30.0f
+#define IALS_ALPHA 1.0f
+#define IALS_EPOCHS 10
+#define BPR_FACTORS 64
+#define BPR_LR 0.02f
+#define BPR_REG 0.02f
+#define BPR_EPOCHS 100
 
 /* What depends on the solver alone: its step size, penalties and epochs. */
 static void solver_defaults(fl_params *p, fl_solver solver) {
@@ -42,8 +53,30 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
     p->batch_size = 256;
     p->patience = 3;
     p->y_lo = p->y_hi = 0.0f;
-    if (solver == FL_SOLVER_DEFAULT) solver = kind == FL_MODEL_NN ? FL_SOLVER_ADAM : FL_SOLVER_SGD;
+    p->alpha = 0.0f;
+    p->positive_min = -FLT_MAX;
+    if (solver == FL_SOLVER_DEFAULT)
+        solver = kind == FL_MODEL_NN     ? FL_SOLVER_ADAM
+                 : kind == FL_MODEL_IALS ? FL_SOLVER_ALS
+                                         : FL_SOLVER_SGD;
     solver_defaults(p, solver);
+    /* The implicit kinds have one solver each and their own scales: see
+     * docs/defaults.md for how these were chosen. */
+    if (kind == FL_MODEL_IALS) {
+        p->n_factors = IALS_FACTORS;
+        p->reg_factors = IALS_REG;
+        p->alpha = IALS_ALPHA;
+        p->epochs = IALS_EPOCHS;
+        p->reg_bias = 0.0f;
+        p->init_std = 0.01f;
+    } else if (kind == FL_MODEL_BPR) {
+        p->n_factors = BPR_FACTORS;
+        p->lr = BPR_LR;
+        p->reg_factors = BPR_REG;
+        p->epochs = BPR_EPOCHS;
+        p->reg_bias = 0.0f;
+        p->init_std = 0.1f;
+    }
     if (kind == FL_MODEL_NN) {
         p->n_layers = 2;
         p->layers[0] = 100;
@@ -61,8 +94,11 @@ void fl_params_default(fl_params *p, fl_model_kind kind) { fl_params_init(p, kin
 
 void fl_params_default_solver(fl_params *p, fl_solver solver) { solver_defaults(p, solver); }
 
+int fl_model_kind_implicit(fl_model_kind k) { return k == FL_MODEL_IALS || k == FL_MODEL_BPR; }
+
 const char *fl_params_check(const fl_params *p) {
-    if (p->kind < FL_MODEL_DOT || p->kind > FL_MODEL_NN) return "model must be dot, biased or nn";
+    if (p->kind < FL_MODEL_DOT || p->kind > FL_MODEL_BPR)
+        return "model must be dot, biased, nn, ials or bpr";
     if (p->solver < FL_SOLVER_SGD || p->solver > FL_SOLVER_ALS)
         return "solver must be sgd, adam or als";
     if (p->n_factors < 1 || p->n_factors > 4096) return "factors must be between 1 and 4096";
@@ -88,14 +124,26 @@ const char *fl_params_check(const fl_params *p) {
         for (int l = 0; l <= p->n_layers; l++)
             if (!(p->dropout[l] >= 0.0f && p->dropout[l] < 1.0f)) return "nn: dropout must be in [0, 1)";
     }
+    if (p->kind == FL_MODEL_IALS && p->solver != FL_SOLVER_ALS)
+        return "the ials model trains with --solver als only";
+    if (p->kind == FL_MODEL_BPR && p->solver != FL_SOLVER_SGD)
+        return "the bpr model trains with --solver sgd only";
+    if (fl_model_kind_implicit(p->kind)) {
+        if (p->y_lo < p->y_hi || p->y_auto)
+            return "ials and bpr score preferences, not ratings: they take no --y-range";
+        if (p->valid_fraction > 0.0)
+            return "ials and bpr take no --valid: early stopping watches a rating error";
+    }
+    if (!(p->alpha >= 0.0f) || !isfinite(p->alpha)) return "alpha must be a non-negative number";
+    if (isnan(p->positive_min) || isinf(p->positive_min)) return "positive-min must be finite";
     if (p->solver == FL_SOLVER_ALS && (p->y_lo < p->y_hi || p->y_auto))
         return "als solves the unsquashed model; drop --y-range or use sgd/adam";
     return NULL;
 }
 
 const char *fl_model_kind_name(fl_model_kind k) {
-    static const char *names[] = {"dot", "biased", "nn"};
-    return (k >= FL_MODEL_DOT && k <= FL_MODEL_NN) ? names[k] : "?";
+    static const char *names[] = {"dot", "biased", "nn", "ials", "bpr"};
+    return (k >= FL_MODEL_DOT && k <= FL_MODEL_BPR) ? names[k] : "?";
 }
 
 const char *fl_solver_name(fl_solver s) {
@@ -104,7 +152,7 @@ const char *fl_solver_name(fl_solver s) {
 }
 
 int fl_model_kind_parse(const char *s, fl_model_kind *out) {
-    for (int k = FL_MODEL_DOT; k <= FL_MODEL_NN; k++)
+    for (int k = FL_MODEL_DOT; k <= FL_MODEL_BPR; k++)
         if (strcmp(s, fl_model_kind_name((fl_model_kind)k)) == 0) return *out = (fl_model_kind)k, 1;
     return 0;
 }

@@ -11,10 +11,11 @@
  * blocks of a stratum are row- and column-disjoint and run on the pool's
  * threads without locks. There is no barrier between strata: a block starts
  * as soon as the blocks before it on its row and its column range are done
- * (grid.h), so a thread that finishes early, or runs on a faster core,
- * moves on to the next stratum instead of waiting. Every row and column
- * range still sees its blocks in the same order, so the result does not
- * depend on which thread takes which block or when: a seed fixes the model.
+ * (grid_sched.h, shared with BPR), so a thread that finishes early, or runs
+ * on a faster core, moves on to the next stratum instead of waiting. Every
+ * row and column range still sees its blocks in the same order, so the
+ * result does not depend on which thread takes which block or when: a seed
+ * fixes the model.
  *
  * Layout: SGD works on its own copy of the factor rows in the grid's
  * numbering (each block's rows contiguous, see grid.h) and writes them back
@@ -22,13 +23,12 @@
 #include "core/error.h"
 #include "models/mf.h"
 #include "models/regularizer.h"
+#include "train/grid_sched.h"
 #include "train/loss_simd.h"
 #include "train/sgd_simd.h"
 #include "train/trainer.h"
 
 #include <math.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +38,7 @@ typedef struct sgd_state {
     float *P, *Q;            /* factor rows by grid position */
     fl_sgd_row *urow, *irow; /* per-row bias, AdaGrad sums and penalty share, by position */
     uint32_t *user_pos, *item_pos; /* model index -> position (the grid's at[] inverted) */
-    int *order;              /* [nb] strata order of this epoch */
-    atomic_uchar *claimed, *done; /* [nb * nb] per task of this epoch */
+    fl_grid_sched sched;
     fl_sgd_kernel kernel;
     fl_loss_block_fn loss_block;
 } sgd_state;
@@ -71,12 +70,10 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
     s->irow = malloc(ni * sizeof *s->irow);
     s->user_pos = malloc(nu * sizeof *s->user_pos);
     s->item_pos = malloc(ni * sizeof *s->item_pos);
-    s->order = malloc((size_t)g->nb * sizeof *s->order);
-    s->claimed = malloc((size_t)g->nb * g->nb * sizeof *s->claimed);
-    s->done = malloc((size_t)g->nb * g->nb * sizeof *s->done);
-    if (!s->P || !s->Q || !s->urow || !s->irow || !s->user_pos || !s->item_pos || !s->order ||
-        !s->claimed || !s->done)
+    if (!s->P || !s->Q || !s->urow || !s->irow || !s->user_pos || !s->item_pos)
         return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD working copy");
+    fl_status st = fl_grid_sched_init(&s->sched, g->nb, err);
+    if (st != FL_OK) return st;
     /* Sums start at 1 so the first steps are exactly lr. */
     for (uint32_t pos = 0; pos < m->n_users; pos++) {
         uint32_t u = g->user_at[pos], c = fl_model_user_count(m, u);
@@ -98,13 +95,15 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
 static void sgd_release(fl_trainer *t) {
     sgd_state *s = t->state;
     if (!s) return;
-    free(s->P), free(s->Q), free(s->urow), free(s->irow), free(s->order);
-    free(s->claimed), free(s->done), free(s->user_pos), free(s->item_pos);
+    free(s->P), free(s->Q), free(s->urow), free(s->irow);
+    free(s->user_pos), free(s->item_pos);
+    fl_grid_sched_free(&s->sched);
     free(s);
     t->state = NULL;
 }
 
-static void sgd_block(fl_trainer *t, int b) {
+static void sgd_block(fl_trainer *t, int b, void *ctx) {
+    (void)ctx;
     sgd_state *st = t->state;
     const fl_model *m = t->m;
     const fl_grid *g = &t->grid;
@@ -120,68 +119,6 @@ static void sgd_block(fl_trainer *t, int b) {
         .biased = m->kind == FL_MODEL_BIASED, .y_lo = t->p->y_lo, .y_hi = t->p->y_hi,
     };
     st->kernel(&j);
-}
-
-/* One epoch's tasks (fl_grid_task_preds), shared by the pool's threads. */
-typedef struct epoch_run {
-    fl_trainer *t;
-    atomic_int lowest;       /* no task below it is unclaimed (a hint) */
-    atomic_int finished;     /* tasks done */
-    atomic_size_t ratings;   /* their ratings */
-    atomic_int stop;         /* cancelled: claim no more */
-} epoch_run;
-
-/* A task whose predecessors are done, claimed for the caller; -1 if none is
- * ready yet. It looks at most two strata past the lowest unclaimed task: the
- * window keeps the scan short and only limits how far a fast thread runs
- * ahead, never which model comes out. */
-static int claim(epoch_run *e) {
-    const sgd_state *s = e->t->state;
-    const int nb = e->t->grid.nb, n = nb * nb;
-    int from = atomic_load(&e->lowest);
-    while (from < n && atomic_load(&s->claimed[from])) from++;
-    atomic_store(&e->lowest, from);
-    const int until = from + 2 * nb < n ? from + 2 * nb : n;
-    for (int t = from; t < until; t++) {
-        if (atomic_load_explicit(&s->claimed[t], memory_order_relaxed)) continue;
-        int row, col;
-        fl_grid_task_preds(nb, s->order, t, &row, &col);
-        if (row >= 0 && !(atomic_load_explicit(&s->done[row], memory_order_acquire) &&
-                          atomic_load_explicit(&s->done[col], memory_order_acquire)))
-            continue;
-        if (!atomic_exchange(&s->claimed[t], 1)) return t;
-    }
-    return -1;
-}
-
-static void epoch_worker(void *ctx, int task, int thread) {
-    (void)task;
-    epoch_run *e = ctx;
-    fl_trainer *t = e->t;
-    const sgd_state *s = t->state;
-    const fl_grid *g = &t->grid;
-    const int nb = g->nb, n = nb * nb;
-    int reported = 0;
-    while (atomic_load(&e->finished) < n && !atomic_load(&e->stop)) {
-        const int task_id = claim(e);
-        if (task_id < 0) {
-            sched_yield(); /* the block this one waits for takes about a millisecond */
-            continue;
-        }
-        const int b = fl_grid_stratum_block(g, s->order[task_id / nb], task_id % nb);
-        sgd_block(t, b);
-        atomic_store_explicit(&s->done[task_id], 1, memory_order_release);
-        const size_t len = g->start[b + 1] - g->start[b];
-        const size_t ratings = atomic_fetch_add(&e->ratings, len) + len;
-        const int finished = atomic_fetch_add(&e->finished, 1) + 1;
-        /* The caller's thread reports, about once a stratum (the end of the
-         * epoch: sgd_epoch). */
-        if (thread == 0 && finished < n && finished / nb > reported) {
-            reported = finished / nb;
-            fl_trainer_progress(t, ratings, g->n);
-            if (t->cancelled) atomic_store(&e->stop, 1);
-        }
-    }
 }
 
 /* Copying the rows back is a few percent of an epoch on one thread, and
@@ -214,21 +151,7 @@ static void write_back(void *ctx, int task, int thread) {
 static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
     (void)err;
     sgd_state *s = t->state;
-    const fl_grid *g = &t->grid;
-    for (int k = 0; k < g->nb; k++) s->order[k] = k;
-    for (int k = g->nb; k > 1; k--) {
-        int j = (int)fl_rng_below(&t->rng, (uint64_t)k);
-        int tmp = s->order[k - 1];
-        s->order[k - 1] = s->order[j];
-        s->order[j] = tmp;
-    }
-    for (int k = 0; k < g->nb * g->nb; k++) {
-        atomic_store_explicit(&s->claimed[k], 0, memory_order_relaxed);
-        atomic_store_explicit(&s->done[k], 0, memory_order_relaxed);
-    }
-    epoch_run run = {.t = t}; /* counters at zero */
-    fl_pool_run(t->pool, fl_pool_threads(t->pool), epoch_worker, &run);
-    if (!t->cancelled) fl_trainer_progress(t, atomic_load(&run.ratings), g->n);
+    fl_grid_sched_epoch(&s->sched, t, sgd_block, NULL);
     /* Back into the model's order: evaluation and saving read the model. */
     fl_pool_run(t->pool, WRITE_BACK_TASKS, write_back, t);
     return FL_OK;

@@ -14,6 +14,7 @@
 #include "train/compact.h"
 #include "train/trainer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,10 @@ void fl_trainer_progress(fl_trainer *t, size_t done, size_t total) {
         t->cancelled = 1;
 }
 
-static const fl_solver_ops *solver_ops(fl_solver s) {
+static const fl_solver_ops *solver_ops(fl_model_kind kind, fl_solver s) {
+    /* The implicit kinds have a solver each (fl_params_check pairs them). */
+    if (kind == FL_MODEL_IALS) return &fl_ials_ops;
+    if (kind == FL_MODEL_BPR) return &fl_bpr_ops;
     switch (s) {
     case FL_SOLVER_SGD: return &fl_sgd_ops;
     case FL_SOLVER_ADAM: return &fl_adam_ops;
@@ -53,7 +57,7 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
         for (int f = 0; f < k; f++)
             m->Q[(size_t)i * m->stride + f] = (float)(p->init_std * fl_rng_normal(rng));
     m->offset = 0.0f;
-    if (m->kind != FL_MODEL_DOT) {
+    if (fl_kind_has_bias(m->kind)) {
         float target = mean;
         if (fl_model_squashes(p)) {
             float s = (mean - p->y_lo) / (p->y_hi - p->y_lo);
@@ -80,6 +84,7 @@ typedef struct run {
     fl_params params; /* the caller's, with the data-dependent parts resolved */
     const fl_solver_ops *ops;
     fl_dataset *owned_learn, *owned_split_train, *valid;
+    fl_dataset *owned_positive; /* implicit kinds: the ratings >= positive_min */
     fl_dataset *consumable; /* the learning set if its ratings may be taken (ours, or given) */
     float *best;            /* early stopping: parameters of the best epoch */
     size_t block_floats;
@@ -126,12 +131,36 @@ static void run_free(run *r) {
     fl_pool_free(r->t.pool);
     fl_dataset_free(r->owned_learn);
     fl_dataset_free(r->owned_split_train);
+    fl_dataset_free(r->owned_positive);
     fl_dataset_free(r->valid);
     free(r->best);
 }
 
-/* The data the solver learns from: train minus the validation split, with
- * ids that have no ratings left out. */
+/* The ratings of d >= min, in order, with d's id maps (copied). */
+static fl_status positives(const fl_dataset *d, float min, fl_dataset **out, fl_error *err) {
+    fl_dataset *c = fl_dataset_new(d->n_ratings, 0);
+    if (c) {
+        fl_idmap_free(c->user_ids), fl_idmap_free(c->item_ids);
+        c->user_ids = fl_idmap_clone(d->user_ids);
+        c->item_ids = fl_idmap_clone(d->item_ids);
+    }
+    if (!c || !c->user_ids || !c->item_ids) {
+        fl_dataset_free(c);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory selecting the positive ratings");
+    }
+    for (size_t k = 0; k < d->n_ratings; k++) {
+        if (!(d->ratings[k] >= min)) continue;
+        size_t w = c->n_ratings++;
+        c->users[w] = d->users[k], c->items[w] = d->items[k], c->ratings[w] = d->ratings[k];
+    }
+    memcpy(c->source, d->source, sizeof c->source);
+    *out = c;
+    return FL_OK;
+}
+
+/* The data the solver learns from: train minus the validation split (for
+ * the implicit kinds: only its positives), with ids that have no ratings
+ * left out. */
 static fl_status prepare_data(run *r, const fl_dataset *train, const fl_params *p,
                               const fl_dataset **learn, fl_error *err) {
     *learn = train;
@@ -140,6 +169,14 @@ static fl_status prepare_data(run *r, const fl_dataset *train, const fl_params *
                                         &r->owned_split_train, &r->valid, err);
         if (st != FL_OK) return st;
         *learn = r->owned_split_train;
+    }
+    if (fl_model_kind_implicit(p->kind) && p->positive_min > -FLT_MAX) {
+        fl_status st = positives(*learn, p->positive_min, &r->owned_positive, err);
+        if (st != FL_OK) return st;
+        *learn = r->owned_positive;
+        if ((*learn)->n_ratings == 0)
+            return fl_fail(err, FL_ERR_DATA, "%s: no ratings of at least %g to train on",
+                           train->source, (double)p->positive_min);
     }
     fl_status st = fl_compact(*learn, learn, &r->owned_learn, err);
     if (st != FL_OK) return st;
@@ -222,6 +259,8 @@ static fl_status start_solver(run *r, fl_error *err) {
     fl_dataset *mine = NULL;
     if (t->train == r->owned_learn)
         mine = r->owned_learn;
+    else if (t->train == r->owned_positive)
+        mine = r->owned_positive;
     else if (t->train == r->owned_split_train)
         mine = r->owned_split_train;
     else if (t->train == r->consumable)
@@ -238,7 +277,7 @@ static fl_status start_solver(run *r, fl_error *err) {
                                      &t->by_item, err);
         if (st != FL_OK) return st;
     }
-    r->ops = solver_ops(p->solver);
+    r->ops = solver_ops(p->kind, p->solver);
     r->block_floats = fl_model_param_floats(p, m->n_users, m->n_items, m->stride);
     if (r->valid) {
         r->best = malloc(r->block_floats * sizeof *r->best);
@@ -299,10 +338,12 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
                            e, mse_text, (double)p->lr);
         rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
         fl_metrics mt;
-        if (r->valid &&
+        /* An implicit model's scores are no ratings: no RMSE to watch. */
+        const int rates = !fl_model_kind_implicit(t->m->kind);
+        if (rates && r->valid &&
             fl_evaluate_on(t->pool, t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.valid_rmse = mt.rmse;
-        if (test && test->n_ratings &&
+        if (rates && test && test->n_ratings &&
             fl_evaluate_on(t->pool, t->m, test, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.test_rmse = mt.rmse, rep.test_mae = mt.mae, rep.test_mse = mt.mse;
         rep.seconds = now_seconds() - te;
@@ -353,7 +394,7 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
     fl_status st = prepare_data(&r, train, p, &t->train, err);
     if (st == FL_OK) {
         int consumed = t->train == r.owned_learn || t->train == r.owned_split_train ||
-                       t->train == consumable;
+                       t->train == r.owned_positive || t->train == consumable;
         st = fl_memory_check(training_bytes(p, fl_idmap_size(t->train->user_ids),
                                             fl_idmap_size(t->train->item_ids),
                                             (double)t->train->n_ratings, consumed),

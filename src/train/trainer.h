@@ -56,6 +56,8 @@ double fl_trainer_mse(fl_trainer *t, fl_task_fn fn, size_t n);
 extern const fl_solver_ops fl_sgd_ops;
 extern const fl_solver_ops fl_adam_ops;
 extern const fl_solver_ops fl_als_ops;
+extern const fl_solver_ops fl_ials_ops;
+extern const fl_solver_ops fl_bpr_ops;
 
 /* Reports progress (done of total ratings this epoch); sets t->cancelled
  * when the hook asks to stop. Call from the coordinating thread only. */
