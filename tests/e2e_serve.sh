@@ -66,6 +66,28 @@ PY
 stop_server
 echo "ok: an nn model serves lists and refuses fold-in (400)"
 
+# An implicit model (ials) scores preferences: predict says so (rating null,
+# score a number), and it has no item bias to show (null, not 0).
+"$BIN" train --ratings "$D/u1.base" --model ials --factors 8 --epochs 1 --threads 2 --quiet \
+    --out "$T/ials.flm" >/dev/null || fail "training the ials model"
+start_server "$T/ials.flm" --threads 1 || fail "starting the ials server"
+python3 - "$PORT" <<'PY' || fail "ials model checks"
+import http.client, json, sys
+def call(method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+    c.request(method, path, body=body)
+    r = c.getresponse()
+    return r.status, json.loads(r.read())
+st, j = call("GET", "/v1/predict?user=196&item=242")
+assert st == 200 and j["rating"] is None and isinstance(j["score"], float), (st, j)
+st, j = call("GET", "/v1/items/50")
+assert st == 200 and j["bias"] is None and j["count"] > 0, (st, j)
+st, j = call("GET", "/v1/recommend?user=196&n=3")
+assert st == 200 and len(j["items"]) == 3, (st, j)
+PY
+stop_server
+echo "ok: an ials model's predict gives a score, not a rating, and no bias"
+
 # Start-up failures: a corrupt model is exit code 5, a bad --bind 2, no model 2.
 head -c 1000 "$T/a.flm" >"$T/cut.flm"
 code=0; "$BIN" serve "$T/cut.flm" --port 0 2>"$T/err" || code=$?

@@ -57,6 +57,21 @@ static int lib_error(serve_reply *out, const fl_error *err) {
     return serve_error(out, status_of(err->code), "%s", err->msg);
 }
 
+/* Models with a bias per item and user: the others (dot, and the implicit
+ * ials and bpr) answer null for a bias rather than a 0 they never learned. */
+static int has_biases(const fl_model *m) {
+    fl_model_info info;
+    fl_model_get_info(m, &info);
+    return info.kind == FL_MODEL_BIASED || info.kind == FL_MODEL_NN;
+}
+
+/* ials and bpr score preferences for ranking, not ratings. */
+static int scores_preferences(const fl_model *m) {
+    fl_model_info info;
+    fl_model_get_info(m, &info);
+    return info.kind == FL_MODEL_IALS || info.kind == FL_MODEL_BPR;
+}
+
 /* A float, or null where JSON has no number for it. */
 static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
@@ -79,12 +94,10 @@ static json_t *scored_list(const serve_snapshot *s, const fl_scored *top, size_t
 /* What the page shows of one item: its bias is "how good it is, whoever
  * rates it", read beside how many ratings it rests on. */
 static json_t *item_info(const serve_snapshot *s, uint32_t i) {
-    fl_model_info info;
-    fl_model_get_info(s->model, &info);
     const fl_model *m = s->model;
     return json_pack("{s:s, s:o, s:o, s:I, s:o}", "item",
                      fl_idmap_name(fl_model_item_ids(m), i), "title", title_of(s, i), "bias",
-                     info.kind == FL_MODEL_DOT ? json_null() : num(fl_model_item_bias(m, i)),
+                     has_biases(m) ? num(fl_model_item_bias(m, i)) : json_null(),
                      "count", (json_int_t)fl_model_item_count(m, i), "mean",
                      num(fl_model_item_mean(m, i)));
 }
@@ -112,7 +125,13 @@ static void predict(const serve_snapshot *s, const serve_request *r, serve_reply
         lib_error(out, &err);
         return;
     }
-    serve_ok(out, json_pack("{s:s, s:s, s:o}", "user", user, "item", item, "rating", num(rating)));
+    /* An implicit model's number is a preference score: "rating" stays in
+     * the reply (null) so clients keep one shape, and "score" holds it. */
+    if (scores_preferences(s->model))
+        serve_ok(out, json_pack("{s:s, s:s, s:n, s:o}", "user", user, "item", item, "rating",
+                                "score", num(rating)));
+    else
+        serve_ok(out, json_pack("{s:s, s:s, s:o}", "user", user, "item", item, "rating", num(rating)));
 }
 
 static void recommend(const serve_snapshot *s, const serve_request *r, serve_reply *out) {
