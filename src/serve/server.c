@@ -338,10 +338,10 @@ int serve_run(const serve_options *o) {
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int port = info ? info->port : o->port;
-    log_line("serving %s (%u items, checksum %.12s) on http://%s%s%s:%d/ with %d threads; "
+    log_line("serving %s (%u items, checksum %.12s) on http://%s%s%s:%d/ with %d thread%s; "
              "page: %s",
              o->model_path, first->n_items, first->checksum, flags & MHD_USE_IPv6 ? "[" : "",
-             o->bind, flags & MHD_USE_IPv6 ? "]" : "", port, o->threads,
+             o->bind, flags & MHD_USE_IPv6 ? "]" : "", port, o->threads, o->threads == 1 ? "" : "s",
              s.have_web ? s.web.dir : "none (no web folder found; see --web)");
 
     for (;;) {
