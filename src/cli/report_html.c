@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_ENDS 5 /* titles named at each end of a map axis */
-
 static const char STYLE[] =
     "body{font-family:sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222;"
     "line-height:1.45}h1{font-size:24px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid "
@@ -117,28 +115,23 @@ static int item_biases(FILE *f, const report_data *d) {
     return 0;
 }
 
-static const double *pc_base;
-static int by_pc(const void *a, const void *b) {
-    double x = pc_base[*(const size_t *)a], y = pc_base[*(const size_t *)b];
-    return x < y ? -1 : x > y;
-}
-/* "from A, B, ... to X, Y, ..." along one component. */
-static void axis_ends(FILE *f, const report_data *d, const uint32_t *elig, const double *pc,
-                      size_t n, size_t *order) {
-    for (size_t k = 0; k < n; k++) order[k] = k;
-    pc_base = pc;
-    qsort(order, n, sizeof *order, by_pc);
-    size_t m = n < 2 * N_ENDS ? n / 2 : N_ENDS;
+/* "low end: A; B; ... — high end: X; Y; ..." along one component; -1 when
+ * out of memory. */
+static int axis_ends(FILE *f, const report_data *d, const report_map *m, const double *pc) {
+    uint32_t low[REPORT_N_ENDS], high[REPORT_N_ENDS];
+    size_t e = report_axis_ends(m, pc, low, high, REPORT_N_ENDS);
+    if (e == (size_t)-1) return -1;
     fputs("<i>low end:</i> ", f);
-    for (size_t k = 0; k < m; k++) {
+    for (size_t k = 0; k < e; k++) {
         if (k) fputs("; ", f);
-        report_escape(f, report_title_of(d, elig[order[k]]));
+        report_escape(f, report_title_of(d, low[k]));
     }
     fputs(" &mdash; <i>high end:</i> ", f);
-    for (size_t k = 0; k < m; k++) {
+    for (size_t k = 0; k < e; k++) {
         if (k) fputs("; ", f);
-        report_escape(f, report_title_of(d, elig[order[n - 1 - k]]));
+        report_escape(f, report_title_of(d, high[k]));
     }
+    return 0;
 }
 
 static int item_map(FILE *f, const report_data *d) {
@@ -150,11 +143,6 @@ static int item_map(FILE *f, const report_data *d) {
         report_map_free(&m);
         return 0;
     }
-    size_t *order = malloc(m.n * sizeof *order);
-    if (!order) {
-        report_map_free(&m);
-        return -1;
-    }
     report_scatter(f, "Items by their factors (the most-rated labelled)", m.x_label, m.y_label,
                    m.pc1, m.pc2, m.label, m.n);
     fprintf(f,
@@ -164,13 +152,12 @@ static int item_map(FILE *f, const report_data *d) {
             "close together are ones the same users rate alike. What each axis separates, "
             "by the titles at its ends:</p>\n<ul class=\"note\"><li><b>First component</b> ",
             m.n, d->min_ratings);
-    axis_ends(f, d, m.elig, m.pc1, m.n, order);
+    int rc = axis_ends(f, d, &m, m.pc1);
     fputs("</li>\n<li><b>Second component</b> ", f);
-    axis_ends(f, d, m.elig, m.pc2, m.n, order);
+    if (rc == 0) rc = axis_ends(f, d, &m, m.pc2);
     fputs("</li></ul>\n", f);
-    free(order);
     report_map_free(&m);
-    return 0;
+    return rc;
 }
 
 static int spreadsheet(FILE *f, const report_data *d) {
@@ -209,8 +196,8 @@ static int spreadsheet(FILE *f, const report_data *d) {
             if (s.have[a][c]) {
                 char bg[32];
                 report_error_colour((double)(s.rating[a][c] - s.pred[a][c]), bg, sizeof bg);
-                fprintf(f, "<td style=\"background:%s\">%g | %.1f</td>", bg,
-                        (double)s.rating[a][c], (double)s.pred[a][c]);
+                fprintf(f, "<td style=\"background:%s\">%g | %.1f</td>", bg, (double)s.rating[a][c],
+                        (double)s.pred[a][c]);
             } else {
                 fprintf(f, "<td class=\"p\">%.1f</td>", (double)s.pred[a][c]);
             }

@@ -126,8 +126,7 @@ int report_map_get(const report_data *d, report_map *m) {
         rc = 0;
         goto done;
     }
-    if (report_pca2(rows, n, d->info.params.n_factors, m->pc1, m->pc2, m->explained) < 0)
-        goto done;
+    if (report_pca2(rows, n, d->info.params.n_factors, m->pc1, m->pc2, m->explained) < 0) goto done;
     /* The most-rated items get their titles on the map. */
     for (size_t k = 0; k < n; k++) order[k] = k;
     count_base = d->item_count, elig_base = m->elig;
@@ -148,6 +147,25 @@ done:
     free(rows), free(order);
     if (rc < 0) report_map_free(m);
     return rc;
+}
+
+static const double *pc_base;
+static int by_pc(const void *a, const void *b) {
+    double x = pc_base[*(const size_t *)a], y = pc_base[*(const size_t *)b];
+    return x < y ? -1 : x > y;
+}
+
+size_t report_axis_ends(const report_map *m, const double *pc, uint32_t *low, uint32_t *high,
+                        size_t max) {
+    size_t n = m->n, *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order) return (size_t)-1;
+    for (size_t k = 0; k < n; k++) order[k] = k;
+    pc_base = pc;
+    qsort(order, n, sizeof *order, by_pc);
+    size_t e = n < 2 * max ? n / 2 : max;
+    for (size_t k = 0; k < e; k++) low[k] = m->elig[order[k]], high[k] = m->elig[order[n - 1 - k]];
+    free(order);
+    return e;
 }
 
 void report_error_colour(double e, char *out, size_t n) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define REPORT_N_LIST 15 /* items in each bias list; users and items in the spreadsheet */
+#define REPORT_N_ENDS 5  /* titles named at each end of a map axis */
 
 /* The item's title from --items, or its id when the file has none. */
 const char *report_title_of(const report_data *d, uint32_t i);
@@ -55,6 +56,13 @@ typedef struct report_map {
 } report_map;
 int report_map_get(const report_data *d, report_map *m); /* 0, or -1 */
 void report_map_free(report_map *m);
+
+/* What one axis of the map separates: the model item indices at its low
+ * and its high end (pc is m->pc1 or m->pc2), most extreme first, up to max
+ * at each end and never the same item at both. Returns how many are at
+ * each end, or (size_t)-1 when out of memory. */
+size_t report_axis_ends(const report_map *m, const double *pc, uint32_t *low, uint32_t *high,
+                        size_t max);
 
 /* The spreadsheet view (needs d->ratings): the most active users of the
  * ratings file the model knows, against the most-rated items. */
