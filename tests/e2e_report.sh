@@ -2,9 +2,14 @@
 # e2e_report.sh — `factorlens report` on MovieLens 100K: the page parses
 # (Python's html.parser), holds its SVG figures, real titles and the
 # spreadsheet view, references nothing outside itself, works for a model
-# file written before the history existed, and refuses bad arguments. With
-# chromium installed, a headless screenshot is kept as a test artifact
-# (artifacts/report.png beside where ctest runs the test).
+# file written before the history existed, and refuses bad arguments.
+# --format png writes one valid PNG (every chunk's CRC, the image data
+# inflating to its IHDR size, tall enough for every figure and table),
+# atomically (renamed over the destination), and refuses a name not ending
+# in .png or a path it cannot write. The PNG is kept as a test artifact
+# (artifacts/report-format-png.png beside where ctest runs the test), and
+# with chromium installed a headless screenshot of the page too
+# (artifacts/report.png).
 # Usage: bash tests/e2e_report.sh /path/to/factorlens   (FACTORLENS_DATA: the data root)
 set -euo pipefail
 
@@ -14,6 +19,8 @@ export FACTORLENS_DATA=${FACTORLENS_DATA:-$HERE/../../shared/data}
 D=$FACTORLENS_DATA/ml-100k
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# Under ASan: fontconfig's once-per-process allocations are not leaks (see the file).
+export LSAN_OPTIONS="suppressions=$HERE/lsan_fontconfig.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
@@ -128,14 +135,81 @@ check "$T/old.html" 2 16 || fail "the page of a model without history"
 grep -q "before factorlens kept" "$T/old.html" || fail "no note on the missing history"
 pass "report of a model file without history: learning curves replaced by a note"
 
-code=0; "$BIN" report "$T/m.flm" --items "$D/u.item" --out "$T/x.png" --format png 2>"$T/err" || code=$?
-[ "$code" = 2 ] && grep -q "not offered" "$T/err" || fail "--format png: exit $code, $(cat "$T/err")"
 code=0; "$BIN" report "$T/m.flm" --out "$T/x.html" 2>"$T/err" || code=$?
 [ "$code" = 2 ] || fail "no --items: exit $code"
 code=0; "$BIN" report "$D/u1.base" --items "$D/u.item" --out "$T/x.html" 2>"$T/err" || code=$?
 [ "$code" = 5 ] || fail "a ratings file as the model: exit $code"
 [ ! -e "$T/x.html" ] || fail "a failed report left a file behind"
-pass "report refuses png, a missing --items and a non-model (exit codes 2, 2, 5)"
+pass "report refuses a missing --items and a non-model (exit codes 2, 2, 5)"
+
+# --format png. The image's parts, in SVG units (1.5 pixels each): the
+# learning curves and the histogram (380 each), the map (600), two bias
+# tables of 16 rows (18 each) and, with --ratings, the spreadsheet (175 of
+# column titles and 15 rows of 20). The image must be at least that tall.
+# png_check FILE MIN_HEIGHT: prints the height.
+png_check() {
+    python3 - "$@" <<'PY'
+import struct, sys, zlib
+path, min_h = sys.argv[1], int(sys.argv[2])
+raw = open(path, "rb").read()
+if raw[:8] != b"\x89PNG\r\n\x1a\n":
+    raise SystemExit(f"FAIL: {path}: no PNG signature")
+at, chunks, idat = 8, [], b""
+while at < len(raw):
+    (n,) = struct.unpack(">I", raw[at:at + 4])
+    kind, body = raw[at + 4:at + 8], raw[at + 8:at + 8 + n]
+    (crc,) = struct.unpack(">I", raw[at + 8 + n:at + 12 + n])
+    if zlib.crc32(kind + body) != crc:
+        raise SystemExit(f"FAIL: {path}: bad CRC in {kind}")
+    chunks.append(kind)
+    if kind == b"IDAT":
+        idat += body
+    at += 12 + n
+if chunks[0] != b"IHDR" or chunks[-1] != b"IEND":
+    raise SystemExit(f"FAIL: {path}: chunks {chunks[:3]}...{chunks[-2:]}")
+w, h, depth, colour = struct.unpack(">IIBB", raw[16:26])
+if (w, depth, colour) != (1200, 8, 2):
+    raise SystemExit(f"FAIL: {path}: {w} wide, depth {depth}, colour type {colour}; "
+                     "expected 1200 wide, 8-bit RGB")
+if h < min_h:
+    raise SystemExit(f"FAIL: {path}: {h} pixels tall, expected at least {min_h}")
+pixels = zlib.decompress(idat)
+if len(pixels) != h * (1 + 3 * w):
+    raise SystemExit(f"FAIL: {path}: {len(pixels)} bytes of image data for {w}x{h}")
+# Not a blank page: a plain white image compresses to almost nothing.
+if len(idat) < 200000:
+    raise SystemExit(f"FAIL: {path}: only {len(idat)} bytes of image data, nearly blank?")
+print(h)
+PY
+}
+parts=$(( 380 + 380 + 600 + 2 * 16 * 18 ))
+printf 'old' >"$T/r.png"
+inode=$(stat -c %i "$T/r.png")
+"$BIN" report "$T/m.flm" --items "$D/u.item" --ratings "$D/u1.base" --out "$T/r.png" \
+    --format png >"$T/out"
+grep -q "wrote *$T/r.png" "$T/out" || fail "report --format png did not say where it wrote"
+h_full=$(png_check "$T/r.png" $(( (parts + 175 + 15 * 20) * 3 / 2 ))) || fail "the PNG with --ratings"
+# Renamed over the old file (a new inode), not written into it; no temp file left.
+[ "$(stat -c %i "$T/r.png")" != "$inode" ] || fail "the PNG was written in place, not renamed"
+[ -z "$(find "$T" -name '*.tmp*')" ] || fail "a temp file was left behind"
+"$BIN" report "$T/m.flm" --items "$D/u.item" --out "$T/plain.png" --format png >/dev/null
+h_plain=$(png_check "$T/plain.png" $(( parts * 3 / 2 ))) || fail "the PNG without --ratings"
+[ "$h_plain" -lt "$h_full" ] || fail "the PNG without --ratings ($h_plain) is not shorter ($h_full)"
+"$BIN" report "$T/old.flm" --items "$D/u.item" --out "$T/old.png" --format png >/dev/null
+png_check "$T/old.png" $(( (parts - 380) * 3 / 2 )) >/dev/null || fail "the PNG of a model without history"
+mkdir -p artifacts && cp "$T/r.png" artifacts/report-format-png.png
+pass "report --format png: valid 1200x$h_full PNG (x$h_plain without --ratings), renamed into place"
+
+code=0; "$BIN" report "$T/m.flm" --items "$D/u.item" --out "$T/x.html" --format png 2>"$T/err" || code=$?
+[ "$code" = 2 ] && grep -q "ending in .png" "$T/err" || fail "--format png to x.html: exit $code, $(cat "$T/err")"
+[ ! -e "$T/x.html" ] || fail "--format png to x.html wrote it"
+code=0; "$BIN" report "$T/m.flm" --items "$D/u.item" --out "$T/no/such/dir/x.png" --format png 2>"$T/err" || code=$?
+[ "$code" = 1 ] && grep -q "cannot write" "$T/err" || fail "an unwritable --out: exit $code, $(cat "$T/err")"
+[ -z "$(find "$T" -name '*.tmp*')" ] || fail "a temp file was left behind"
+"$BIN" report --help >"$T/help"
+grep -q -- "--format html|png" "$T/help" || fail "report --help does not offer png"
+! grep -q "not offered" "$T/help" || fail "report --help still says png is not offered"
+pass "report --format png refuses a non-.png --out (2) and an unwritable path (1); --help offers it"
 
 if command -v chromium >/dev/null 2>&1; then
     mkdir -p artifacts

@@ -1,7 +1,8 @@
 /* cmd_report.c — `factorlens report MODEL --items FILE --out report.html`:
  * an explain report of a trained model as one self-contained HTML page
- * (report_html.c), from the model file alone: its learning curves are
- * stored in it, so nothing is retrained. */
+ * (report_html.c), or with --format png as one PNG image (report_png.c),
+ * from the model file alone: its learning curves are stored in it, so
+ * nothing is retrained. */
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/loaders.h"
@@ -18,6 +19,7 @@
 
 static void print_help(void) {
     printf("Usage: factorlens report MODEL --items FILE --out report.html [options]\n"
+           "       factorlens report MODEL --items FILE --out report.png --format png [options]\n"
            "\n"
            "Writes one self-contained HTML page (inline SVG figures, no script, nothing\n"
            "fetched) explaining what the model learned: its learning curves (training data\n"
@@ -29,13 +31,16 @@ static void print_help(void) {
            "  --items FILE         u.item or movies.csv, for titles (required)\n"
            "  --ratings FILE       the training ratings: mean ratings and the spreadsheet\n"
            "                       view (default: none; those parts say so)\n"
-           "  --out FILE           where to write the page (required)\n"
+           "  --out FILE           where to write the report (required; ending in .png\n"
+           "                       with --format png)\n"
            "  --min-ratings N      leave items with fewer training ratings out of the lists\n"
            "                       and the map (default 20)\n"
            "  --labels N           titles labelled on the map (default 30)\n"
-           "  --format html        the only format: png is not offered (no plotting library\n"
-           "                       is linked; a browser renders the page, e.g. headless\n"
-           "                       chromium --screenshot)\n"
+           "  --format html|png    html (default): the page above; png: one image, 1200\n"
+           "                       pixels wide, holding every part of the page in order:\n"
+           "                       each heading, the three figures, both bias tables and\n"
+           "                       the spreadsheet view, with their notes (drawn by librsvg\n"
+           "                       and cairo; only the page's hover titles are missing)\n"
            "  -h, --help           this help\n");
     cli_read_options_help(stdout);
     cli_print_exit_codes(stdout);
@@ -91,10 +96,12 @@ int cmd_report(int argc, char **argv) {
     if (!items_path)
         return cli_error(2, "report needs --items FILE for titles (see factorlens report --help)");
     if (!out) return cli_error(2, "report needs --out FILE (see factorlens report --help)");
-    if (format == 1)
-        return cli_error(2, "--format png is not offered: factorlens links no plotting library; "
-                            "write the HTML and open it, or screenshot it with headless chromium "
-                            "(see README)");
+    size_t out_len = strlen(out);
+    if (format == 1 && (out_len < 4 || strcmp(out + out_len - 4, ".png") != 0))
+        return cli_error(2,
+                         "--format png writes a PNG image: give --out a name ending in .png "
+                         "(not '%s')",
+                         out);
 
     report_data d;
     memset(&d, 0, sizeof d);
@@ -120,17 +127,21 @@ int cmd_report(int argc, char **argv) {
     }
     if (rc == 0) {
         /* Written beside the destination and renamed over it: a reader
-         * never sees half a page. */
+         * never sees half a page or half an image. */
         char tmp[4096];
         if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", out, (long)getpid()) >= sizeof tmp)
             rc = cli_error(2, "--out path is too long");
         FILE *f = rc ? NULL : fopen(tmp, "w");
         if (!rc && !f) rc = cli_error(1, "cannot write '%s': %s", tmp, strerror(errno));
         if (f) {
-            int bad = report_write_html(f, &d);
+            char why[512] = "";
+            int bad =
+                format == 1 ? report_write_png(f, &d, why, sizeof why) : report_write_html(f, &d);
             int werr = ferror(f);
             if (fclose(f) != 0 || werr)
                 rc = cli_error(1, "cannot write '%s': %s", tmp, strerror(errno));
+            else if (bad == -2)
+                rc = cli_error(1, "%s", why);
             else if (bad)
                 rc = cli_error(1, "out of memory writing the report");
             else if (rename(tmp, out) != 0)

@@ -1,5 +1,6 @@
 /* report.h — what `factorlens report` knows about a model when it writes the
- * HTML (cmd_report.c gathers it, report_html.c writes it). */
+ * report (cmd_report.c gathers it; report_html.c writes the HTML page,
+ * report_png.c the PNG image). */
 #ifndef FL_CLI_REPORT_H
 #define FL_CLI_REPORT_H
 
@@ -22,5 +23,10 @@ typedef struct report_data {
 
 /* The whole self-contained page; 0, or -1 when out of memory. */
 int report_write_html(FILE *f, const report_data *d);
+
+/* The same report as one PNG image (the figures and tables stacked); 0, -1
+ * when out of memory, or -2 when librsvg or cairo cannot draw it, with why
+ * (why_n bytes) saying so. A failed write shows in ferror(f). */
+int report_write_png(FILE *f, const report_data *d, char *why, size_t why_n);
 
 #endif

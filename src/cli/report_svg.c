@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define W 760.0
-#define H 380.0 /* charts; the map is taller (MAP_H) */
-#define MAP_H 600.0
+#define W REPORT_FIG_W
+#define H REPORT_CHART_H /* charts; the map is taller (MAP_H) */
+#define MAP_H REPORT_MAP_H
 #define LEFT 64.0
 #define RIGHT 20.0
 #define TOP 36.0

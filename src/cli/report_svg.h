@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Every figure's size in pixels: the PNG stacks them (report_png.c). */
+#define REPORT_FIG_W 760.0
+#define REPORT_CHART_H 380.0 /* the line chart and the histogram */
+#define REPORT_MAP_H 600.0   /* the scatter plot */
+
 /* Writes s with &, <, >, " and ' escaped (for HTML text and attributes). */
 void report_escape(FILE *f, const char *s);
 
