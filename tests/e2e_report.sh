@@ -227,4 +227,13 @@ if command -v chromium >/dev/null 2>&1; then
 else
     echo "note: chromium is not installed; no screenshot taken"
 fi
+# An implicit model (ials) learns no biases: the report says so instead of
+# listing biases of zero.
+"$BIN" train --ratings "$D/u1.base" --model ials --factors 8 --epochs 1 --threads 2 --quiet \
+    --out "$T/ials.flm" >/dev/null || fail "training the ials model"
+"$BIN" report "$T/ials.flm" --items "$D/u.item" --out "$T/ials.html" >/dev/null 2>&1 ||
+    fail "report on an ials model"
+[ "$(grep -c 'ials models have no biases' "$T/ials.html")" = 2 ] ||
+    fail "the ials report does not say, for items and users, that the model has no biases"
+pass "an ials model's report says it has no biases"
 echo "all report checks passed"

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+int report_has_biases(const report_data *d) {
+    return d->info.kind == FL_MODEL_BIASED || d->info.kind == FL_MODEL_NN;
+}
+
 const char *report_title_of(const report_data *d, uint32_t i) {
     const char *id = fl_idmap_name(fl_model_item_ids(d->m), i);
     const char *t = d->items ? fl_items_title(d->items, id) : NULL;

@@ -15,6 +15,8 @@
 
 /* The item's title from --items, or its id when the file has none. */
 const char *report_title_of(const report_data *d, uint32_t i);
+/* Only biased and nn models learn biases: dot, ials and bpr have none to show. */
+int report_has_biases(const report_data *d);
 
 /* t cut to at most max bytes at a UTF-8 character boundary, with "…";
  * out holds max + 1 bytes. */

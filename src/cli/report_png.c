@@ -203,8 +203,10 @@ static void bias_table(page *p, const report_data *d, const char *caption, const
 
 static int item_biases(page *p, const report_data *d) {
     heading(p, "Item biases: loved and loathed, whoever watches");
-    if (d->info.kind == FL_MODEL_DOT) {
-        note(p, "A dot model has no biases.");
+    if (!report_has_biases(d)) {
+        char s[64];
+        snprintf(s, sizeof s, "%s models have no biases.", fl_model_kind_name(d->info.kind));
+        note(p, s);
         return 0;
     }
     report_bias_lists b;
@@ -335,8 +337,10 @@ static int spreadsheet(page *p, const report_data *d) {
 
 static int user_biases(page *p, const report_data *d) {
     heading(p, "User biases: generous and harsh raters");
-    if (d->info.kind == FL_MODEL_DOT) {
-        note(p, "A dot model has no biases.");
+    if (!report_has_biases(d)) {
+        char s[64];
+        snprintf(s, sizeof s, "%s models have no biases.", fl_model_kind_name(d->info.kind));
+        note(p, s);
         return 0;
     }
     uint32_t nu = d->info.n_users;
