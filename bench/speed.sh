@@ -15,6 +15,10 @@
 #   PEER_PYTHON [/usr/bin/python3, needs torch]; FL_BENCH_NO_PEER=1 skips both peers
 #   ROUNDS [1]: each factorlens/LIBMF grid point runs this many times, alternating
 #   LIBMF_SO [bench/fetch_libmf.sh's]: LIBMF shared object; FL_BENCH_NO_LIBMF=1 skips it
+#   LIBMF_SRC: a checkout of LIBMF's source (bench/build_libmf.sh: commit 1498368). The
+#     grid then runs once against each of its SIMD builds (SSE and AVX, made here with
+#     its own flags), and a last table compares factorlens with the faster of the two at
+#     every point: LIBMF at its best. (LIBMF_SO's scalar package build is not run then.)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,14 +41,45 @@ work=$(mktemp -d /tmp/fl-speed.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 rounds=${ROUNDS:-1}
-libmf=()
-if [ "${FL_BENCH_NO_PEER:-0}" != 1 ] && [ "${FL_BENCH_NO_LIBMF:-0}" != 1 ]; then
-    so=${LIBMF_SO:-$("$here/fetch_libmf.sh")} || die "no LIBMF (set LIBMF_SO, or FL_BENCH_NO_LIBMF=1)"
-    libmf=(--libmf "$so")
+if [ -n "${LIBMF_SRC:-}" ] && [ "${FL_BENCH_NO_LIBMF:-0}" != 1 ]; then
+    builds=$("$here/build_libmf.sh") || die "could not build LIBMF from $LIBMF_SRC"
+    while read -r kind so; do
+        echo "== factorlens and LIBMF ($kind build): fl-bench-speed --ratings $size --factors $factors --threads $threads --epochs $epochs --rounds $rounds --libmf $so"
+        "$speed" --ratings "$size" --factors "$factors" --threads "$threads" --epochs "$epochs" \
+            --rounds "$rounds" --libmf "$so" --json "$work/fl-$kind.json"
+    done <<<"$builds"
+    cat "$work"/fl-*.json | grep '"trainer":"factorlens"' >"$work/fl.json"
+    echo
+    echo "== factorlens against LIBMF at its best (the faster of its SSE and AVX builds at each point;"
+    echo "   factorlens: the median of its runs beside both builds; updates/s per epoch)"
+    python3 - "$work/fl-sse.json" "$work/fl-avx.json" <<'EOF'
+import json, statistics, sys
+runs = {}
+for path, kind in zip(sys.argv[1:], ("sse", "avx")):
+    for line in open(path):
+        r = json.loads(line)
+        key = (r["factors"], r["threads"])
+        who = "factorlens" if r["trainer"] == "factorlens" else kind
+        runs.setdefault(key, {}).setdefault(who, []).append(r["updates_per_s"])
+print("| k | threads | factorlens | LIBMF SSE | LIBMF AVX | LIBMF best | factorlens / best |")
+print("|---|---|---|---|---|---|---|")
+for (k, t), v in sorted(runs.items()):
+    f = statistics.median(v["factorlens"])
+    sse, avx = statistics.median(v["sse"]), statistics.median(v["avx"])
+    best = max(sse, avx)
+    print(f"| {k} | {t} | {f/1e6:.1f} M | {sse/1e6:.1f} M | {avx/1e6:.1f} M | "
+          f"{'AVX' if avx >= sse else 'SSE'} | {f/best:.2f}x |")
+EOF
+else
+    libmf=()
+    if [ "${FL_BENCH_NO_PEER:-0}" != 1 ] && [ "${FL_BENCH_NO_LIBMF:-0}" != 1 ]; then
+        so=${LIBMF_SO:-$("$here/fetch_libmf.sh")} || die "no LIBMF (set LIBMF_SO, or FL_BENCH_NO_LIBMF=1)"
+        libmf=(--libmf "$so")
+    fi
+    echo "== factorlens: fl-bench-speed --ratings $size --factors $factors --threads $threads --epochs $epochs --rounds $rounds ${libmf[*]}"
+    "$speed" --ratings "$size" --factors "$factors" --threads "$threads" --epochs "$epochs" \
+        --rounds "$rounds" "${libmf[@]}" --json "$work/fl.json"
 fi
-echo "== factorlens: fl-bench-speed --ratings $size --factors $factors --threads $threads --epochs $epochs --rounds $rounds ${libmf[*]}"
-"$speed" --ratings "$size" --factors "$factors" --threads "$threads" --epochs "$epochs" \
-    --rounds "$rounds" "${libmf[@]}" --json "$work/fl.json"
 [ "${FL_BENCH_NO_PEER:-0}" = 1 ] && exit 0
 "$py" -c 'import torch' 2>/dev/null || die "$py lacks torch (set PEER_PYTHON or FL_BENCH_NO_PEER=1)"
 
