@@ -46,18 +46,25 @@ SERVER_PID=
 grep -q "stopping on signal" "$T/server.log" || fail "no stop line in the log"
 echo "ok: stopped cleanly by SIGTERM"
 
+# model_checks NAME: runs stdin's Python against the server on $PORT, with
+# call(method, path[, body]) -> (status, JSON) defined for it.
+model_checks() {
+    { printf '%s\n' 'import http.client, json, sys' \
+        'def call(method, path, body=None):' \
+        '    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)' \
+        '    c.request(method, path, body=body)' \
+        '    r = c.getresponse()' \
+        '    return r.status, json.loads(r.read())'
+      cat; } >"$T/checks.py"
+    python3 "$T/checks.py" "$PORT" || fail "$1 model checks"
+}
+
 # An nn model serves predictions and lists, and refuses fold-in with a 400
 # saying why (an nn user has no closed-form fit).
 "$BIN" train --ratings "$D/u1.base" --model nn --factors 8 --epochs 1 --threads 2 --quiet \
     --out "$T/nn.flm" >/dev/null || fail "training the nn"
 start_server "$T/nn.flm" --threads 1 || fail "starting the nn server"
-python3 - "$PORT" <<'PY' || fail "nn model checks"
-import http.client, json, sys
-def call(method, path, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
-    c.request(method, path, body=body)
-    r = c.getresponse()
-    return r.status, json.loads(r.read())
+model_checks nn <<'PY'
 st, j = call("GET", "/v1/recommend?user=196&n=3&exclude_seen=0")
 assert st == 200 and len(j["items"]) == 3, (st, j)
 st, j = call("POST", "/v1/foldin", b'{"ratings":[{"item":"50","rating":5}]}')
@@ -71,13 +78,7 @@ echo "ok: an nn model serves lists and refuses fold-in (400)"
 "$BIN" train --ratings "$D/u1.base" --model ials --factors 8 --epochs 1 --threads 2 --quiet \
     --out "$T/ials.flm" >/dev/null || fail "training the ials model"
 start_server "$T/ials.flm" --threads 1 || fail "starting the ials server"
-python3 - "$PORT" <<'PY' || fail "ials model checks"
-import http.client, json, sys
-def call(method, path, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
-    c.request(method, path, body=body)
-    r = c.getresponse()
-    return r.status, json.loads(r.read())
+model_checks ials <<'PY'
 st, j = call("GET", "/v1/predict?user=196&item=242")
 assert st == 200 and j["rating"] is None and isinstance(j["score"], float), (st, j)
 st, j = call("GET", "/v1/items/50")

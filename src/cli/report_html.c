@@ -95,8 +95,9 @@ static void bias_rows(FILE *f, const report_data *d, const uint32_t *idx, size_t
 static int item_biases(FILE *f, const report_data *d) {
     fputs("<h2>Item biases: loved and loathed, whoever watches</h2>\n", f);
     if (!report_has_biases(d)) {
-        fprintf(f, "<p class=\"note\">%s models have no biases.</p>\n",
-                fl_model_kind_name(d->info.kind));
+        char note[64];
+        report_no_biases_note(d, note, sizeof note);
+        fprintf(f, "<p class=\"note\">%s</p>\n", note);
         return 0;
     }
     report_bias_lists b;
@@ -212,8 +213,9 @@ static int spreadsheet(FILE *f, const report_data *d) {
 static int user_biases(FILE *f, const report_data *d) {
     fputs("<h2>User biases: generous and harsh raters</h2>\n", f);
     if (!report_has_biases(d)) {
-        fprintf(f, "<p class=\"note\">%s models have no biases.</p>\n",
-                fl_model_kind_name(d->info.kind));
+        char note[64];
+        report_no_biases_note(d, note, sizeof note);
+        fprintf(f, "<p class=\"note\">%s</p>\n", note);
         return 0;
     }
     uint32_t nu = d->info.n_users;

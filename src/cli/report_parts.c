@@ -4,11 +4,16 @@
 #include "cli/report_pca.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int report_has_biases(const report_data *d) {
     return d->info.kind == FL_MODEL_BIASED || d->info.kind == FL_MODEL_NN;
+}
+
+void report_no_biases_note(const report_data *d, char *buf, size_t len) {
+    snprintf(buf, len, "%s models have no biases.", fl_model_kind_name(d->info.kind));
 }
 
 const char *report_title_of(const report_data *d, uint32_t i) {

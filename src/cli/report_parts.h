@@ -17,6 +17,8 @@
 const char *report_title_of(const report_data *d, uint32_t i);
 /* Only biased and nn models learn biases: dot, ials and bpr have none to show. */
 int report_has_biases(const report_data *d);
+/* The sentence both formats show in place of biases the model lacks. */
+void report_no_biases_note(const report_data *d, char *buf, size_t len);
 
 /* t cut to at most max bytes at a UTF-8 character boundary, with "…";
  * out holds max + 1 bytes. */

@@ -205,7 +205,7 @@ static int item_biases(page *p, const report_data *d) {
     heading(p, "Item biases: loved and loathed, whoever watches");
     if (!report_has_biases(d)) {
         char s[64];
-        snprintf(s, sizeof s, "%s models have no biases.", fl_model_kind_name(d->info.kind));
+        report_no_biases_note(d, s, sizeof s);
         note(p, s);
         return 0;
     }
@@ -339,7 +339,7 @@ static int user_biases(page *p, const report_data *d) {
     heading(p, "User biases: generous and harsh raters");
     if (!report_has_biases(d)) {
         char s[64];
-        snprintf(s, sizeof s, "%s models have no biases.", fl_model_kind_name(d->info.kind));
+        report_no_biases_note(d, s, sizeof s);
         note(p, s);
         return 0;
     }
