@@ -488,7 +488,11 @@ FL_API fl_status fl_evaluate_ranking(const fl_model *m, const fl_dataset *test,
 
 /* ---------------------------------------------------------------- new users */
 
-/* Fold-in: factors (n_factors floats) and bias for a user the model never
+/* How many floats the factors buffer of fl_fold_in must hold for this model
+ * (n_factors for the matrix-factorization kinds; a kind whose folded user is
+ * more than one factor row may need more). Size the buffer with this. */
+FL_API size_t fl_model_fold_in_floats(const fl_model *m);
+/* Fold-in: factors (fl_model_fold_in_floats floats) and bias for a user the model never
  * saw, from n of their ratings (item ids and values), with the items held
  * fixed: the exact minimiser of the training objective for this user alone,
  * one row of ALS, regularised as a trained user with n ratings. Dot and

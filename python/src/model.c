@@ -255,7 +255,7 @@ static PyObject *model_fold_in(PyObject *self, PyObject *args) {
         if (!(ids[k] = flpy_id(PyList_GET_ITEM(items, k), "item"))) goto done;
     fl_model_info in;
     fl_model_get_info(M(self), &in);
-    fb = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)in.params.n_factors * 4);
+    fb = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)fl_model_fold_in_floats(M(self)) * 4);
     if (!fb) goto done;
     float bias = 0.0f;
     size_t used = 0;

@@ -201,6 +201,7 @@ float fl_model_item_mean(const fl_model *m, uint32_t i) {
     return m->item_mean[i];
 }
 const fl_idmap *fl_model_item_ids(const fl_model *m) { return m->item_ids; }
+size_t fl_model_fold_in_floats(const fl_model *m) { return m->n_factors; }
 
 void fl_model_get_info(const fl_model *m, fl_model_info *o) {
     memset(o, 0, sizeof *o);

@@ -180,8 +180,7 @@ static void foldin(const serve_snapshot *s, const serve_request *r, serve_reply 
     serve_foldin f;
     if (!serve_parse_foldin(r->body, r->body_len, info.rating_lo, info.rating_hi, &f, out))
         return;
-    const int k = info.params.n_factors;
-    float *factors = malloc((size_t)k * sizeof *factors);
+    float *factors = malloc(fl_model_fold_in_floats(s->model) * sizeof *factors);
     fl_scored top[SERVE_MAX_N];
     size_t used = 0, got = 0;
     float bias = 0.0f;
