@@ -2,8 +2,10 @@
 # build_libmf.sh — builds LIBMF (github.com/cjlin1/libmf) from a checkout of its public
 # source, as its own Makefile does (g++ -O3 -march=native -fopenmp -DUSEOMP), twice: with
 # its SSE kernel (-DUSESSE, the Makefile's default) and with its AVX kernel (-DUSEAVX
-# -mavx). Prints "sse PATH" and "avx PATH", one per line. bench/speed.sh runs both and
-# takes the faster as the peer: the build LIBMF's users run, not the scalar one.
+# -mavx), each as the shared library and as its command-line trainer (mf-train.cpp).
+# Prints "sse SO MF_TRAIN" and "avx SO MF_TRAIN", one per line. bench/speed.sh runs both
+# libraries and bench/time_to_target.sh both trainers, and each takes the faster as the
+# peer: the build LIBMF's users run, not the scalar one.
 #
 # Usage: LIBMF_SRC=DIR bench/build_libmf.sh   (LIBMF_CACHE: where the builds go)
 # Pinned: commit 1498368 ("Fix iterator type so that it matches boundary condition
@@ -11,7 +13,7 @@
 set -euo pipefail
 src=${LIBMF_SRC:?set LIBMF_SRC to a checkout of cjlin1/libmf (commit 1498368)}
 mf_sha256=82b3c6ed2cab4268da780cd884b7fdaaca3af6c1bdf0560f7c064b2c11f9b9bc
-[ -f "$src/mf.cpp" ] && [ -f "$src/mf.h" ] || { echo "build_libmf.sh: no mf.cpp/mf.h in $src" >&2; exit 1; }
+[ -f "$src/mf.cpp" ] && [ -f "$src/mf.h" ] && [ -f "$src/mf-train.cpp" ] || { echo "build_libmf.sh: no mf.cpp/mf.h in $src" >&2; exit 1; }
 echo "$mf_sha256  $src/mf.cpp" | sha256sum -c --quiet - ||
     { echo "build_libmf.sh: $src/mf.cpp is not the pinned commit's (1498368)" >&2; exit 1; }
 # -march=native: a build belongs to the CPU it was made on, so the CPU names its folder.
@@ -29,5 +31,11 @@ for kind in sse avx; do
             -shared -fPIC -o "$so.tmp" "$src/mf.cpp"
         mv "$so.tmp" "$so"
     fi
-    echo "$kind $so"
+    cli=$cache/mf-train-$kind
+    if [ ! -f "$cli" ]; then
+        g++ -Wall -O3 -pthread -std=c++0x -march=native -fopenmp -DUSEOMP "${flags[@]}" \
+            -o "$cli.tmp" "$src/mf-train.cpp" "$src/mf.cpp"
+        mv "$cli.tmp" "$cli"
+    fi
+    echo "$kind $so $cli"
 done

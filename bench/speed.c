@@ -31,7 +31,7 @@ typedef struct config {
     double target; /* <= 0: from the noise */
     uint64_t seed;
     double paper; /* ratings of the "on paper" projection */
-    const char *dump;
+    const char *dump, *dump_text;
     const char *json; /* also append one JSON object per grid point to this file */
     int verbose; /* each epoch's test RMSE on stderr */
     const char *libmf; /* LIBMF shared object to time beside factorlens, or NULL */
@@ -67,6 +67,9 @@ static void usage(FILE *f) {
             "  --seed S         data seed (default 42; training uses the library default)\n"
             "  --paper N        ratings of the 'on paper' memory projection (default 100M)\n"
             "  --dump FILE      write the train/test split for peer_torch_speed.py and exit\n"
+            "  --dump-text P    write the split as P.train and P.test, 'user item rating' lines\n"
+            "                   with dense integer ids (LIBMF's text format; factorlens reads it),\n"
+            "                   for whole-command comparisons (bench/time_to_target.sh), and exit\n"
             "  --json FILE      also append one JSON object per grid point to FILE\n"
             "  --libmf FILE     also time LIBMF from this shared object (libmf.so) at each grid\n"
             "                   point, right after factorlens, on the same split\n"
@@ -134,6 +137,7 @@ static int configure(int argc, char **argv, config *c) {
         else if (!strcmp(a, "--lr")) c->lr = strtof(v, NULL), bad = !(c->lr > 0);
         else if (!strcmp(a, "--seed")) c->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--dump")) c->dump = v;
+        else if (!strcmp(a, "--dump-text")) c->dump_text = v;
         else if (!strcmp(a, "--json")) c->json = v;
         else if (!strcmp(a, "--libmf")) c->libmf = v;
         else if (!strcmp(a, "--solver")) bad = !fl_solver_parse(v, &c->solver);
@@ -175,6 +179,26 @@ static int dump_split(const char *path, const fl_dataset *train, const fl_datase
     }
     int bad = ferror(f);
     return fclose(f) == 0 && !bad ? 0 : -1;
+}
+
+/* The split as text: "user item rating" per line, dense indices as ids. */
+static int dump_text(const char *prefix, const fl_dataset *train, const fl_dataset *test) {
+    const fl_dataset *parts[2] = {train, test};
+    const char *suffix[2] = {"train", "test"};
+    for (int p = 0; p < 2; p++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s.%s", prefix, suffix[p]);
+        FILE *f = fopen(path, "w");
+        if (!f) return -1;
+        static char buf[1 << 20];
+        setvbuf(f, buf, _IOFBF, sizeof buf);
+        for (size_t r = 0; r < parts[p]->n_ratings; r++)
+            fprintf(f, "%u %u %g\n", parts[p]->users[r], parts[p]->items[r],
+                    (double)parts[p]->ratings[r]);
+        int bad = ferror(f);
+        if (fclose(f) != 0 || bad) return -1;
+    }
+    return 0;
 }
 
 static int on_epoch(void *ctx, const fl_epoch_report *r) {
@@ -370,10 +394,11 @@ int main(int argc, char **argv) {
     }
     fl_dataset_free(all);
     double rss_data = rss_now();
-    if (c.dump) {
-        rc = dump_split(c.dump, train, test) ? 1 : 0;
-        if (rc) fprintf(stderr, "fl-bench-speed: cannot write %s\n", c.dump);
-        else fprintf(stderr, "wrote %s\n", c.dump);
+    if (c.dump || c.dump_text) {
+        const char *to = c.dump ? c.dump : c.dump_text;
+        rc = (c.dump ? dump_split(c.dump, train, test) : dump_text(c.dump_text, train, test)) ? 1 : 0;
+        if (rc) fprintf(stderr, "fl-bench-speed: cannot write %s\n", to);
+        else fprintf(stderr, "wrote %s\n", to);
         fl_dataset_free(train);
         fl_dataset_free(test);
         return rc;

@@ -43,7 +43,7 @@ trap 'rm -rf "$work"' EXIT
 rounds=${ROUNDS:-1}
 if [ -n "${LIBMF_SRC:-}" ] && [ "${FL_BENCH_NO_LIBMF:-0}" != 1 ]; then
     builds=$("$here/build_libmf.sh") || die "could not build LIBMF from $LIBMF_SRC"
-    while read -r kind so; do
+    while read -r kind so _; do
         echo "== factorlens and LIBMF ($kind build): fl-bench-speed --ratings $size --factors $factors --threads $threads --epochs $epochs --rounds $rounds --libmf $so"
         "$speed" --ratings "$size" --factors "$factors" --threads "$threads" --epochs "$epochs" \
             --rounds "$rounds" --libmf "$so" --json "$work/fl-$kind.json"
