@@ -94,9 +94,8 @@ fl_qscan_next_avx512vnni(const fl_qscan *q, size_t b0, size_t b1, float T, uint3
     const __m512 su = _mm512_set1_ps(q->su), up = _mm512_set1_ps(q->user_part),
                  A = _mm512_set1_ps(q->A), B = _mm512_set1_ps(q->B), K = _mm512_set1_ps(q->K),
                  t = _mm512_set1_ps(T);
-    __m512i u[64];
-    const int groups = q->groups <= 64 ? q->groups : 0;
-    if (!groups) return fl_qscan_next_avx2(q, b0, b1, T, mask); /* k > 256: never built so */
+    __m512i u[64]; /* groups <= 64: the index takes at most 256 factors */
+    const int groups = q->groups;
     for (int g = 0; g < groups; g++) {
         int32_t w;
         memcpy(&w, q->user + 4 * g, sizeof w);
@@ -104,12 +103,21 @@ fl_qscan_next_avx512vnni(const fl_qscan *q, size_t b0, size_t b1, float T, uint3
     }
     for (size_t b = b0; b < b1; b++) {
         const unsigned char *blk = q->blocks + b * q->block_bytes;
-        __m512i acc = _mm512_setzero_si512();
-        for (int g = 0; g < groups; g++) {
+        /* Two sums, so consecutive VPDPBUSDs do not wait on each other
+         * (integer: their total is the same). */
+        __m512i acc = _mm512_setzero_si512(), acc2 = _mm512_setzero_si512();
+        int g = 0;
+        for (; g + 2 <= groups; g += 2) {
+            const __m512i c = _mm512_load_si512((const void *)(blk + (size_t)g * 64));
+            const __m512i c2 = _mm512_load_si512((const void *)(blk + (size_t)g * 64 + 64));
+            acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(c, flip), u[g]);
+            acc2 = _mm512_dpbusd_epi32(acc2, _mm512_xor_si512(c2, flip), u[g + 1]);
+        }
+        if (g < groups) {
             const __m512i c = _mm512_load_si512((const void *)(blk + (size_t)g * 64));
             acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(c, flip), u[g]);
         }
-        acc = _mm512_sub_epi32(acc, correction);
+        acc = _mm512_sub_epi32(_mm512_add_epi32(acc, acc2), correction);
         const float *scale = block_scale(q, blk);
         const __m512 s = _mm512_load_ps(scale);
         const __m512 bj = q->has_bias ? _mm512_load_ps(scale + FL_QSCAN_BLOCK) : _mm512_setzero_ps();

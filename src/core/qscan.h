@@ -29,7 +29,7 @@
 typedef struct fl_qscan {
     const unsigned char *blocks;
     size_t block_bytes;
-    int groups;             /* codes per item / 4 */
+    int groups;             /* codes per item / 4, at most 64 */
     int has_bias;
     const int8_t *user;     /* [groups * 4] the user's codes */
     int32_t user_sum;       /* their sum */
