@@ -156,6 +156,22 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* The threads a top-n search may use, with `searching` searches in flight
+ * (this one included): an equal share of the cores. And none beyond its own
+ * while this request thread holds more connections than there are cores:
+ * under load a thread is between two searches now and then (reading a
+ * request, writing a reply), and a search starting in that gap would split
+ * itself only to queue for the same cores when the next one starts. In
+ * libmicrohttpd's thread pool each request thread owns its connections and
+ * their count, so reading it here races with nothing. */
+static int scan_threads(const server *s, struct MHD_Connection *c, int searching) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+    const union MHD_DaemonInfo *di =
+        ci ? MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    if (di && di->num_connections > (unsigned)s->cores) return 1;
+    return s->cores / searching;
+}
+
 static enum MHD_Result answer(server *s, struct MHD_Connection *c, const char *url,
                               const char *method, request_state *rs) {
     serve_request req;
@@ -200,12 +216,12 @@ static enum MHD_Result answer(server *s, struct MHD_Connection *c, const char *u
     default: {
         /* A top-n search scans the whole catalogue: alone, it gets every
          * core (the scan split between threads, one list); with others in
-         * flight, an equal share, so under load (as many searches as
-         * cores, or more) each runs on its own request thread and no
-         * thread is started: extra threads then would only queue for the
-         * same cores and memory bandwidth, and cost their start. */
+         * flight, an equal share (scan_threads), so under load (as many
+         * searches as cores, or more) each runs on its own request thread
+         * and no thread is started: extra threads then would only queue for
+         * the same cores and memory bandwidth, and cost their start. */
         const int search = rs->endpoint == SERVE_RECOMMEND || rs->endpoint == SERVE_FOLDIN;
-        if (search) req.scan_threads = s->cores / (atomic_fetch_add(&s->searching, 1) + 1);
+        if (search) req.scan_threads = scan_threads(s, c, atomic_fetch_add(&s->searching, 1) + 1);
         serve_snapshot *snap = serve_slot_acquire(&s->slot);
         serve_api(snap, rs->endpoint, &req, &reply);
         serve_slot_release(&s->slot, snap);
