@@ -13,6 +13,9 @@
 # Usage: bench/serve_latency.sh [BUILD_DIR]   (default build; builds --target bench_catalog)
 # Environment (defaults in brackets): DURATION [10]  LOAD_DURATION [30]
 #   CONNECTIONS [64]  WRK_THREADS [2]  SERVER_THREADS [2]  ITEMS [1000000]
+#   TOPN_USERS [1000]: afterwards, fl-bench-topn times the library's top-n on the
+#     synthetic catalogue without HTTP for this many random users (float scan and
+#     compact scan index, 1 and 2 threads); 0 skips it
 #   QUICK=1: a check that the script works (1 s runs, 20k synthetic items), no figures.
 #   FACTORLENS_DATA: the folder holding ml-latest-small/
 set -euo pipefail
@@ -27,14 +30,15 @@ connections=${CONNECTIONS:-64}
 wrk_threads=${WRK_THREADS:-2}
 server_threads=${SERVER_THREADS:-2}
 items=${ITEMS:-1000000}
-if [ "${QUICK:-0}" = 1 ]; then duration=1; load_duration=1; items=20000; fi
+topn_users=${TOPN_USERS:-1000}
+if [ "${QUICK:-0}" = 1 ]; then duration=1; load_duration=1; items=20000; topn_users=20; fi
 data=${FACTORLENS_DATA:?set FACTORLENS_DATA to the folder holding ml-latest-small/}/ml-latest-small
 
 die() { echo "serve_latency.sh: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "needs wrk (apt-get install wrk)"
 [ -x "$bin" ] || die "no $bin: build it first (scripts/build release)"
 [ -r "$data/ratings.csv" ] || die "no $data/ratings.csv"
-cmake --build "$build" --target bench_catalog >/dev/null
+cmake --build "$build" --target bench_catalog bench_topn >/dev/null
 work=$(mktemp -d /tmp/fl-serve-bench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -71,6 +75,7 @@ run_wrk() {
 
 # bench NAME USER_PREFIX USER_FIRST USERS MODEL [--items FILE]
 rows=()
+notes=()
 bench() {
     local name=$1
     export USER_PREFIX=$2 USER_FIRST=$3 USERS=$4
@@ -85,6 +90,8 @@ bench() {
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     [ "$lerr" = 0 ] && [ "$err" = 0 ] || die "$name: $lerr + $err failed requests (see $work/wrk-*.txt)"
     rows+=("| $name | $lp50 | $lp99 | $rps | $p50 | $p99 | $err |")
+    # How the server searched: the compact scan index's size, or none.
+    notes+=("$name: $(sed -n 's/.*factorlens: [^ ]* \(scan index for top-n lists: [0-9.]* MiB\).*/\1/p; s/.*factorlens: [^ ]* \(no scan index\).*/\1 (float scan)/p' "$work/server.log" | head -n 1)")
 }
 
 bench "ml-latest-small (9.7k items, k=32)" "" 1 610 "$work/small.flm" --items "$data/movies.csv"
@@ -100,3 +107,9 @@ echo
 echo "| catalogue | p50 (1 conn) | p99 (1 conn) | req/s ($connections conn) | p50 | p99 | errors |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+echo
+printf '%s\n' "${notes[@]}"
+if [ "$topn_users" -gt 0 ]; then
+    echo
+    "$build/bench/fl-bench-topn" "$work/big.flm" --users "$topn_users"
+fi

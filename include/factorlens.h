@@ -18,7 +18,8 @@
  *     returned it: any number of threads may use one model at once through
  *     the calls that take it as `const fl_model *` (fl_predict,
  *     fl_predict_index, fl_predict_folded, fl_recommend,
- *     fl_recommend_including_seen, fl_recommend_folded, fl_similar,
+ *     fl_recommend_including_seen, fl_recommend_folded, fl_recommend_with,
+ *     fl_recommend_folded_with, fl_similar,
  *     fl_evaluate, fl_evaluate_ranking, fl_fold_in,
  *     fl_model_save, fl_model_get_info and the accessors, fl_model_history
  *     included). Only fl_model_free needs it
@@ -27,8 +28,10 @@
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
  *   - fl_train and fl_evaluate_ranking start their own threads (n_threads,
- *     0 = all cores) and join them before they return; every other call runs
- *     on the caller's thread.
+ *     0 = all cores) and join them before they return, as do
+ *     fl_recommend_with and fl_recommend_folded_with when their options ask
+ *     for more than one thread (their lists do not depend on the number);
+ *     every other call runs on the caller's thread.
  *     Callbacks (fl_train_hooks, fl_download_opts) run on the calling thread.
  */
 #ifndef FACTORLENS_H
@@ -515,6 +518,46 @@ FL_API float fl_predict_folded(const fl_model *m, const float *factors, float bi
 FL_API fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bias,
                                      const char *const *rated_ids, size_t n_rated, size_t n,
                                      fl_scored *out, size_t *n_out, fl_error *err);
+
+/* How a top-n search runs: fl_recommend_with and fl_recommend_folded_with
+ * (the calls above are these with the defaults). Every setting but
+ * exclude_seen leaves the list as it is, bit for bit: only the time taken
+ * changes. */
+typedef struct fl_recommend_opts {
+    int exclude_seen; /* 1 (default): leave out the items the user rated (in training, or
+                         the ratings a folded-in user was made from); 0: they compete too */
+    int n_threads;    /* threads scanning the catalogue: 1 (default) the caller's alone, 0
+                         all cores; started and joined within the call. A catalogue is not
+                         split below 65536 items per thread */
+    int full_scan;    /* 1: score every item from its float factors even when the model has
+                         a compact scan index (below); the reference it is tested against.
+                         0 (default): use the index when the model has one */
+} fl_recommend_opts;
+
+FL_API void fl_recommend_opts_default(fl_recommend_opts *o);
+/* fl_recommend (o->exclude_seen 1) or fl_recommend_including_seen (0), with
+ * o's threads and scan; o NULL: the defaults. */
+FL_API fl_status fl_recommend_with(const fl_model *m, const char *user_id,
+                                   const fl_recommend_opts *o, size_t n, fl_scored *out,
+                                   size_t *n_out, fl_error *err);
+/* fl_recommend_folded with o's threads and scan; o->exclude_seen 0 lets the
+ * rated items compete too. */
+FL_API fl_status fl_recommend_folded_with(const fl_model *m, const float *factors, float bias,
+                                          const char *const *rated_ids, size_t n_rated,
+                                          const fl_recommend_opts *o, size_t n, fl_scored *out,
+                                          size_t *n_out, fl_error *err);
+/* The compact scan index: fl_model_load builds it for a dot, biased, ials or
+ * bpr model without a y-range, of at least 1024 items and at most 256
+ * factors: each item's factors as 8-bit codes with a scale per item, and its
+ * bias (k + 8 bytes an item, where the float factors take 4k), in the heap,
+ * beside the mapped file. A top-n search scans it for an upper bound of
+ * every item's score, a bound that covers every quantisation and rounding
+ * error, and scores exactly, from the float factors, only the items whose
+ * bound reaches the n-th best score found so far: the list is the one a
+ * scan of the float factors gives, with a fraction of the bytes read. The
+ * heap bytes it holds, or 0 when the model has none (a model trained in this
+ * process has none; save and load it for one). */
+FL_API size_t fl_model_scan_index_bytes(const fl_model *m);
 
 /* ---------------------------------------------------------------- model files */
 

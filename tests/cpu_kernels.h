@@ -7,6 +7,7 @@
 #ifndef FL_TESTS_CPU_KERNELS_H
 #define FL_TESTS_CPU_KERNELS_H
 
+#include "core/qscan.h"
 #include "train/sgd_simd.h"
 
 #include <stdio.h>
@@ -15,7 +16,7 @@
 #define FL_TEST_SKIPPED 77
 
 /* 1 if this CPU has every feature of a '+'-joined list
- * (avx2, fma, avx512f, prefetchw). */
+ * (avx2, fma, avx512f, prefetchw, avx512vnni: AVX-512 F, BW and VNNI). */
 static int fl_test_cpu_has(const char *features) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -23,6 +24,7 @@ static int fl_test_cpu_has(const char *features) {
     if (strstr(features, "avx2") && !__builtin_cpu_supports("avx2")) return 0;
     if (strstr(features, "fma") && !__builtin_cpu_supports("fma")) return 0;
     if (strstr(features, "prefetchw") && !fl_cpu_has_prefetchw()) return 0;
+    if (strstr(features, "avx512vnni") && !fl_cpu_has_avx512vnni()) return 0;
     return 1;
 #else
     (void)features;

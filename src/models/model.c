@@ -6,6 +6,7 @@
 #include "core/memory.h"
 #include "models/mf.h"
 #include "models/nn.h"
+#include "models/scan_index.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -95,6 +96,7 @@ fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idm
 void fl_model_free(fl_model *m) {
     if (!m) return;
     free(m->block);
+    fl_scan_index_free(m->scan);
     fl_file_map_close(&m->map);
     for (int k = 0; k < 4; k++) free(m->owned[k]);
     if (!m->counts_mapped) {

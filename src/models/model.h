@@ -58,6 +58,9 @@ struct fl_model {
     fl_file_map map;         /* the model file, when loaded from one */
     int counts_mapped;       /* seen_start, seen_items, item_count point into map */
     void *owned[4];          /* other heap arrays to free */
+    /* The compact scan copy of the item side (models/scan_index.h), built
+     * when a model is loaded, or NULL: top-n searches use it when present. */
+    struct fl_scan_index *scan;
 };
 
 /* Kinds with a user and an item bias (the implicit kinds have none). */

@@ -134,6 +134,14 @@ static void predict(const serve_snapshot *s, const serve_request *r, serve_reply
         serve_ok(out, json_pack("{s:s, s:s, s:o}", "user", user, "item", item, "rating", num(rating)));
 }
 
+/* A top-n search with the threads the transport grants this request. */
+static fl_recommend_opts search_opts(const serve_request *r) {
+    fl_recommend_opts o;
+    fl_recommend_opts_default(&o);
+    o.n_threads = r->scan_threads > 1 ? r->scan_threads : 1;
+    return o;
+}
+
 static void recommend(const serve_snapshot *s, const serve_request *r, serve_reply *out) {
     static const char *const allowed[] = {"user", "n", "exclude_seen", NULL};
     const char *user;
@@ -146,8 +154,9 @@ static void recommend(const serve_snapshot *s, const serve_request *r, serve_rep
     fl_scored top[SERVE_MAX_N];
     size_t got = 0;
     fl_error err = {0};
-    fl_status st = exclude_seen ? fl_recommend(s->model, user, (size_t)n, top, &got, &err)
-                                : fl_recommend_including_seen(s->model, user, (size_t)n, top, &got, &err);
+    fl_recommend_opts o = search_opts(r);
+    o.exclude_seen = exclude_seen;
+    fl_status st = fl_recommend_with(s->model, user, &o, (size_t)n, top, &got, &err);
     if (st != FL_OK) {
         lib_error(out, &err);
         return;
@@ -185,13 +194,14 @@ static void foldin(const serve_snapshot *s, const serve_request *r, serve_reply 
     size_t used = 0, got = 0;
     float bias = 0.0f;
     fl_error err = {0};
+    const fl_recommend_opts o = search_opts(r);
     if (!factors) {
         serve_error(out, 503, "out of memory");
     } else if (fl_fold_in(s->model, f.items, f.ratings, f.n_ratings, FL_UNKNOWN_ERROR, factors,
                           &bias, &used, &err) != FL_OK ||
                /* The rated items are left out, as for a trained user. */
-               fl_recommend_folded(s->model, factors, bias, f.items, f.n_ratings, (size_t)f.n,
-                                   top, &got, &err) != FL_OK) {
+               fl_recommend_folded_with(s->model, factors, bias, f.items, f.n_ratings, &o,
+                                        (size_t)f.n, top, &got, &err) != FL_OK) {
         lib_error(out, &err);
     } else {
         serve_ok(out, json_pack("{s:o, s:I, s:o}", "bias",

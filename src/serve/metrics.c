@@ -136,6 +136,11 @@ char *serve_metrics_text(serve_metrics *m, const serve_snapshot *cur) {
             "# TYPE factorlens_model_items gauge\n"
             "factorlens_model_items %u\n",
         cur->n_items);
+    put(&t, "# HELP factorlens_scan_index_bytes Heap held by the model's compact scan index "
+            "for top-n lists (0: none; the model file itself is mapped, not copied).\n"
+            "# TYPE factorlens_scan_index_bytes gauge\n"
+            "factorlens_scan_index_bytes %zu\n",
+        cur->scan_index_bytes);
     put(&t, "# HELP factorlens_reloads_total Model reloads (POST /v1/reload, SIGHUP), by result.\n"
             "# TYPE factorlens_reloads_total counter\n"
             "factorlens_reloads_total{result=\"ok\"} %llu\n"

@@ -26,6 +26,7 @@ typedef struct serve_request {
     int too_many_args;        /* more than SERVE_MAX_ARGS were sent */
     const char *body;         /* NULL or body_len bytes (not NUL-terminated) */
     size_t body_len;
+    int scan_threads;         /* threads a top-n search may use (0 or 1: the request's own) */
 } serve_request;
 
 /* What a handler answers: a status and a JSON body (owned by the reply). */

@@ -15,11 +15,13 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct server {
     const serve_options *opt;
@@ -28,6 +30,8 @@ typedef struct server {
     serve_web web;
     int have_web;
     pthread_mutex_t reload_lock; /* one reload at a time: SIGHUP and POST may meet */
+    int cores;                   /* online cores, shared out among the searches in flight */
+    atomic_int searching;        /* top-n requests (recommend, foldin) being answered */
 } server;
 
 /* One request's state across libmicrohttpd's calls. */
@@ -128,10 +132,11 @@ static int reload(server *s, serve_reply *reply, const char *why) {
         char new_sum[65];
         snprintf(new_sum, sizeof new_sum, "%s", next->checksum);
         double secs = next->load_seconds;
+        double index_mib = (double)next->scan_index_bytes / (1 << 20);
         serve_slot_swap(&s->slot, next);
         atomic_fetch_add(&s->metrics.reloads_ok, 1);
-        log_line("reload (%s): now serving checksum %.12s (was %.12s), loaded in %.3f s", why,
-                 new_sum, old_sum, secs);
+        log_line("reload (%s): now serving checksum %.12s (was %.12s), loaded in %.3f s, "
+                 "scan index %.1f MiB", why, new_sum, old_sum, secs, index_mib);
         if (reply)
             serve_ok(reply, json_pack("{s:s, s:s, s:s, s:f}", "status", "reloaded", "checksum",
                                       new_sum, "previous", old_sum, "load_seconds", secs));
@@ -149,6 +154,22 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     }
     r->args[r->n_args++] = (serve_arg){key, value ? value : "", value ? value_size : 0};
     return MHD_YES;
+}
+
+/* The threads a top-n search may use, with `searching` searches in flight
+ * (this one included): an equal share of the cores. And none beyond its own
+ * while this request thread holds more connections than there are cores:
+ * under load a thread is between two searches now and then (reading a
+ * request, writing a reply), and a search starting in that gap would split
+ * itself only to queue for the same cores when the next one starts. In
+ * libmicrohttpd's thread pool each request thread owns its connections and
+ * their count, so reading it here races with nothing. */
+static int scan_threads(const server *s, struct MHD_Connection *c, int searching) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+    const union MHD_DaemonInfo *di =
+        ci ? MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+    if (di && di->num_connections > (unsigned)s->cores) return 1;
+    return s->cores / searching;
 }
 
 static enum MHD_Result answer(server *s, struct MHD_Connection *c, const char *url,
@@ -193,9 +214,18 @@ static enum MHD_Result answer(server *s, struct MHD_Connection *c, const char *u
         }
         return send_json(s, c, rs, &reply, NULL);
     default: {
+        /* A top-n search scans the whole catalogue: alone, it gets every
+         * core (the scan split between threads, one list); with others in
+         * flight, an equal share (scan_threads), so under load (as many
+         * searches as cores, or more) each runs on its own request thread
+         * and no thread is started: extra threads then would only queue for
+         * the same cores and memory bandwidth, and cost their start. */
+        const int search = rs->endpoint == SERVE_RECOMMEND || rs->endpoint == SERVE_FOLDIN;
+        if (search) req.scan_threads = scan_threads(s, c, atomic_fetch_add(&s->searching, 1) + 1);
         serve_snapshot *snap = serve_slot_acquire(&s->slot);
         serve_api(snap, rs->endpoint, &req, &reply);
         serve_slot_release(&s->slot, snap);
+        if (search) atomic_fetch_sub(&s->searching, 1);
         return send_json(s, c, rs, &reply, NULL);
     }
     }
@@ -272,6 +302,9 @@ int serve_run(const serve_options *o) {
     server s;
     memset(&s, 0, sizeof s);
     s.opt = o;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s.cores = cores > 0 ? (int)cores : 1;
+    atomic_init(&s.searching, 0);
     serve_metrics_init(&s.metrics);
     pthread_mutex_init(&s.reload_lock, NULL);
 
@@ -343,6 +376,14 @@ int serve_run(const serve_options *o) {
              o->model_path, first->n_items, first->checksum, flags & MHD_USE_IPv6 ? "[" : "",
              o->bind, flags & MHD_USE_IPv6 ? "]" : "", port, o->threads, o->threads == 1 ? "" : "s",
              s.have_web ? s.web.dir : "none (no web folder found; see --web)");
+    /* Memory beyond the mapped file: the compact scan index top-n lists read. */
+    if (first->scan_index_bytes)
+        log_line("scan index for top-n lists: %.1f MiB in the heap (the model file is mapped, "
+                 "not copied); a list alone on the server uses all %d cores",
+                 (double)first->scan_index_bytes / (1 << 20), s.cores);
+    else
+        log_line("no scan index (%u items, or a model kind without one): top-n lists scan the "
+                 "float factors", first->n_items);
 
     for (;;) {
         int sig = 0;

@@ -105,6 +105,7 @@ fl_status serve_snapshot_load(const char *model_path, const char *items_path,
     }
     snprintf(s->model_path, sizeof s->model_path, "%s", model_path);
     snprintf(s->checksum, sizeof s->checksum, "%s", fl_model_checksum(s->model));
+    s->scan_index_bytes = fl_model_scan_index_bytes(s->model);
     s->loaded_at = now_seconds(CLOCK_REALTIME);
     s->load_seconds = now_seconds(CLOCK_MONOTONIC) - t0;
     s->refs = 1;

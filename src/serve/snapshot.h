@@ -25,6 +25,7 @@ typedef struct serve_snapshot {
     char checksum[65];       /* the model file's SHA-256 field */
     double loaded_at;        /* unix seconds */
     double load_seconds;     /* how long loading took */
+    size_t scan_index_bytes; /* the model's compact scan index in the heap (0: none) */
     int refs;                /* guarded by the slot's mutex */
 } serve_snapshot;
 

@@ -286,6 +286,12 @@ for line in text.splitlines():
 n_predict_200 = [l for l in text.splitlines()
                  if l.startswith('factorlens_requests_total{endpoint="predict",status="200"}')]
 check(n_predict_200 and int(n_predict_200[0].split()[-1]) >= 1, "metrics: predict 200 count")
+# The compact scan index (ml-100k's 1650 items are over its 1024-item
+# threshold): its heap bytes in /metrics and in the start-up log.
+index_bytes = [l for l in text.splitlines() if l.startswith("factorlens_scan_index_bytes ")]
+check(index_bytes and int(index_bytes[0].split()[-1]) > 0, f"metrics: scan index bytes {index_bytes}")
+with open(args.log) as f:
+    check("scan index for top-n lists:" in f.read(), "log: no line on the scan index")
 print("ok: /metrics")
 
 # ---------------------------------------------------------------- reload under load
