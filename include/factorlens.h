@@ -148,6 +148,15 @@ FL_API fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dat
 /* Same, from memory; name is used in messages. */
 FL_API fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const fl_read_opts *o,
                            fl_dataset **out, fl_error *err);
+/* One user's ratings from a file without a user column: lines "item,rating"
+ * (e.g. a new user's ratings for fl_fold_in). Separator, header line (one
+ * naming item and rating columns, which may then come in any order),
+ * quoting, blank lines, compression, "-" for standard input, o's scale,
+ * duplicates and skip_bad, and "file:line" errors as fl_dataset_read; o's
+ * columns, if given, name item and rating and no user. Every rating gets
+ * user_id, so the result is one user's dataset, in the file's order. */
+FL_API fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_read_opts *o,
+                                      fl_dataset **out, fl_error *err);
 FL_API void fl_dataset_free(fl_dataset *d);
 /* An empty dataset with room for capacity ratings (it grows as needed), or
  * NULL when out of memory. with_times: keep a timestamp per rating. */
@@ -494,9 +503,14 @@ FL_API fl_status fl_evaluate_ranking(const fl_model *m, const fl_dataset *test,
 FL_API size_t fl_model_fold_in_floats(const fl_model *m);
 /* Fold-in: factors (fl_model_fold_in_floats floats) and bias for a user the model never
  * saw, from n of their ratings (item ids and values), with the items held
- * fixed: the exact minimiser of the training objective for this user alone,
- * one row of ALS, regularised as a trained user with n ratings. Dot and
- * biased models without a y-range (others: FL_ERR_USAGE). Items the model
+ * fixed: the exact minimiser of a ridge regression for this user alone (one
+ * row of ALS), shrunk towards zero as strongly as the model says a user's
+ * factors and bias vary against the noise of a rating: lambda = s2 / v with
+ * v the mean square of the trained users' factors (or biases) and s2 the
+ * training loss per rating (data MSE + penalty) of the epoch kept. A model
+ * file without a training history uses the training regulariser of a user
+ * with n ratings instead. Dot and biased models without a y-range (others:
+ * FL_ERR_USAGE). Items the model
  * does not know: FL_ERR_UNKNOWN_ID, or left out with FL_UNKNOWN_SKIP;
  * *n_used counts the ratings used (0: factors and bias are zero). bias may
  * be NULL for a dot model. */
