@@ -19,7 +19,7 @@
  *     the calls that take it as `const fl_model *` (fl_predict,
  *     fl_predict_index, fl_predict_folded, fl_recommend,
  *     fl_recommend_including_seen, fl_recommend_folded, fl_similar,
- *     fl_evaluate, fl_evaluate_ranking, fl_fold_in,
+ *     fl_evaluate, fl_evaluate_ranking, fl_evaluate_fold_in, fl_fold_in,
  *     fl_model_save, fl_model_get_info and the accessors, fl_model_history
  *     included). Only fl_model_free needs it
  *     exclusively, after every such call has returned.
@@ -529,6 +529,32 @@ FL_API float fl_predict_folded(const fl_model *m, const float *factors, float bi
 FL_API fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bias,
                                      const char *const *rated_ids, size_t n_rated, size_t n,
                                      fl_scored *out, size_t *n_out, fl_error *err);
+
+/* The cold-start protocol: how well a model predicts users it never saw
+ * from their first few ratings. For each user of d whom the model does not
+ * know, the first n_fold of their ratings in d's order (file order) are
+ * folded in (fl_fold_in) and each of their other ratings is predicted by
+ * fl_predict_folded and, on exactly the same ratings, by the bias-only
+ * fallback (fl_predict's FL_UNKNOWN_MEAN: the global offset plus the item's
+ * bias). Users the model knows and new users with n_fold ratings or fewer
+ * are left out and counted; ratings of items the model never saw inform no
+ * fold-in and are not scored (counted). Kinds fl_fold_in refuses:
+ * FL_ERR_USAGE; no rating to score: FL_ERR_DATA. Runs on the caller's
+ * thread; the sums go in d's user order, so the result is the same bits for
+ * the same model and data. */
+typedef struct fl_fold_in_metrics {
+    size_t n_fold;          /* ratings folded in per user (the n_fold asked for) */
+    size_t n;               /* ratings scored */
+    size_t n_users;         /* new users folded in and scored */
+    size_t n_known_users;   /* users of d the model knows (left out) */
+    size_t n_short_users;   /* new users with n_fold ratings or fewer (left out) */
+    size_t n_unknown_items; /* ratings of items the model never saw (not used) */
+    double rmse, mae;                   /* the fold-in's predictions */
+    double rmse_baseline, mae_baseline; /* the bias-only fallback's, same ratings */
+} fl_fold_in_metrics;
+
+FL_API fl_status fl_evaluate_fold_in(const fl_model *m, const fl_dataset *d, size_t n_fold,
+                                     fl_fold_in_metrics *out, fl_error *err);
 
 /* ---------------------------------------------------------------- model files */
 

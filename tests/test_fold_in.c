@@ -2,7 +2,8 @@
  * it returns are the exact minimiser of the documented ridge for the new
  * user, with the model's empirical strengths or, for a model without a
  * history, the training regulariser (its gradient vanishes), they predict a
- * planted user's held-out ratings from many or from three, and unknown items, empty input, nn and squashed models are
+ * planted user's held-out ratings from many or from three (and
+ * fl_evaluate_fold_in's protocol gives what the calls give by hand), and unknown items, empty input, nn and squashed models are
  * handled as the header says. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -262,6 +263,82 @@ static void test_recommend_folded(void **state) {
     fl_model_free(nn);
 }
 
+/* fl_evaluate_fold_in against the same protocol done by hand with the
+ * public calls (the same bits), its counts, and its refusals. */
+static void test_evaluate_fold_in(void **state) {
+    fixture *f = *state;
+    const fl_dataset *all = f->train;
+    /* Train on users whose index is not a multiple of 5; the rest are new. */
+    fl_dataset *train = fl_dataset_new(all->n_ratings, 0), *cold = fl_dataset_new(1024, 0);
+    fl_error err;
+    for (size_t k = 0; k < all->n_ratings; k++) {
+        const char *u = fl_idmap_name(all->user_ids, all->users[k]);
+        const char *i = fl_idmap_name(all->item_ids, all->items[k]);
+        fl_dataset *to = all->users[k] % 5 ? train : cold;
+        assert_int_equal(fl_dataset_add(to, u, i, all->ratings[k], 0, &err), FL_OK);
+    }
+    /* A known user, a new user with 3 ratings, an item nobody trained on. */
+    const char *known = fl_idmap_name(all->user_ids, 1);
+    assert_int_equal(fl_dataset_add(cold, known, "i1", 4, 0, &err), FL_OK);
+    for (int k = 0; k < 3; k++) {
+        char item[16];
+        snprintf(item, sizeof item, "i%d", k + 10);
+        assert_int_equal(fl_dataset_add(cold, "short-user", item, 3, 0, &err), FL_OK);
+    }
+    const char *first_new = fl_idmap_name(all->user_ids, 0);
+    assert_int_equal(fl_dataset_add(cold, first_new, "no-such-item", 5, 0, &err), FL_OK);
+    fl_model *m = train_model(train, FL_MODEL_BIASED, FL_SOLVER_ALS, 8);
+
+    const size_t n_fold = 3;
+    fl_fold_in_metrics r;
+    assert_int_equal(fl_evaluate_fold_in(m, cold, n_fold, &r, &err), FL_OK);
+    assert_int_equal(r.n_fold, n_fold);
+    assert_int_equal(r.n_known_users, 1);
+    assert_int_equal(r.n_short_users, 1);
+    assert_int_equal(r.n_unknown_items, 1);
+
+    /* By hand: each new user's first 3 ratings folded in, the rest scored. */
+    double se = 0, ae = 0, se_b = 0, ae_b = 0;
+    size_t n = 0, users = 0;
+    for (uint32_t u = 0; u < fl_idmap_size(cold->user_ids); u++) {
+        const char *user = fl_idmap_name(cold->user_ids, u), *ids[400];
+        uint32_t mu;
+        if (fl_idmap_find(fl_model_user_ids(m), user, strlen(user), &mu)) continue;
+        float rs[400], x[8], b;
+        size_t c = user_ratings(cold, u, ids, rs, 400), used;
+        if (c <= n_fold) continue;
+        assert_int_equal(fl_fold_in(m, ids, rs, n_fold, FL_UNKNOWN_SKIP, x, &b, &used, &err), FL_OK);
+        users++;
+        for (size_t k = n_fold; k < c; k++) {
+            uint32_t i;
+            if (!fl_idmap_find(fl_model_item_ids(m), ids[k], strlen(ids[k]), &i)) continue;
+            float base;
+            assert_int_equal(fl_predict(m, user, ids[k], FL_UNKNOWN_MEAN, &base, &err), FL_OK);
+            double e = (double)fl_predict_folded(m, x, b, i) - rs[k], eb = (double)base - rs[k];
+            se += e * e, ae += fabs(e), se_b += eb * eb, ae_b += fabs(eb), n++;
+        }
+    }
+    assert_int_equal(r.n, n);
+    assert_int_equal(r.n_users, users);
+    assert_true(users >= 50);
+    assert_true(r.rmse == sqrt(se / n) && r.mae == ae / n);
+    assert_true(r.rmse_baseline == sqrt(se_b / n) && r.mae_baseline == ae_b / n);
+    if (!(r.rmse < r.rmse_baseline))
+        fail_msg("fold-in RMSE %.4f is not below the bias-only %.4f", r.rmse, r.rmse_baseline);
+
+    /* Nothing to score: the training users are all known. */
+    assert_int_equal(fl_evaluate_fold_in(m, train, n_fold, &r, &err), FL_ERR_DATA);
+    assert_non_null(strstr(err.msg, "no rating to score"));
+    assert_true(isnan(r.rmse));
+    assert_int_equal(fl_evaluate_fold_in(m, cold, 0, &r, &err), FL_ERR_USAGE);
+    fl_model *nn = train_model(train, FL_MODEL_NN, FL_SOLVER_ADAM, 1);
+    assert_int_equal(fl_evaluate_fold_in(nn, cold, n_fold, &r, &err), FL_ERR_USAGE);
+    fl_model_free(nn);
+    fl_model_free(m);
+    fl_dataset_free(train);
+    fl_dataset_free(cold);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_vanishes),
@@ -270,6 +347,7 @@ int main(void) {
         cmocka_unit_test(test_predicts_held_out),
         cmocka_unit_test(test_unknown_empty_and_refusals),
         cmocka_unit_test(test_recommend_folded),
+        cmocka_unit_test(test_evaluate_fold_in),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -695,7 +695,7 @@ static void test_one_user(void **state) {
     const char *bad[][2] = {{"50,5\n172\n", ":2: expected at least 2 fields"},
                             {"50,5\n172,x\n", ":2: rating 'x' is not a number"},
                             {"item,rating\n50,5\n,4\n", ":3: item id is empty"},
-                            {"50,5\n50,4\n", ":2:"},
+                            {"50,5\n50,4\n", ":2: item '50' again (first at line 1)"},
                             {"", "is empty"},
                             {"item,rating\n", "has a header line but no ratings"}};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {

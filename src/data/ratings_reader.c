@@ -487,6 +487,27 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, const
     return FL_OK;
 }
 
+/* One user's file: an item rated twice, named by both lines in words that
+ * fit a file without users (fl_dedupe's speak of users and --duplicates). */
+static fl_status one_user_repeats(const parser *p, fl_error *err) {
+    const fl_dataset *d = p->b.d;
+    uint32_t n_items = fl_idmap_size(d->item_ids);
+    size_t *first = calloc(n_items ? n_items : 1, sizeof *first); /* 1 + rating index */
+    if (!first) return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", p->name);
+    fl_status st = FL_OK;
+    for (size_t k = 0; k < d->n_ratings && st == FL_OK; k++) {
+        uint32_t i = d->items[k];
+        if (first[i])
+            st = fl_fail(err, FL_ERR_DATA, "%s:%u: item '%s' again (first at line %u): one rating "
+                         "per item",
+                         p->name, p->lines[k], fl_idmap_name(d->item_ids, i),
+                         p->lines[first[i] - 1]);
+        first[i] = k + 1;
+    }
+    free(first);
+    return st;
+}
+
 static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err) {
     fl_dataset *d = p->b.d;
     if (st == FL_OK && d->n_ratings == 0) {
@@ -504,6 +525,8 @@ static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err
         else
             st = fl_fail(err, FL_ERR_DATA, "%s: is empty, expected ratings", p->name);
     }
+    if (st == FL_OK && p->lines && p->fixed_user && p->o->duplicates == FL_DUP_ERROR)
+        st = one_user_repeats(p, err);
     if (st == FL_OK && p->lines) st = fl_dedupe(d, p->o->duplicates, p->lines, p->name, err);
     if (st == FL_OK && p->values) fl_rating_values_judge(p->values, p->name, d);
     free(p->lines);
