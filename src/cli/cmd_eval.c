@@ -70,9 +70,9 @@ static int print_fold_in(const fl_fold_in_metrics *r, int json) {
     printf("users     %zu new to the model, each folded in from %zu rating%s\n", r->n_users,
            r->n_fold, cli_s(r->n_fold));
     printf("n         %zu ratings scored\n", r->n);
-    printf("                RMSE       MAE\n");
-    printf("fold-in     %.6f  %.6f\n", r->rmse, r->mae);
-    printf("bias-only   %.6f  %.6f\n", r->rmse_baseline, r->mae_baseline);
+    printf("%-10s%10s%10s\n", "", "RMSE", "MAE");
+    printf("%-10s%10.6f%10.6f\n", "fold-in", r->rmse, r->mae);
+    printf("%-10s%10.6f%10.6f\n", "bias-only", r->rmse_baseline, r->mae_baseline);
     printf("left out: known users %zu, new users with %zu rating%s or fewer %zu, ratings of "
            "unknown items %zu\n",
            r->n_known_users, r->n_fold, cli_s(r->n_fold), r->n_short_users, r->n_unknown_items);
