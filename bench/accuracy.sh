@@ -11,7 +11,8 @@
 #   libfm     with LIBFM_SRC set (a checkout of srendle/libfm, bench/build_libfm.sh):
 #             libFM's MCMC (-dim '1,1,32' -iter 200) with the side features and implicit
 #             feedback of `train --model fm --solver mcmc --user-features u.user
-#             --item-features u.item --implicit`, on ml-100k u1 and on ml-latest-small's
+#             --item-features u.item --implicit` (the users' rated items; and again with
+#             each item's raters too), on ml-100k u1 and on ml-latest-small's
 #             80/20 holdout (seed 42; movies.csv genres + implicit), as libFM's
 #             block-structure input (bench/libfm_convert.py), its test RMSE and wall time
 #             next to factorlens's fm on the same split. Both libFM builds run (its
@@ -140,10 +141,10 @@ if want libfm && [ -n "${LIBFM_SRC:-}" ]; then
     "$fl" train --help >"$work/train.help" 2>&1 || true
     grep -q -- '--user-features' "$work/train.help" && has_fm=1
     [ "$has_fm" = 1 ] || echo "note: $fl has no --model fm; its rows stay empty" >&2
-    # libfm_case NAME TRAIN TEST CONVERT-OPTIONS...: libFM's RMSE and wall time, per build.
+    # libfm_case NAME WHAT TRAIN TEST CONVERT-OPTIONS...: libFM's RMSE and wall time, per build.
     libfm_case() {
-        local name=$1 train=$2 test=$3; shift 3
-        local dir=$work/libfm-${name//[^a-z0-9]/_}
+        local name=$1 what=$2 train=$3 test=$4; shift 4
+        local dir=$work/libfm-${name//[^a-z0-9]/_}${what//[^a-z0-9]/_}
         python3 "$here/libfm_convert.py" --train "$train" --test "$test" "$@" --out "$dir" ||
             die "libfm_convert.py failed on $name"
         local kind bin t0 t1
@@ -159,7 +160,7 @@ if want libfm && [ -n "${LIBFM_SRC:-}" ]; then
                 -relation rel_user,rel_item -dim '1,1,32' -iter 200 -seed 42 -out "pred.$kind.txt") \
                 >"$dir/log.$kind.txt" 2>&1 </dev/null || die "libFM ($kind) failed on $name: $dir/log.$kind.txt"
             t1=$(date +%s.%N)
-            python3 - "$dir/test.libfm" "$dir/pred.$kind.txt" "$t0" "$t1" "$name" "libFM ($kind build)" >>"$fm_rows" <<'EOF'
+            python3 - "$dir/test.libfm" "$dir/pred.$kind.txt" "$t0" "$t1" "$name" "libFM ($kind build)$what" >>"$fm_rows" <<'EOF'
 import math, sys
 y = [float(l) for l in open(sys.argv[1]) if l.strip()]
 p = [float(l) for l in open(sys.argv[2]) if l.strip()]
@@ -169,28 +170,35 @@ print(f"{sys.argv[5]}\t{sys.argv[6]}\t{rmse}\t{float(sys.argv[4]) - float(sys.ar
 EOF
         done <<<"$builds"
     }
-    # fm_case NAME ARGS...: factorlens's fm (MCMC) on the same split.
+    # fm_case NAME ARGS...: factorlens's fm (MCMC) on the same split, at libFM's k and samples.
     fm_case() {
         local name=$1 f; shift
         if [ "$has_fm" = 1 ]; then
-            f=$(fl_run "fm-${name//[^a-z0-9]/_}" "$@" --model fm --solver mcmc --implicit)
-            printf '%s\tfactorlens fm --solver mcmc\t%s\t%s\n' "$name" "$(echo "$f" | cut -d' ' -f1)" \
-                "$(echo "$f" | cut -d' ' -f3)" >>"$fm_rows"
+            f=$(fl_run "fm-${name//[^a-z0-9]/_}" "$@" --model fm --solver mcmc --implicit \
+                --factors 32 --epochs 200)
+            printf '%s\tfactorlens fm --solver mcmc --implicit --factors 32 --epochs 200\t%s\t%s\n' \
+                "$name" "$(echo "$f" | cut -d' ' -f1)" "$(echo "$f" | cut -d' ' -f3)" >>"$fm_rows"
         else
             printf '%s\tfactorlens fm --solver mcmc\t-\t-\n' "$name" >>"$fm_rows"
         fi
     }
+    # libFM with the users' rated items (the implicit feedback of SVD++), and with each
+    # item's raters added as well, which factorlens's --implicit also gives an fm.
     fm_case "ml-100k u1" --ratings "$d/u1.base" --test "$d/u1.test" \
         --user-features "$d/u.user" --item-features "$d/u.item"
-    libfm_case "ml-100k u1" "$d/u1.base" "$d/u1.test" \
+    libfm_case "ml-100k u1" "" "$d/u1.base" "$d/u1.test" \
         --users "$d/u.user" --items "$d/u.item" --implicit
+    libfm_case "ml-100k u1" ", + item raters" "$d/u1.base" "$d/u1.test" \
+        --users "$d/u.user" --items "$d/u.item" --implicit --implicit-items
     r=$data/ml-latest-small/ratings.csv
     [ -f "$work/mls.train.tsv" ] || "$split" "$r" "$work/mls.train.tsv" "$work/mls.test.tsv" 0.2 42 ||
         die "split helper failed"
     fm_case "ml-latest-small 80/20" --ratings "$work/mls.train.tsv" --test "$work/mls.test.tsv" \
         --item-features "$data/ml-latest-small/movies.csv"
-    libfm_case "ml-latest-small 80/20" "$work/mls.train.tsv" "$work/mls.test.tsv" \
+    libfm_case "ml-latest-small 80/20" "" "$work/mls.train.tsv" "$work/mls.test.tsv" \
         --items "$data/ml-latest-small/movies.csv" --implicit
+    libfm_case "ml-latest-small 80/20" ", + item raters" "$work/mls.train.tsv" "$work/mls.test.tsv" \
+        --items "$data/ml-latest-small/movies.csv" --implicit --implicit-items
 elif want libfm; then
     echo "note: LIBFM_SRC is not set: no libFM section (bench/build_libfm.sh says how)" >&2
 fi

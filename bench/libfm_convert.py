@@ -8,7 +8,9 @@ FILE --item-features FILE --implicit` uses and nothing more:
                                     occupation (3), first digit of the zip (4), and the
                                     items the user rated in TRAIN, each 1/sqrt(count) (5)
   item relation, one row per item:  the item id (group 0), genres, each 1/sqrt(genres of
-                                    the item) (1), decade of release (2)
+                                    the item) (1), decade of release (2), and with
+                                    --implicit-items the users who rated it in TRAIN, each
+                                    1/sqrt(count) (3)
 
 The encodings are factorlens's own (src/data/features.c: MovieLens 1M's age groups,
 'x' for a zip that does not start with a digit, genres from u.item's flags or
@@ -23,7 +25,7 @@ transpose tools), REL.groups (group of each feature), REL.train and REL.test (th
 relation row of each line of train.libfm / test.libfm). bench/accuracy.sh runs it.
 
 Usage: libfm_convert.py --train FILE --test FILE [--users u.user] [--items u.item|movies.csv]
-                        [--implicit] --out DIR
+                        [--implicit] [--implicit-items] --out DIR
 Ratings files: user, item, rating[, timestamp], tab- or comma-separated, with or without
 a header line (u1.base, ratings.csv, the TSV files of bench's split helper).
 Standard library only (python3 without third-party packages).
@@ -152,14 +154,17 @@ def main():
     ap.add_argument("--items", help="u.item or movies.csv")
     ap.add_argument("--implicit", action="store_true",
                     help="each user's TRAIN items, 1/sqrt(count) each")
+    ap.add_argument("--implicit-items", action="store_true",
+                    help="each item's TRAIN raters, 1/sqrt(count) each")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     train, test = read_ratings(a.train), read_ratings(a.test)
     users = read_users(a.users) if a.users else {}
     items = read_items(a.items) if a.items else {}
-    rated = {}
+    rated, raters = {}, {}
     for u, i, _ in train:
         rated.setdefault(u, []).append(i)
+        raters.setdefault(i, []).append(u)
     os.makedirs(a.out, exist_ok=True)
 
     # Ids first (group 0), so the id features are 0..n-1 in order of first appearance.
@@ -182,6 +187,9 @@ def main():
             continue
         e = [(ri.feature(0, "item=" + i), 1.0)]
         e += [(ri.feature(g, name), v) for g, name, v in items.get(i, [])]
+        if a.implicit_items and raters.get(i):
+            w = 1.0 / math.sqrt(len(raters[i]))
+            e += [(ri.feature(3, "rater=" + u), w) for u in raters[i]]
         ri.row(i, e)
     # libFM numbers a relation's groups 0..G-1 with none empty: renumber the used ones.
     for rel in (ru, ri):

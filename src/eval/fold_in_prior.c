@@ -32,7 +32,8 @@ void fl_fold_in_prior_get(const fl_model *m, size_t n_used, fl_fold_in_prior *ou
     out->lambda_factors = m->params.reg_factors * sqrtf((float)n_used);
     out->lambda_bias = m->params.reg_bias;
     const fl_epoch_report *r = kept_epoch(m);
-    const double s2 = r ? r->train_mse + r->reg_penalty : NAN;
+    /* A solver without a penalty (a sampler's) may report none: its MSE alone. */
+    const double s2 = r ? r->train_mse + (isfinite(r->reg_penalty) ? r->reg_penalty : 0) : NAN;
     if (!(s2 > 0 && isfinite(s2)) || m->n_users == 0 || m->n_factors == 0) return;
     /* Evenly spaced users, in index order: the same sums for the same model. */
     const uint32_t n_users = m->n_users;
