@@ -20,7 +20,7 @@
  *     fl_predict_index, fl_predict_folded, fl_recommend,
  *     fl_recommend_including_seen, fl_recommend_folded, fl_recommend_with,
  *     fl_recommend_folded_with, fl_similar,
- *     fl_evaluate, fl_evaluate_ranking, fl_fold_in,
+ *     fl_evaluate, fl_evaluate_ranking, fl_evaluate_fold_in, fl_fold_in,
  *     fl_model_save, fl_model_get_info and the accessors, fl_model_history
  *     included). Only fl_model_free needs it
  *     exclusively, after every such call has returned.
@@ -151,6 +151,15 @@ FL_API fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dat
 /* Same, from memory; name is used in messages. */
 FL_API fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const fl_read_opts *o,
                            fl_dataset **out, fl_error *err);
+/* One user's ratings from a file without a user column: lines "item,rating"
+ * (e.g. a new user's ratings for fl_fold_in). Separator, header line (one
+ * naming item and rating columns, which may then come in any order),
+ * quoting, blank lines, compression, "-" for standard input, o's scale,
+ * duplicates and skip_bad, and "file:line" errors as fl_dataset_read; o's
+ * columns, if given, name item and rating and no user. Every rating gets
+ * user_id, so the result is one user's dataset, in the file's order. */
+FL_API fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_read_opts *o,
+                                      fl_dataset **out, fl_error *err);
 FL_API void fl_dataset_free(fl_dataset *d);
 /* An empty dataset with room for capacity ratings (it grows as needed), or
  * NULL when out of memory. with_times: keep a timestamp per rating. */
@@ -497,9 +506,14 @@ FL_API fl_status fl_evaluate_ranking(const fl_model *m, const fl_dataset *test,
 FL_API size_t fl_model_fold_in_floats(const fl_model *m);
 /* Fold-in: factors (fl_model_fold_in_floats floats) and bias for a user the model never
  * saw, from n of their ratings (item ids and values), with the items held
- * fixed: the exact minimiser of the training objective for this user alone,
- * one row of ALS, regularised as a trained user with n ratings. Dot and
- * biased models without a y-range (others: FL_ERR_USAGE). Items the model
+ * fixed: the exact minimiser of a ridge regression for this user alone (one
+ * row of ALS), shrunk towards zero as strongly as the model says a user's
+ * factors and bias vary against the noise of a rating: lambda = s2 / v with
+ * v the mean square of the trained users' factors (or biases) and s2 the
+ * training loss per rating (data MSE + penalty) of the epoch kept. A model
+ * file without a training history uses the training regulariser of a user
+ * with n ratings instead. Dot and biased models without a y-range (others:
+ * FL_ERR_USAGE). Items the model
  * does not know: FL_ERR_UNKNOWN_ID, or left out with FL_UNKNOWN_SKIP;
  * *n_used counts the ratings used (0: factors and bias are zero). bias may
  * be NULL for a dot model. */
@@ -558,6 +572,32 @@ FL_API fl_status fl_recommend_folded_with(const fl_model *m, const float *factor
  * heap bytes it holds, or 0 when the model has none (a model trained in this
  * process has none; save and load it for one). */
 FL_API size_t fl_model_scan_index_bytes(const fl_model *m);
+
+/* The cold-start protocol: how well a model predicts users it never saw
+ * from their first few ratings. For each user of d whom the model does not
+ * know, the first n_fold of their ratings in d's order (file order) are
+ * folded in (fl_fold_in) and each of their other ratings is predicted by
+ * fl_predict_folded and, on exactly the same ratings, by the bias-only
+ * fallback (fl_predict's FL_UNKNOWN_MEAN: the global offset plus the item's
+ * bias). Users the model knows and new users with n_fold ratings or fewer
+ * are left out and counted; ratings of items the model never saw inform no
+ * fold-in and are not scored (counted). Kinds fl_fold_in refuses:
+ * FL_ERR_USAGE; no rating to score: FL_ERR_DATA. Runs on the caller's
+ * thread; the sums go in d's user order, so the result is the same bits for
+ * the same model and data. */
+typedef struct fl_fold_in_metrics {
+    size_t n_fold;          /* ratings folded in per user (the n_fold asked for) */
+    size_t n;               /* ratings scored */
+    size_t n_users;         /* new users folded in and scored */
+    size_t n_known_users;   /* users of d the model knows (left out) */
+    size_t n_short_users;   /* new users with n_fold ratings or fewer (left out) */
+    size_t n_unknown_items; /* ratings of items the model never saw (not used) */
+    double rmse, mae;                   /* the fold-in's predictions */
+    double rmse_baseline, mae_baseline; /* the bias-only fallback's, same ratings */
+} fl_fold_in_metrics;
+
+FL_API fl_status fl_evaluate_fold_in(const fl_model *m, const fl_dataset *d, size_t n_fold,
+                                     fl_fold_in_metrics *out, fl_error *err);
 
 /* ---------------------------------------------------------------- model files */
 

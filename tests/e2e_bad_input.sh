@@ -77,7 +77,7 @@ expect() {
     n_cases=$((n_cases + 1))
     echo "ok: [$got] $name: ${line:-$(head -n 1 err)}"
     local text
-    if [ "$want" != 0 ]; then text=$line; else text=$(paste -sd '\n' err | sed 's/\n/ · /g'); fi
+    if [ "$want" != 0 ]; then text=$line; else text=$(paste -sd '\t' err | sed 's/\t/ · /g'); fi
     printf '| %s | %s | %s | %s |\n' "$name" "$(md "$(shown "$@")${FEED:+ < $FEED}")" "$got" \
         "$([ -n "$text" ] && md "$text" || echo "(nothing on stderr)")" >>"$rows"
 }
@@ -260,6 +260,26 @@ grep -q "$(printf 'Mis\xc3\xa9rables, Les (1995)')" out || fail "u.item Latin-1 
 expect 0 "recommend" "" "$BIN" recommend m100.flm --user 196 -n 5 --items "$D/u.item"
 expect 0 "eval" "" "$BIN" eval m100.flm --ratings u.data --json
 expect 0 "info" "" "$BIN" info m100.flm
+
+# ---------------------------------------------------------------- new users (item,rating files)
+printf 'item,rating\n50,5\n172,x\n' >nu_bad.csv
+expect 4 "new user, rating not a number" "nu_bad.csv:3: rating 'x' is not a number" \
+    "$BIN" recommend m100.flm --new-user nu_bad.csv
+printf '50,5\n172,7\n' >nu_range.csv
+expect 4 "new user, rating outside the model's range" "nu_range.csv:2: rating 7 is outside the scale 1..5" \
+    "$BIN" recommend m100.flm --new-user nu_range.csv
+printf '50,5\n172,4\n50,3\n' >nu_twice.csv
+expect 4 "new user, an item twice" "nu_twice.csv:3: item '50' again (first at line 1)" \
+    "$BIN" recommend m100.flm --new-user nu_twice.csv
+printf '50,5\n99999,4\n' >nu_unknown.csv
+expect 3 "new user, unknown item" "nu_unknown.csv: item '99999' is not in m100.flm" \
+    "$BIN" recommend m100.flm --new-user nu_unknown.csv
+expect 0 "new user, unknown item skipped" "warning: 1 of the 2 ratings in nu_unknown.csv is of an item" \
+    "$BIN" recommend m100.flm --new-user nu_unknown.csv --unknown skip -n 3
+expect 4 "eval --fold-in, no new user" "u.data: no rating to score" \
+    "$BIN" eval m100.flm --ratings u.data --fold-in 5
+printf '1\t10\t4\n3\t11\t4\n3\t12\t5\n3\t10\t3\n' >te_new.data
+expect 0 "eval --fold-in" "" "$BIN" eval tr.flm --ratings te_new.data --fold-in 2 --json
 
 # ---------------------------------------------------------------- model files
 cp tr.flm flipped.flm

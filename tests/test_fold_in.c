@@ -1,7 +1,9 @@
 /* test_fold_in.c — fl_fold_in through the public API: the factors and bias
- * it returns are the exact minimiser of the training objective for the new
- * user (its gradient vanishes), they predict a planted user's held-out
- * ratings, and unknown items, empty input, nn and squashed models are
+ * it returns are the exact minimiser of the documented ridge for the new
+ * user, with the model's empirical strengths or, for a model without a
+ * history, the training regulariser (its gradient vanishes), they predict a
+ * planted user's held-out ratings from many or from three (and
+ * fl_evaluate_fold_in's protocol gives what the calls give by hand), and unknown items, empty input, nn and squashed models are
  * handled as the header says. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 #include <cmocka.h>
 
 #include "factorlens.h"
+#include "models/model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -60,19 +63,18 @@ static size_t user_ratings(const fl_dataset *d, uint32_t u, const char **ids, fl
     return n;
 }
 
-static void test_gradient_vanishes(void **state) {
-    fixture *f = *state;
-    const fl_model *m = f->m;
-    fl_model_info info;
-    fl_model_get_info(m, &info);
+/* Folds user 7's first ratings in and checks the gradient of
+ *   sum (pred - r)^2 + lambda_f |x|^2 + lambda_b b^2
+ * vanishes at the answer, in double. */
+static void check_gradient(const fl_model *m, const fl_dataset *train, double lambda_f,
+                           double lambda_b) {
     const char *ids[400];
     float r[400], x[8], b;
-    size_t n = user_ratings(f->train, 7, ids, r, 12), used;
+    size_t n = user_ratings(train, 7, ids, r, 12), used;
     assert_true(n >= 5);
     fl_error err;
     assert_int_equal(fl_fold_in(m, ids, r, n, FL_UNKNOWN_ERROR, x, &b, &used, &err), FL_OK);
     assert_int_equal(used, n);
-    /* d/dx of sum (pred - r)^2 + reg_f sqrt(n) |x|^2 + reg_b b^2, in double. */
     double g[9] = {0}, scale = 0;
     /* The offset of a biased model is not public; recover it from a
      * prediction of the folded user itself (unclipped ratings of 1..5 stay
@@ -92,10 +94,73 @@ static void test_gradient_vanishes(void **state) {
         for (int c = 0; c < 8; c++) g[c] += 2 * e * q[c], scale += fabs(2 * e * q[c]);
         g[8] += 2 * e;
     }
-    for (int c = 0; c < 8; c++) g[c] += 2 * info.params.reg_factors * sqrt((double)n) * x[c];
-    g[8] += 2 * info.params.reg_bias * b;
+    for (int c = 0; c < 8; c++) g[c] += 2 * lambda_f * x[c], scale += fabs(2 * lambda_f * x[c]);
+    g[8] += 2 * lambda_b * b;
     for (int c = 0; c < 9; c++)
         if (fabs(g[c]) > 1e-3 * (1 + scale)) fail_msg("gradient[%d] = %g is not ~0", c, g[c]);
+}
+
+/* The strengths the header documents, from the public API: the training
+ * loss per rating of the last epoch (no validation here) over the mean
+ * square of the trained users' factors, and of their biases. */
+static void test_gradient_vanishes(void **state) {
+    fixture *f = *state;
+    const fl_model *m = f->m;
+    fl_model_info info;
+    fl_model_get_info(m, &info);
+    size_t n_h;
+    const fl_epoch_report *h = fl_model_history(m, &n_h);
+    assert_true(n_h > 0);
+    double s2 = h[n_h - 1].train_mse + h[n_h - 1].reg_penalty, sp = 0, sb = 0;
+    for (uint32_t u = 0; u < info.n_users; u++) {
+        const float *p = fl_model_user_factors(m, u);
+        for (int c = 0; c < 8; c++) sp += (double)p[c] * p[c];
+        sb += (double)fl_model_user_bias(m, u) * fl_model_user_bias(m, u);
+    }
+    double lambda_f = s2 / (sp / (8.0 * info.n_users)), lambda_b = s2 / (sb / info.n_users);
+    /* Far stronger than training's reg sqrt(n) for a user of 12 ratings:
+     * the point of the empirical prior. */
+    assert_true(lambda_f > info.params.reg_factors * sqrt(12.0));
+    check_gradient(m, f->train, lambda_f, lambda_b);
+}
+
+/* A model file from before the history: the training regulariser of a
+ * user with n ratings, as fold-in was before the prior. */
+static void test_gradient_without_history(void **state) {
+    fixture *f = *state;
+    fl_model *m = f->m;
+    fl_epoch_report *h = m->history;
+    int n_h = m->n_history;
+    m->history = NULL, m->n_history = 0;
+    check_gradient(m, f->train, m->params.reg_factors * sqrt(12.0), m->params.reg_bias);
+    m->history = h, m->n_history = n_h;
+}
+
+/* From three ratings each, the planted users' other ratings are predicted
+ * better than by the biases alone (the training regulariser, too weak for
+ * three ratings, did worse than the biases on ml-latest-small). */
+static void test_few_ratings_beat_biases(void **state) {
+    fixture *f = *state;
+    double se_fold = 0, se_bias = 0;
+    size_t cnt = 0;
+    for (uint32_t u = 0; u < 200; u++) {
+        const char *ids[400];
+        float r[400], x[8], b, zero[8] = {0};
+        size_t n = user_ratings(f->train, u, ids, r, 400), used;
+        if (n < 10) continue;
+        fl_error err;
+        assert_int_equal(fl_fold_in(f->m, ids, r, 3, FL_UNKNOWN_ERROR, x, &b, &used, &err), FL_OK);
+        for (size_t k = 3; k < n; k++) {
+            uint32_t i;
+            fl_idmap_find(fl_model_item_ids(f->m), ids[k], strlen(ids[k]), &i);
+            double p = fl_predict_folded(f->m, x, b, i), q = fl_predict_folded(f->m, zero, 0, i);
+            se_fold += (p - r[k]) * (p - r[k]), se_bias += (q - r[k]) * (q - r[k]);
+            cnt++;
+        }
+    }
+    assert_true(cnt > 1000);
+    double rf = sqrt(se_fold / cnt), rb = sqrt(se_bias / cnt);
+    if (!(rf < rb)) fail_msg("fold-in RMSE %.4f from 3 ratings is not below the bias-only %.4f", rf, rb);
 }
 
 static void test_predicts_held_out(void **state) {
@@ -198,12 +263,91 @@ static void test_recommend_folded(void **state) {
     fl_model_free(nn);
 }
 
+/* fl_evaluate_fold_in against the same protocol done by hand with the
+ * public calls (the same bits), its counts, and its refusals. */
+static void test_evaluate_fold_in(void **state) {
+    fixture *f = *state;
+    const fl_dataset *all = f->train;
+    /* Train on users whose index is not a multiple of 5; the rest are new. */
+    fl_dataset *train = fl_dataset_new(all->n_ratings, 0), *cold = fl_dataset_new(1024, 0);
+    fl_error err;
+    for (size_t k = 0; k < all->n_ratings; k++) {
+        const char *u = fl_idmap_name(all->user_ids, all->users[k]);
+        const char *i = fl_idmap_name(all->item_ids, all->items[k]);
+        fl_dataset *to = all->users[k] % 5 ? train : cold;
+        assert_int_equal(fl_dataset_add(to, u, i, all->ratings[k], 0, &err), FL_OK);
+    }
+    /* A known user, a new user with 3 ratings, an item nobody trained on. */
+    const char *known = fl_idmap_name(all->user_ids, 1);
+    assert_int_equal(fl_dataset_add(cold, known, "i1", 4, 0, &err), FL_OK);
+    for (int k = 0; k < 3; k++) {
+        char item[16];
+        snprintf(item, sizeof item, "i%d", k + 10);
+        assert_int_equal(fl_dataset_add(cold, "short-user", item, 3, 0, &err), FL_OK);
+    }
+    const char *first_new = fl_idmap_name(all->user_ids, 0);
+    assert_int_equal(fl_dataset_add(cold, first_new, "no-such-item", 5, 0, &err), FL_OK);
+    fl_model *m = train_model(train, FL_MODEL_BIASED, FL_SOLVER_ALS, 8);
+
+    const size_t n_fold = 3;
+    fl_fold_in_metrics r;
+    assert_int_equal(fl_evaluate_fold_in(m, cold, n_fold, &r, &err), FL_OK);
+    assert_int_equal(r.n_fold, n_fold);
+    assert_int_equal(r.n_known_users, 1);
+    assert_int_equal(r.n_short_users, 1);
+    assert_int_equal(r.n_unknown_items, 1);
+
+    /* By hand: each new user's first 3 ratings folded in, the rest scored. */
+    double se = 0, ae = 0, se_b = 0, ae_b = 0;
+    size_t n = 0, users = 0;
+    for (uint32_t u = 0; u < fl_idmap_size(cold->user_ids); u++) {
+        const char *user = fl_idmap_name(cold->user_ids, u), *ids[400];
+        uint32_t mu;
+        if (fl_idmap_find(fl_model_user_ids(m), user, strlen(user), &mu)) continue;
+        float rs[400], x[8], b;
+        size_t c = user_ratings(cold, u, ids, rs, 400), used;
+        if (c <= n_fold) continue;
+        assert_int_equal(fl_fold_in(m, ids, rs, n_fold, FL_UNKNOWN_SKIP, x, &b, &used, &err), FL_OK);
+        users++;
+        for (size_t k = n_fold; k < c; k++) {
+            uint32_t i;
+            if (!fl_idmap_find(fl_model_item_ids(m), ids[k], strlen(ids[k]), &i)) continue;
+            float base;
+            assert_int_equal(fl_predict(m, user, ids[k], FL_UNKNOWN_MEAN, &base, &err), FL_OK);
+            double e = (double)fl_predict_folded(m, x, b, i) - rs[k], eb = (double)base - rs[k];
+            se += e * e, ae += fabs(e), se_b += eb * eb, ae_b += fabs(eb), n++;
+        }
+    }
+    assert_int_equal(r.n, n);
+    assert_int_equal(r.n_users, users);
+    assert_true(users >= 50);
+    assert_true(r.rmse == sqrt(se / n) && r.mae == ae / n);
+    assert_true(r.rmse_baseline == sqrt(se_b / n) && r.mae_baseline == ae_b / n);
+    if (!(r.rmse < r.rmse_baseline))
+        fail_msg("fold-in RMSE %.4f is not below the bias-only %.4f", r.rmse, r.rmse_baseline);
+
+    /* Nothing to score: the training users are all known. */
+    assert_int_equal(fl_evaluate_fold_in(m, train, n_fold, &r, &err), FL_ERR_DATA);
+    assert_non_null(strstr(err.msg, "no rating to score"));
+    assert_true(isnan(r.rmse));
+    assert_int_equal(fl_evaluate_fold_in(m, cold, 0, &r, &err), FL_ERR_USAGE);
+    fl_model *nn = train_model(train, FL_MODEL_NN, FL_SOLVER_ADAM, 1);
+    assert_int_equal(fl_evaluate_fold_in(nn, cold, n_fold, &r, &err), FL_ERR_USAGE);
+    fl_model_free(nn);
+    fl_model_free(m);
+    fl_dataset_free(train);
+    fl_dataset_free(cold);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_vanishes),
+        cmocka_unit_test(test_gradient_without_history),
+        cmocka_unit_test(test_few_ratings_beat_biases),
         cmocka_unit_test(test_predicts_held_out),
         cmocka_unit_test(test_unknown_empty_and_refusals),
         cmocka_unit_test(test_recommend_folded),
+        cmocka_unit_test(test_evaluate_fold_in),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

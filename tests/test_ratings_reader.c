@@ -28,7 +28,7 @@ static int make_tmp(void **state) {
 
 static int remove_tmp(void **state) {
     (void)state;
-    const char *names[] = {"r.gz", "bad.gz", "big.csv", "plain.csv", "empty.csv"};
+    const char *names[] = {"r.gz", "bad.gz", "big.csv", "plain.csv", "empty.csv", "user.txt"};
     char p[128];
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         snprintf(p, sizeof p, "%s/%s", tmp_dir, names[k]);
@@ -661,6 +661,68 @@ static void test_real_latest_small(void **state) {
     fl_dataset_free(d);
 }
 
+/* ------------------------------------------------------------ one user's file */
+
+/* Reads text as one user's ratings ("me"); NULL and the message on failure. */
+static fl_dataset *read_user(const char *text, const fl_read_opts *o, fl_error *err) {
+    write_file(tmp_path("user.txt"), text, strlen(text));
+    fl_dataset *d = NULL;
+    if (fl_dataset_read_user(tmp_path("user.txt"), "me", o, &d, err) != FL_OK) return NULL;
+    return d;
+}
+
+static void test_one_user(void **state) {
+    (void)state;
+    fl_error err = {0};
+    /* Comma, tab, blanks; a header naming the columns in either order;
+     * blank lines, CRLF and quoted ids; file order kept. */
+    const char *ok[] = {"50,5\n172,4.5\n", "50\t5\n172\t4.5\n", "  50   5\n\n172 4.5\r\n",
+                        "item,rating\n50,5\n172,4.5\n", "rating,movieId\n5,50\n4.5,172\n",
+                        "\"50\",5\n\"172\",\"4.5\"\n"};
+    for (size_t k = 0; k < sizeof ok / sizeof *ok; k++) {
+        fl_dataset *d = read_user(ok[k], NULL, &err);
+        if (!d) fail_msg("'%s': %s", ok[k], err.msg);
+        assert_int_equal(d->n_ratings, 2);
+        assert_int_equal(fl_idmap_size(d->user_ids), 1);
+        assert_string_equal(fl_idmap_name(d->user_ids, 0), "me");
+        assert_string_equal(fl_idmap_name(d->item_ids, d->items[0]), "50");
+        assert_true(d->ratings[0] == 5.0f && d->ratings[1] == 4.5f);
+        assert_string_equal(fl_idmap_name(d->item_ids, d->items[1]), "172");
+        fl_dataset_free(d);
+    }
+    /* Bad lines name file:line; an item twice names both lines. */
+    char want[160];
+    const char *bad[][2] = {{"50,5\n172\n", ":2: expected at least 2 fields"},
+                            {"50,5\n172,x\n", ":2: rating 'x' is not a number"},
+                            {"item,rating\n50,5\n,4\n", ":3: item id is empty"},
+                            {"50,5\n50,4\n", ":2: item '50' again (first at line 1)"},
+                            {"", "is empty"},
+                            {"item,rating\n", "has a header line but no ratings"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        assert_null(read_user(bad[k][0], NULL, &err));
+        assert_int_equal(err.code, FL_ERR_DATA);
+        snprintf(want, sizeof want, "%s%s", bad[k][1][0] == ':' ? tmp_path("user.txt") : "",
+                 bad[k][1]);
+        if (!strstr(err.msg, want)) fail_msg("'%s': message '%s' lacks '%s'", bad[k][0], err.msg, want);
+    }
+    /* A scale refuses ratings outside it, by line. */
+    fl_read_opts o;
+    fl_read_opts_default(&o);
+    o.scale_lo = 1, o.scale_hi = 5;
+    assert_null(read_user("50,5\n172,6\n", &o, &err));
+    assert_non_null(strstr(err.msg, ":2: rating 6 is outside the scale 1..5"));
+    /* Columns name item and rating, never a user. */
+    o.columns = "rating,item";
+    fl_dataset *d = read_user("4,50\n", &o, &err);
+    assert_non_null(d);
+    assert_string_equal(fl_idmap_name(d->item_ids, d->items[0]), "50");
+    fl_dataset_free(d);
+    o.columns = "user,item,rating";
+    assert_null(read_user("1,50,4\n", &o, &err));
+    assert_int_equal(err.code, FL_ERR_USAGE);
+    assert_int_equal(fl_dataset_read_user(tmp_path("user.txt"), "", NULL, &d, &err), FL_ERR_USAGE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tab_ml100k),
@@ -683,6 +745,7 @@ int main(void) {
         cmocka_unit_test(test_outside_usual_range),
         cmocka_unit_test(test_real_ml100k),
         cmocka_unit_test(test_real_latest_small),
+        cmocka_unit_test(test_one_user),
     };
     return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
 }

@@ -146,6 +146,17 @@ class Model:
         ds = _read_any(ratings, user, item, rating, duplicates="keep")
         return self._m.evaluate(ds, unknown)
 
+    def evaluate_fold_in(self, ratings, n, *, user="user", item="item", rating="rating"):
+        """The cold-start protocol (the CLI's eval --fold-in N): each user of
+        ratings whom the model never saw is folded in from their first n ratings
+        (row order) and scored on the rest, beside the bias-only fallback on the
+        same ratings. A dict with n, n_users, rmse, mae, rmse_baseline,
+        mae_baseline, fold_in and the counts left out (n_known_users,
+        n_short_users, n_unknown_items). ValueError when nothing is left to score."""
+        from . import _read_any
+        ds = _read_any(ratings, user, item, rating, duplicates="keep")
+        return self._m.evaluate_fold_in(ds, int(n))
+
     def recommend(self, user, n=10):
         """The n items with the highest predicted rating that user did not rate
         in training, best first, as a list of (item_id, score)."""
@@ -158,8 +169,9 @@ class Model:
 
     def fold_in_factors(self, items, ratings, *, unknown="error"):
         """A new user's (factors, bias, n_used) from their ratings of items,
-        with the items held fixed: one ALS row (dot and biased models without a
-        y-range). unknown='skip' leaves out items the model never saw."""
+        with the items held fixed: a ridge regression shrunk towards zero as
+        strongly as the model's own users vary (fl_fold_in; dot and biased models
+        without a y-range). unknown='skip' leaves out items the model never saw."""
         its = _inputs.id_list(items, "item")
         rs = np.ascontiguousarray(np.atleast_1d(np.asarray(ratings, dtype=np.float32)))
         if rs.ndim != 1 or len(rs) != len(its):

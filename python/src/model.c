@@ -182,6 +182,31 @@ static PyObject *model_evaluate(PyObject *self, PyObject *args) {
                          (Py_ssize_t)mt.n_unknown_items, "n_skipped", (Py_ssize_t)mt.n_skipped);
 }
 
+/* evaluate_fold_in(dataset, n) -> dict: fl_evaluate_fold_in's counts and errors. */
+static PyObject *model_evaluate_fold_in(PyObject *self, PyObject *args) {
+    flpy_dataset *ds;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "O!n", &flpy_dataset_type, &ds, &n)) return NULL;
+    if (n < 1) {
+        PyErr_SetString(PyExc_ValueError, "n must be at least 1");
+        return NULL;
+    }
+    fl_fold_in_metrics r;
+    fl_error err = {0};
+    fl_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = fl_evaluate_fold_in(M(self), ds->d, (size_t)n, &r, &err);
+    Py_END_ALLOW_THREADS
+    if (st != FL_OK) return flpy_raise(&err);
+    return Py_BuildValue("{s:n,s:n,s:d,s:d,s:d,s:d,s:n,s:n,s:n,s:n}", "n", (Py_ssize_t)r.n,
+                         "n_users", (Py_ssize_t)r.n_users, "rmse", r.rmse, "mae", r.mae,
+                         "rmse_baseline", r.rmse_baseline, "mae_baseline", r.mae_baseline,
+                         "fold_in", (Py_ssize_t)r.n_fold, "n_known_users",
+                         (Py_ssize_t)r.n_known_users, "n_short_users",
+                         (Py_ssize_t)r.n_short_users, "n_unknown_items",
+                         (Py_ssize_t)r.n_unknown_items);
+}
+
 /* A top-n list as [(item_id, score), ...]. */
 static PyObject *scored_list(const fl_model *m, const fl_scored *s, size_t n) {
     PyObject *l = PyList_New((Py_ssize_t)n);
@@ -362,6 +387,8 @@ static PyMethodDef model_methods[] = {
     {"item_counts", model_item_counts, METH_NOARGS, "Training ratings per item, uint32 bytes."},
     {"predict", model_predict, METH_VARARGS, "predict(users, items, unknown) -> float32 bytes."},
     {"evaluate", model_evaluate, METH_VARARGS, "evaluate(dataset, unknown) -> dict."},
+    {"evaluate_fold_in", model_evaluate_fold_in, METH_VARARGS,
+     "evaluate_fold_in(dataset, n) -> dict."},
     {"recommend", model_recommend, METH_VARARGS, "recommend(user, n) -> [(item, score)]."},
     {"similar", model_similar, METH_VARARGS, "similar(item, n) -> [(item, cosine)]."},
     {"fold_in", model_fold_in, METH_VARARGS, "fold_in(items, ratings, unknown)."},

@@ -170,6 +170,29 @@ def test_fold_in(small, small_model):
     assert used == 6
 
 
+def test_evaluate_fold_in(small):
+    # Users u0..u9 are new to the model; their first 3 ratings are folded in.
+    new = {u for u in small["user"] if u in {f"u{k}" for k in range(10)}}
+    keep = np.array([u not in new for u in small["user"]])
+    m = fl.fit({k: v[keep] for k, v in small.items()}, factors=4, epochs=5, threads=1, seed=3)
+    r = m.evaluate_fold_in(small, 3)
+    assert set(r) >= {"n", "n_users", "rmse", "mae", "rmse_baseline", "mae_baseline"}
+    assert r["fold_in"] == 3 and r["n_users"] == len(new) and r["n_known_users"] == 30
+    # The same protocol by hand with fold_in_factors and predict_folded.
+    se = n = 0
+    for u in sorted(new):
+        rows = [(i, x) for uu, i, x in zip(small["user"], small["item"], small["rating"]) if uu == u]
+        f, b, _ = m.fold_in_factors([i for i, _ in rows[:3]], [x for _, x in rows[:3]], unknown="skip")
+        p = m.predict_folded(f, b)
+        for i, x in rows[3:]:
+            if i in set(m.item_ids):
+                se += (float(p[m.item_index(i)]) - float(x)) ** 2
+                n += 1
+    assert r["n"] == n and r["rmse"] == pytest.approx((se / n) ** 0.5, rel=1e-6)
+    with pytest.raises(ValueError, match="no rating to score"):
+        m.evaluate_fold_in({k: v[keep] for k, v in small.items()}, 3)
+
+
 def test_read_ratings(tmp_path):
     p = tmp_path / "r.csv"
     p.write_text("userId,movieId,rating,timestamp\n7,a,4.5,100\n8,a,3,200\n7,b,1,300\n")

@@ -8,15 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out) {
-    fl_error err = {0};
-    *out = NULL;
-    /* Typed at a terminal, '-' would otherwise wait without a word. */
-    if (strcmp(path, "-") == 0 && isatty(STDIN_FILENO))
-        cli_note("reading ratings from standard input (the terminal); end them with Ctrl-D");
-    fl_status st = fl_dataset_read(path, o, out, &err);
-    if (st != FL_OK) return cli_fail(&err);
-    const fl_dataset *d = *out;
+/* Skipped lines and far-out ratings, which are kept, are said on stderr. */
+static void report_read(const fl_dataset *d) {
     if (d->n_skipped)
         cli_note("skipped %zu malformed line%s in %s (first: %s)", d->n_skipped,
                  cli_s(d->n_skipped), d->source, d->first_skipped);
@@ -26,6 +19,30 @@ int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out) 
                  d->n_outside, cli_s(d->n_outside), d->source, d->n_outside == 1 ? "lies" : "lie",
                  (double)d->usual_lo, (double)d->usual_hi, d->first_outside,
                  d->n_outside == 1 ? "it was" : "they were");
+}
+
+int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out) {
+    fl_error err = {0};
+    *out = NULL;
+    /* Typed at a terminal, '-' would otherwise wait without a word. */
+    if (strcmp(path, "-") == 0 && isatty(STDIN_FILENO))
+        cli_note("reading ratings from standard input (the terminal); end them with Ctrl-D");
+    fl_status st = fl_dataset_read(path, o, out, &err);
+    if (st != FL_OK) return cli_fail(&err);
+    report_read(*out);
+    return 0;
+}
+
+int cli_load_user_ratings(const char *path, const fl_read_opts *o, fl_dataset **out) {
+    fl_error err = {0};
+    *out = NULL;
+    if (strcmp(path, "-") == 0 && isatty(STDIN_FILENO))
+        cli_note("reading item,rating lines from standard input (the terminal); end them with "
+                 "Ctrl-D");
+    /* The user id is a placeholder: the file has none, and no model is asked for it. */
+    fl_status st = fl_dataset_read_user(path, "new-user", o, out, &err);
+    if (st != FL_OK) return cli_fail(&err);
+    report_read(*out);
     return 0;
 }
 

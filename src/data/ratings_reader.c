@@ -39,6 +39,7 @@ typedef struct parser {
     char sep[8];
     size_t sep_len;
     int sep_spaces;   /* runs of blanks separate fields */
+    const char *fixed_user; /* one user's file: no user column, every rating is this id's */
     int ready;        /* separator, header and columns decided */
     int seen_header;  /* the first line was a header */
     int col[N_ROLES]; /* column of each role, -1 absent */
@@ -262,8 +263,13 @@ static fl_status columns_from_spec(parser *p, fl_error *err) {
         if (!e) break;
         s = e + 1;
     }
-    if (p->col[F_USER] < 0 || p->col[F_ITEM] < 0 || p->col[F_RATING] < 0)
+    if (p->fixed_user) {
+        if (p->col[F_USER] >= 0 || p->col[F_ITEM] < 0 || p->col[F_RATING] < 0)
+            return fl_fail(err, FL_ERR_USAGE,
+                           "--columns must name item and rating (and no user) in one user's file");
+    } else if (p->col[F_USER] < 0 || p->col[F_ITEM] < 0 || p->col[F_RATING] < 0) {
         return fl_fail(err, FL_ERR_USAGE, "--columns must name user, item and rating");
+    }
     return FL_OK;
 }
 
@@ -289,6 +295,11 @@ static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_
     if (p->o->columns) {
         fl_status st = columns_from_spec(p, err);
         if (st) return st;
+    } else if (p->fixed_user) {
+        /* item, rating: by a header's names, else in that order. */
+        p->col[F_USER] = -1, p->col[F_TIME] = -1;
+        p->col[F_ITEM] = by_name[F_ITEM] >= 0 && by_name[F_RATING] >= 0 ? by_name[F_ITEM] : 0;
+        p->col[F_RATING] = by_name[F_ITEM] >= 0 && by_name[F_RATING] >= 0 ? by_name[F_RATING] : 1;
     } else if (by_name[F_USER] >= 0 && by_name[F_ITEM] >= 0 && by_name[F_RATING] >= 0) {
         memcpy(p->col, by_name, sizeof p->col);
     } else {
@@ -306,7 +317,7 @@ static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_
          * lose a rating without a word. */
         *is_header = n > p->col[F_RATING] && parse_rating(f[p->col[F_RATING]], &v) != 0 &&
                      !blank_field(f[p->col[F_RATING]]) &&
-                     !(parse_rating(f[p->col[F_USER]], &v) == 0 &&
+                     !((p->col[F_USER] < 0 || parse_rating(f[p->col[F_USER]], &v) == 0) &&
                        parse_rating(f[p->col[F_ITEM]], &v) == 0);
     }
     p->seen_header = *is_header;
@@ -372,8 +383,8 @@ static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err)
         return bad_line(p, err, "expected at least %d fields separated by '%s', found %d",
                         p->min_fields,
                         p->sep_spaces ? "blanks" : (p->sep[0] == '\t' ? "\\t" : p->sep), n);
-    field uid, iid;
-    if (id_of(p, f[p->col[F_USER]], 0, &uid) || uid.len > FL_MAX_ID_LEN)
+    field uid = {p->fixed_user, p->fixed_user ? strlen(p->fixed_user) : 0}, iid;
+    if (!p->fixed_user && (id_of(p, f[p->col[F_USER]], 0, &uid) || uid.len > FL_MAX_ID_LEN))
         return bad_line(p, err, "user id is longer than %d bytes", FL_MAX_ID_LEN);
     if (id_of(p, f[p->col[F_ITEM]], 1, &iid) || iid.len > FL_MAX_ID_LEN)
         return bad_line(p, err, "item id is longer than %d bytes", FL_MAX_ID_LEN);
@@ -448,10 +459,12 @@ static fl_status feed(parser *p, const char *buf, size_t len, int at_end, size_t
     return FL_OK;
 }
 
-static fl_status begin(parser *p, const char *name, const fl_read_opts *o, fl_error *err) {
+static fl_status begin(parser *p, const char *name, const fl_read_opts *o, const char *fixed_user,
+                       fl_error *err) {
     memset(p, 0, sizeof *p);
     p->name = name;
     p->o = o;
+    p->fixed_user = fixed_user;
     p->b.d = fl_dataset_new(1024, o->keep_times);
     p->b.cap = 1024;
     if (p->b.d && o->duplicates != FL_DUP_KEEP) {
@@ -474,6 +487,27 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, fl_er
     return FL_OK;
 }
 
+/* One user's file: an item rated twice, named by both lines in words that
+ * fit a file without users (fl_dedupe's speak of users and --duplicates). */
+static fl_status one_user_repeats(const parser *p, fl_error *err) {
+    const fl_dataset *d = p->b.d;
+    uint32_t n_items = fl_idmap_size(d->item_ids);
+    size_t *first = calloc(n_items ? n_items : 1, sizeof *first); /* 1 + rating index */
+    if (!first) return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", p->name);
+    fl_status st = FL_OK;
+    for (size_t k = 0; k < d->n_ratings && st == FL_OK; k++) {
+        uint32_t i = d->items[k];
+        if (first[i])
+            st = fl_fail(err, FL_ERR_DATA, "%s:%u: item '%s' again (first at line %u): one rating "
+                         "per item",
+                         p->name, p->lines[k], fl_idmap_name(d->item_ids, i),
+                         p->lines[first[i] - 1]);
+        first[i] = k + 1;
+    }
+    free(first);
+    return st;
+}
+
 static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err) {
     fl_dataset *d = p->b.d;
     if (st == FL_OK && d->n_ratings == 0) {
@@ -491,6 +525,8 @@ static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err
         else
             st = fl_fail(err, FL_ERR_DATA, "%s: is empty, expected ratings", p->name);
     }
+    if (st == FL_OK && p->lines && p->fixed_user && p->o->duplicates == FL_DUP_ERROR)
+        st = one_user_repeats(p, err);
     if (st == FL_OK && p->lines) st = fl_dedupe(d, p->o->duplicates, p->lines, p->name, err);
     if (st == FL_OK && p->values) fl_rating_values_judge(p->values, p->name, d);
     free(p->lines);
@@ -509,7 +545,7 @@ fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const 
     fl_read_opts def;
     if (!o) fl_read_opts_default(&def), o = &def;
     parser p;
-    fl_status st = begin(&p, name, o, err);
+    fl_status st = begin(&p, name, o, NULL, err);
     if (st) return st;
     size_t used;
     st = feed(&p, buf, len, 1, &used, err);
@@ -517,9 +553,9 @@ fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const 
 }
 
 /* path "-" reads standard input (plain or gzip), named "(standard input)"
- * in messages and as the dataset's source. */
-fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out,
-                          fl_error *err) {
+ * in messages and as the dataset's source. fixed_user: one user's file. */
+static fl_status read_path(const char *path, const fl_read_opts *o, const char *fixed_user,
+                           fl_dataset **out, fl_error *err) {
     fl_read_opts def;
     if (!o) fl_read_opts_default(&def), o = &def;
     const char *name = fl_source_name(path);
@@ -532,7 +568,7 @@ fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **
         return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
     }
     parser p;
-    st = begin(&p, name, o, err);
+    st = begin(&p, name, o, fixed_user, err);
     size_t have = 0;
     while (st == FL_OK) {
         size_t got;
@@ -555,4 +591,17 @@ fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **
     fl_source_close(src);
     if (st && p.b.d == NULL) return st;
     return finish(&p, st, out, err);
+}
+
+fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out,
+                          fl_error *err) {
+    return read_path(path, o, NULL, out, err);
+}
+
+fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_read_opts *o,
+                               fl_dataset **out, fl_error *err) {
+    size_t len = user_id ? strlen(user_id) : 0;
+    if (len == 0 || len > FL_MAX_ID_LEN)
+        return fl_fail(err, FL_ERR_USAGE, "a user id of 1 to %d bytes is needed", FL_MAX_ID_LEN);
+    return read_path(path, o, user_id, out, err);
 }

@@ -1,17 +1,20 @@
 /* fold_in.c — factors and bias for a user the model never saw, from a few of
  * their ratings, against the model's fixed item side.
  *
- * It is one row of ALS (train/als.c) with the items held: the exact
- * minimiser of the training objective (models/regularizer.h) restricted to
- * this user,
- *   sum_i (r_i - offset - b_i - [q_i; 1] . [p; b_u])^2 + reg_f sqrt(n) |p|^2 + reg_b b_u^2,
- * so a folded-in user is regularised as a trained one with n ratings was.
- * Dot models drop the bias terms. The nn has no closed form (its embedding
+ * It is one ridge regression with the items held, solved exactly (one row of
+ * ALS, train/als.c, in form):
+ *   sum_i (r_i - offset - b_i - [q_i; 1] . [p; b_u])^2 + lambda_f |p|^2 + lambda_b b_u^2,
+ * shrunk towards zero with strengths read off the trained model
+ * (fold_in_prior.h: the spread of the trained users' factors and biases
+ * against the noise the training left), so that a handful of ratings moves
+ * the user only as far as they are evidence for. Dot models drop the bias
+ * terms. The nn has no closed form (its embedding
  * enters through the dense layers), and a sigmoid-squashed model's loss is
  * not quadratic in the factors: both are refused rather than approximated. */
 #include "core/error.h"
 #include "core/linalg.h"
 #include "eval/fold_in.h"
+#include "eval/fold_in_prior.h"
 #include "models/mf.h"
 #include "models/model.h"
 
@@ -76,9 +79,10 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
         free(A);
         return FL_OK;
     }
-    const float wf = sqrtf((float)used);
-    for (int f = 0; f < k; f++) A[(size_t)f * k1 + f] += m->params.reg_factors * wf;
-    if (biased) A[(size_t)k * k1 + k] += m->params.reg_bias;
+    fl_fold_in_prior prior;
+    fl_fold_in_prior_get(m, used, &prior);
+    for (int f = 0; f < k; f++) A[(size_t)f * k1 + f] += prior.lambda_factors;
+    if (biased) A[(size_t)k * k1 + k] += prior.lambda_bias;
     if (fl_cholesky_solve(A, k1, rhs) != 0) {
         free(A);
         return fl_fail(err, FL_ERR_DATA,
