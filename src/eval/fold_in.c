@@ -22,7 +22,7 @@
 fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float *ratings,
                      size_t n, fl_unknown_policy pol, float *factors, float *bias,
                      size_t *n_used, fl_error *err) {
-    const int k = (int)m->n_factors, biased = m->kind == FL_MODEL_BIASED;
+    const int k = (int)m->n_factors, biased = fl_kind_mf_biased(m->kind);
     *n_used = 0;
     if (bias) *bias = 0.0f;
     if (fl_model_kind_implicit(m->kind))
@@ -94,7 +94,7 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
 
 float fl_folded_score(const fl_model *m, const float *factors, float bias, uint32_t i) {
     float z = fl_mf_dot(factors, m->Q + (size_t)i * m->stride, m->n_factors);
-    if (m->kind == FL_MODEL_BIASED) z += m->offset + bias + m->bi[i];
+    if (fl_kind_mf_biased(m->kind)) z += m->offset + bias + m->bi[i];
     return z;
 }
 

@@ -120,7 +120,7 @@ static void rank_items(const fl_model *m, uint32_t u, const float *p, float bias
         if (p) {
             const float *q = m->Q + (size_t)i0 * m->stride;
             for (uint32_t j = 0; j < len; j++, q += m->stride) z[j] = fl_mf_dot(p, q, m->n_factors);
-            if (m->kind == FL_MODEL_BIASED)
+            if (fl_kind_mf_biased(m->kind))
                 for (uint32_t j = 0; j < len; j++) z[j] += user_part + m->bi[i0 + j];
             for (uint32_t j = 0; j < len; j++) z[j] = fl_squash(&m->params, z[j]);
         } else {
@@ -191,7 +191,7 @@ fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bia
     ranking r = {out, n, 0, m->item_ids};
     /* rank_items scores as fl_folded_score does (the same sums in the same
      * order); a dot model has no bias. */
-    rank_items(m, 0, factors, m->kind == FL_MODEL_BIASED ? bias : 0.0f, rated, n_known, &r);
+    rank_items(m, 0, factors, fl_kind_mf_biased(m->kind) ? bias : 0.0f, rated, n_known, &r);
     free(rated);
     *n_out = r.n;
     return FL_OK;

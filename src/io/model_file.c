@@ -238,17 +238,23 @@ static int all_finite(const tensor *t) {
     return 1;
 }
 
+/* Columns of the factor tensors: the factors, times the kept samples for
+ * fm and svdpp (an exact ensemble: docs/model-format.md). */
+static uint32_t model_columns(const fl_params *p) {
+    return (uint32_t)p->n_factors * (uint32_t)(fl_kind_fm(p->kind) ? p->keep_samples : 1);
+}
+
 /* What is wrong with m that would make its file unloadable, or NULL. */
 static const char *save_problem(const fl_model *m, const tensor *t, int n_t, char *why,
                                 size_t why_len) {
-    if (m->kind < FL_MODEL_DOT || m->kind > FL_MODEL_BPR || m->params.kind != m->kind)
+    if (m->kind < FL_MODEL_DOT || m->kind > FL_MODEL_SVDPP || m->params.kind != m->kind)
         return "the model kind is invalid";
     const char *pc = fl_params_check(&m->params);
     if (pc) {
         snprintf(why, why_len, "its parameters are invalid (%s)", pc);
         return why;
     }
-    if (m->n_factors != (uint32_t)m->params.n_factors || m->stride < m->n_factors)
+    if (m->n_factors != model_columns(&m->params) || m->stride < m->n_factors)
         return "its factor shape disagrees with its parameters";
     if (!m->user_ids || !m->item_ids || fl_idmap_size(m->user_ids) != m->n_users ||
         fl_idmap_size(m->item_ids) != m->n_items)
@@ -357,6 +363,23 @@ static int set_history(json_t *o, const fl_model *m) {
     return bad;
 }
 
+/* fm and svdpp: the feature groups as lines "<u|i> <name> <count>", then
+ * the ids without a features row and the rows left out, per side. */
+static int set_groups(json_t *o, const fl_model *m) {
+    size_t cap = (size_t)m->n_groups * 80 + 1, len = 0;
+    char *text = malloc(cap);
+    if (!text) return 1;
+    text[0] = '\0';
+    for (int g = 0; g < m->n_groups; g++)
+        len += (size_t)snprintf(text + len, cap - len, "%s%c %s %u", g ? "\n" : "",
+                                m->group_side[g] ? 'i' : 'u', m->group_name[g], m->group_size[g]);
+    int bad = set_str(o, "groups", text);
+    free(text);
+    bad |= set_fmt(o, "without_features", "%u,%u", m->n_without[0], m->n_without[1]);
+    bad |= set_fmt(o, "unused_features", "%u,%u", m->n_unused[0], m->n_unused[1]);
+    return bad;
+}
+
 static json_t *metadata(const fl_model *m) {
     const fl_params *p = &m->params;
     json_t *o = json_object();
@@ -395,6 +418,13 @@ static json_t *metadata(const fl_model *m) {
     if (fl_model_kind_implicit(m->kind)) {
         bad |= set_fmt(o, "alpha", "%.9g", (double)p->alpha);
         bad |= set_fmt(o, "positive_min", "%.9g", (double)p->positive_min);
+    }
+    /* fm and svdpp's own settings and feature groups. */
+    if (fl_kind_fm(m->kind)) {
+        bad |= set_fmt(o, "burn_in", "%d", p->burn_in);
+        bad |= set_fmt(o, "keep_samples", "%d", p->keep_samples);
+        bad |= set_fmt(o, "implicit", "%d", p->implicit);
+        bad |= set_groups(o, m);
     }
     bad |= set_fmt(o, "offset", "%.9g", (double)m->offset);
     bad |= set_fmt(o, "global_mean", "%.9g", (double)m->global_mean);
@@ -796,6 +826,47 @@ static fl_status meta_list(loader *ld, const char *key, int max, int *ints, floa
 
 static fl_status read_history(loader *ld, fl_model *m);
 
+/* The feature groups set_groups wrote. */
+static fl_status read_groups(loader *ld, fl_model *m) {
+    const char *s, *path = ld->path;
+    fl_status st = meta_str(ld, "groups", &s);
+    if (st) return st;
+    m->n_groups = 0;
+    while (*s) {
+        const char *end = strchr(s, '\n');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        const char *sp1 = memchr(s, ' ', len), *sp2 = NULL;
+        for (size_t k = len; k > 0 && !sp2; k--)
+            if (s[k - 1] == ' ') sp2 = s + k - 1;
+        char num[16];
+        size_t nlen = sp2 ? len - (size_t)(sp2 + 1 - s) : 0, name_len = sp2 && sp1 ? (size_t)(sp2 - sp1 - 1) : 0;
+        long long count;
+        if (m->n_groups == FL_MAX_MODEL_GROUPS || len < 5 || (s[0] != 'u' && s[0] != 'i') ||
+            sp1 != s + 1 || sp2 == sp1 || name_len == 0 || name_len >= sizeof m->group_name[0] ||
+            nlen == 0 || nlen >= sizeof num)
+            return BAD(ld, "%s: metadata 'groups' is malformed", path);
+        memcpy(num, sp2 + 1, nlen), num[nlen] = '\0';
+        if (parse_int(num, 0, UINT32_MAX, &count))
+            return BAD(ld, "%s: metadata 'groups' is malformed", path);
+        int g = m->n_groups++;
+        m->group_side[g] = s[0] == 'i';
+        memcpy(m->group_name[g], sp1 + 1, name_len), m->group_name[g][name_len] = '\0';
+        m->group_size[g] = (uint32_t)count;
+        s += len + (end ? 1 : 0);
+    }
+    const char *keys[2] = {"without_features", "unused_features"};
+    uint32_t *dst[2] = {m->n_without, m->n_unused};
+    for (int k = 0; k < 2; k++) {
+        if ((st = meta_str(ld, keys[k], &s))) return st;
+        unsigned a, b;
+        int used = 0;
+        if (sscanf(s, "%u,%u%n", &a, &b, &used) != 2 || s[used])
+            return BAD(ld, "%s: metadata '%s' is malformed", path, keys[k]);
+        dst[k][0] = a, dst[k][1] = b;
+    }
+    return FL_OK;
+}
+
 /* The model's scalars and parameters from __metadata__. */
 static fl_status read_metadata(loader *ld, fl_model *m) {
     const char *path = ld->path, *s;
@@ -835,6 +906,11 @@ static fl_status read_metadata(loader *ld, fl_model *m) {
     if (fl_model_kind_implicit(p->kind) &&
         ((st = meta_float(ld, "alpha", &p->alpha)) ||
          (st = meta_float(ld, "positive_min", &p->positive_min))))
+        return st;
+    if (fl_kind_fm(p->kind) &&
+        ((st = meta_int(ld, "burn_in", 0, INT32_MAX, &p->burn_in)) ||
+         (st = meta_int(ld, "keep_samples", 1, 4096, &p->keep_samples)) ||
+         (st = meta_int(ld, "implicit", 0, 3, &p->implicit)) || (st = read_groups(ld, m))))
         return st;
     if (n_dropout != p->n_layers + 1)
         return BAD(ld, "%s: metadata 'dropout' needs %d values (one more than 'layers')", path,
@@ -993,7 +1069,7 @@ static fl_status read_model(loader *ld, fl_model *m) {
         return BAD(ld, "%s: too many users or items", path);
     m->n_users = (uint32_t)uf->shape[0];
     m->n_items = (uint32_t)itf->shape[0];
-    m->n_factors = m->stride = (uint32_t)p->n_factors;
+    m->n_factors = m->stride = model_columns(p);
     uint64_t nu = m->n_users, ni = m->n_items, k = m->n_factors;
 
     int used[MAX_TENSORS] = {0};

@@ -218,3 +218,11 @@ void fl_model_get_info(const fl_model *m, fl_model_info *o) {
     memcpy(o->source, m->source, sizeof o->source);
     memcpy(o->created, m->created, sizeof o->created);
 }
+
+int fl_model_n_groups(const fl_model *m) { return m->n_groups; }
+const char *fl_model_group(const fl_model *m, int g, int *side, uint32_t *n_features) {
+    if (g < 0 || g >= m->n_groups) return NULL;
+    if (side) *side = m->group_side[g];
+    if (n_features) *n_features = m->group_size[g];
+    return m->group_name[g];
+}

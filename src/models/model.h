@@ -12,6 +12,8 @@
 
 #include <math.h>
 
+#define FL_MAX_MODEL_GROUPS 32
+
 typedef struct fl_dense {
     int n_in, n_out;
     float *w;                /* [n_out][n_in] row-major */
@@ -57,13 +59,31 @@ struct fl_model {
     void *block;             /* malloc'd parameters, or NULL */
     fl_file_map map;         /* the model file, when loaded from one */
     int counts_mapped;       /* seen_start, seen_items, item_count point into map */
+    /* fm and svdpp: the feature groups it was trained with (fl_model_group),
+     * and per side (0 users, 1 items) the ids without a features row and
+     * the rows whose id had no training rating. */
+    int n_groups;
+    char group_name[FL_MAX_MODEL_GROUPS][48];
+    int group_side[FL_MAX_MODEL_GROUPS];
+    uint32_t group_size[FL_MAX_MODEL_GROUPS];
+    uint32_t n_without[2], n_unused[2];
     void *owned[4];          /* other heap arrays to free */
 };
 
+/* Kinds that predict offset + bu[u] + bi[i] + <P[u], Q[i]>: biased, and fm
+ * and svdpp, whose rows are the per-user and per-item sums of their feature
+ * vectors (train/mcmc.c). */
+static inline int fl_kind_mf_biased(fl_model_kind k) {
+    return k == FL_MODEL_BIASED || k == FL_MODEL_FM || k == FL_MODEL_SVDPP;
+}
+
 /* Kinds with a user and an item bias (the implicit kinds have none). */
 static inline int fl_kind_has_bias(fl_model_kind k) {
-    return k == FL_MODEL_BIASED || k == FL_MODEL_NN;
+    return fl_kind_mf_biased(k) || k == FL_MODEL_NN;
 }
+
+/* The kinds trained by sampling over feature groups (train/mcmc.c). */
+static inline int fl_kind_fm(fl_model_kind k) { return k == FL_MODEL_FM || k == FL_MODEL_SVDPP; }
 
 /* True if predictions are squashed into (y_lo, y_hi). */
 static inline int fl_model_squashes(const fl_params *p) { return p->y_lo < p->y_hi; }
