@@ -306,11 +306,13 @@ typedef struct fl_params {
     float alpha;            /* ials: confidence 1 + alpha * rating of a rated item */
     float positive_min;     /* ials, bpr: ratings >= this are the positives (the rest are
                                dropped before training); -FLT_MAX (default): all */
-    /* fm, svdpp (mcmc): samples before this count are not averaged; of the
-     * rest, keep_samples evenly spaced ones (the last included) make the
-     * model, which is an exact ensemble of them (docs/model-format.md). */
+    /* fm, svdpp (mcmc): the first burn_in samples are not averaged; the
+     * model averages all the others, their interactions reduced (while
+     * sampling) to a users x items matrix of rank ensemble_rank, the width of
+     * the saved model's factor rows (docs/model-format.md). A trained model
+     * records the rank it got (at most min(users, items)). */
     int burn_in;
-    int keep_samples;
+    int ensemble_rank;
     /* fm, svdpp: implicit feature groups, FL_IMPLICIT_* bits: the items the
      * user rated (SVD++), the users who rated the item ("flipped"). */
     int implicit;

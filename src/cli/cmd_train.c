@@ -55,7 +55,7 @@ static void parse(cli_args *a, train_cfg *c) {
                cli_int(a, "--epochs", 1, 100000, &p->epochs) ||
                cli_int(a, "--samples", 1, 100000, &p->epochs) ||
                cli_int(a, "--burn-in", 0, 100000, &p->burn_in) ||
-               cli_int(a, "--keep-samples", 1, 4096, &p->keep_samples) ||
+               cli_int(a, "--ensemble-rank", 1, 4096, &p->ensemble_rank) ||
                cli_str(a, "--user-features", &c->user_features) ||
                cli_str(a, "--item-features", &c->item_features) ||
                cli_flag(a, "--implicit", &c->implicit_flag) ||

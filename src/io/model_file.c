@@ -238,10 +238,10 @@ static int all_finite(const tensor *t) {
     return 1;
 }
 
-/* Columns of the factor tensors: the factors, times the kept samples for
- * fm and svdpp (an exact ensemble: docs/model-format.md). */
+/* Columns of the factor tensors: the factors, or for fm and svdpp the rank
+ * of the samples' averaged interactions (docs/model-format.md). */
 static uint32_t model_columns(const fl_params *p) {
-    return (uint32_t)p->n_factors * (uint32_t)(fl_kind_fm(p->kind) ? p->keep_samples : 1);
+    return (uint32_t)(fl_kind_fm(p->kind) ? p->ensemble_rank : p->n_factors);
 }
 
 /* What is wrong with m that would make its file unloadable, or NULL. */
@@ -422,7 +422,7 @@ static json_t *metadata(const fl_model *m) {
     /* fm and svdpp's own settings and feature groups. */
     if (fl_kind_fm(m->kind)) {
         bad |= set_fmt(o, "burn_in", "%d", p->burn_in);
-        bad |= set_fmt(o, "keep_samples", "%d", p->keep_samples);
+        bad |= set_fmt(o, "ensemble_rank", "%d", p->ensemble_rank);
         bad |= set_fmt(o, "implicit", "%d", p->implicit);
         bad |= set_groups(o, m);
     }
@@ -909,7 +909,7 @@ static fl_status read_metadata(loader *ld, fl_model *m) {
         return st;
     if (fl_kind_fm(p->kind) &&
         ((st = meta_int(ld, "burn_in", 0, INT32_MAX, &p->burn_in)) ||
-         (st = meta_int(ld, "keep_samples", 1, 4096, &p->keep_samples)) ||
+         (st = meta_int(ld, "ensemble_rank", 1, 4096, &p->ensemble_rank)) ||
          (st = meta_int(ld, "implicit", 0, 3, &p->implicit)) || (st = read_groups(ld, m))))
         return st;
     if (n_dropout != p->n_layers + 1)

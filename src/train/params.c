@@ -19,9 +19,8 @@
 /* fm and svdpp (mcmc): docs/defaults.md. */
 #define FM_FACTORS 32
 #define FM_SAMPLES 200
-#define FM_BURN_IN 50
-#define FM_KEEP 32
-#define FM_MAX_COLUMNS 16384 /* factors x kept samples: the model's row width */
+#define FM_BURN_IN 20
+#define FM_RANK 256
 
 /* What depends on the solver alone: its step size, penalties and epochs. */
 static void solver_defaults(fl_params *p, fl_solver solver) {
@@ -92,7 +91,7 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
         p->init_std = 0.1f;
     }
     p->burn_in = FM_BURN_IN;
-    p->keep_samples = FM_KEEP;
+    p->ensemble_rank = FM_RANK;
     p->implicit = 0;
     if (kind == FL_MODEL_FM || kind == FL_MODEL_SVDPP) {
         p->n_factors = FM_FACTORS;
@@ -133,10 +132,8 @@ const char *fl_params_check(const fl_params *p) {
             return "fm and svdpp take no --valid: sampling has no step or penalty to stop early";
         if (p->burn_in < 0 || p->burn_in >= p->epochs)
             return "burn-in must be at least 0 and below the number of samples (--epochs)";
-        if (p->keep_samples < 1 || p->keep_samples > 4096)
-            return "keep-samples must be between 1 and 4096";
-        if ((long long)p->n_factors * p->keep_samples > FM_MAX_COLUMNS)
-            return "factors x keep-samples must be at most 16384 (the model's row width)";
+        if (p->ensemble_rank < 1 || p->ensemble_rank > 4096)
+            return "ensemble-rank must be between 1 and 4096";
         if (p->implicit < 0 || p->implicit > (FL_IMPLICIT_USER_ITEMS | FL_IMPLICIT_ITEM_USERS))
             return "implicit must be a combination of FL_IMPLICIT_USER_ITEMS and FL_IMPLICIT_ITEM_USERS";
     }

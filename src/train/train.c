@@ -210,8 +210,8 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
         break; /* rows.h; by user = the seen lists */
     case FL_SOLVER_MCMC: /* ratings twice with residuals; the kept samples */
         solver = n * 40 + rows * (p->n_factors + 1) * 8 * 4 +
-                 rows * (double)p->n_factors * p->keep_samples * 4 * 2;
-        model = rows * (double)p->n_factors * p->keep_samples * 4 + rows * 8 + nu * 8 + n * 4;
+                 rows * (double)p->n_factors * p->ensemble_rank * 4 * 2;
+        model = rows * (double)p->n_factors * p->ensemble_rank * 4 + rows * 8 + nu * 8 + n * 4;
         if (p->implicit) solver += n * 2 * 12;
         break;
     }
