@@ -846,7 +846,7 @@ static fl_status read_groups(loader *ld, fl_model *m) {
             nlen == 0 || nlen >= sizeof num)
             return BAD(ld, "%s: metadata 'groups' is malformed", path);
         memcpy(num, sp2 + 1, nlen), num[nlen] = '\0';
-        if (parse_int(num, 0, UINT32_MAX, &count))
+        if (!parse_int(num, 0, UINT32_MAX, &count))
             return BAD(ld, "%s: metadata 'groups' is malformed", path);
         int g = m->n_groups++;
         m->group_side[g] = s[0] == 'i';
