@@ -17,7 +17,7 @@
 #define BPR_REG 0.02f
 #define BPR_EPOCHS 100
 /* fm and svdpp (mcmc): docs/defaults.md. */
-#define FM_FACTORS 32
+#define FM_FACTORS 16
 #define FM_SAMPLES 200
 #define FM_BURN_IN 20
 #define FM_RANK 256
