@@ -113,9 +113,9 @@ static void model_options(FILE *f, const defaults *d) {
          "over feature groups: see below)",
          fl_model_kind_name(s->kind));
     rowf(f, "--solver sgd|adam|als|mcmc",
-         "(default %s; %s for nn). Picking a solver also picks its defaults for --lr, --reg, "
-         "--reg-bias and --epochs",
-         fl_solver_name(s->solver), fl_solver_name(nn->solver));
+         "(default %s; %s for nn; %s for fm and svdpp). Picking a solver also picks its "
+         "defaults for --lr, --reg, --reg-bias and --epochs",
+         fl_solver_name(s->solver), fl_solver_name(nn->solver), fl_solver_name(FL_SOLVER_MCMC));
     double v[4];
 #define PER_SOLVER(field) (v[0] = s->field, v[1] = a->field, v[2] = l->field, v[3] = nn->field)
     PER_SOLVER(n_factors);
@@ -186,7 +186,7 @@ static void implicit_options(FILE *f) {
 static void fm_options(FILE *f) {
     fl_params m, v;
     fl_params_init(&m, FL_MODEL_FM, FL_SOLVER_DEFAULT);
-    fl_params_init(&v, FL_MODEL_SVDPP, FL_SOLVER_DEFAULT);
+    fl_params_init(&v, FL_MODEL_FM, FL_SOLVER_ALS);
     fputs("Factorization machines (--model fm, or svdpp: biased MF + the user's rated items):\n", f);
     row(f, "--user-features FILE",
         "fm: user side features: ml-100k u.user (age bucket, gender, occupation, zip's first "
@@ -209,9 +209,12 @@ static void fm_options(FILE *f) {
     fprintf(f,
             "  Defaults: fm and svdpp %d factors, solver %s, init-std %g; no learning rate or\n"
             "  regularisation to tune (--reg and --reg-bias serve fold-in only). Each sample\n"
-            "  prints the test RMSE of the average so far; the last is the saved model's.\n",
-            m.n_factors, fl_solver_name(m.solver), (double)m.init_std);
-    (void)v;
+            "  prints the test RMSE of the average so far; the last is the saved model's.\n"
+            "  With --solver als: libFM's coordinate descent on the same model, the\n"
+            "  conditional means with fixed priors (plain L2: --reg %g, --reg-bias %g,\n"
+            "  %d epochs).\n",
+            m.n_factors, fl_solver_name(m.solver), (double)m.init_std, (double)v.reg_factors,
+            (double)v.reg_bias, v.epochs);
 }
 
 void cli_train_help(FILE *f) {

@@ -72,6 +72,7 @@ typedef struct gibbs {
     uint64_t *i_start;          /* [n_items + 1] */
     uint32_t *i_r;              /* rating indices (by-user order) of each item */
     double w0, alpha;
+    int sampling;               /* 0: als, the conditional means with fixed priors */
     uint64_t seed;
     int sample, cur_side, cur_f;
 } gibbs;
@@ -323,7 +324,7 @@ static void draw_feature(gibbs *g, side *sd, uint32_t j, fl_rng *rng) {
         prec += g->alpha * x * x * sd->A[e];
         num += g->alpha * x * (sd->B[e] + x * *v * sd->A[e]);
     }
-    double vn = num / prec + fl_rng_normal(rng) / sqrt(prec);
+    double vn = num / prec + (g->sampling ? fl_rng_normal(rng) / sqrt(prec) : 0.0);
     double delta = vn - *v;
     *v = vn;
     for (uint64_t t = sd->f_start[j]; t < sd->f_start[j + 1]; t++) {
@@ -410,9 +411,10 @@ static void draw_hyper(gibbs *g, int s, fl_rng *rng) {
 static void draw_global(gibbs *g, fl_rng *rng) {
     double se = 0.0, s = 0.0;
     for (size_t r = 0; r < g->n; r++) se += g->e[r] * g->e[r];
-    g->alpha = gamma1(rng, (1.0 + (double)g->n) / 2.0) / ((1.0 + se) / 2.0);
+    if (g->sampling) g->alpha = gamma1(rng, (1.0 + (double)g->n) / 2.0) / ((1.0 + se) / 2.0);
     for (size_t r = 0; r < g->n; r++) s += g->e[r] + g->w0;
-    double w0 = s / (double)g->n + fl_rng_normal(rng) / sqrt(g->alpha * (double)g->n);
+    double w0 = s / (double)g->n +
+                (g->sampling ? fl_rng_normal(rng) / sqrt(g->alpha * (double)g->n) : 0.0);
     double delta = w0 - g->w0;
     g->w0 = w0;
     for (size_t r = 0; r < g->n; r++) g->e[r] -= delta;
@@ -541,8 +543,10 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
     gibbs g;
     memset(&g, 0, sizeof g);
     g.k = p->n_factors, g.D = p->n_factors + 1, g.seed = p->seed;
+    g.sampling = p->solver == FL_SOLVER_MCMC;
     const int n_samples = p->epochs;
-    const int burn = p->burn_in < n_samples ? p->burn_in : n_samples - 1;
+    /* als: the model is the last sweep's parameters alone. */
+    const int burn = !g.sampling ? n_samples - 1 : p->burn_in < n_samples ? p->burn_in : n_samples - 1;
     fl_model layout; /* only its group fields are used */
     memset(&layout, 0, sizeof layout);
     ensemble en;
@@ -579,6 +583,11 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
                     g.sd[s].V[(size_t)j * g.D + f] = p->init_std * fl_rng_normal(&rng);
         g.w0 = fl_dataset_mean(learn);
         g.alpha = 1.0;
+        if (!g.sampling) /* als: fixed Gaussian priors N(0, 1/reg), i.e. L2 penalties */
+            for (int s = 0; s < 2; s++)
+                for (int grp = 0; grp < g.sd[s].n_groups; grp++)
+                    for (int f = 0; f < g.D; f++)
+                        g.sd[s].lam[(size_t)grp * g.D + f] = f < g.k ? p->reg_factors : p->reg_bias;
         recompute_sums(&g, 0), recompute_sums(&g, 1);
         fl_pool_run(pool, TASKS, residual_task, &g);
     }
@@ -588,7 +597,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
         fl_rng rng;
         stream(&rng, &g, 0);
         draw_global(&g, &rng);
-        draw_hyper(&g, 0, &rng), draw_hyper(&g, 1, &rng);
+        if (g.sampling) draw_hyper(&g, 0, &rng), draw_hyper(&g, 1, &rng);
         for (int side_no = 0; side_no < 2; side_no++)
             for (int f = 0; f < g.D; f++) draw_side_dim(&g, pool, side_no, f);
         recompute_sums(&g, 0), recompute_sums(&g, 1);

@@ -21,6 +21,8 @@
 #define FM_SAMPLES 200
 #define FM_BURN_IN 20
 #define FM_RANK 256
+#define FM_ALS_REG 30.0f      /* plain L2 per feature vector (libFM's ALS), not sqrt(n)-weighted */
+#define FM_ALS_REG_BIAS 10.0f
 
 /* What depends on the solver alone: its step size, penalties and epochs. */
 static void solver_defaults(fl_params *p, fl_solver solver) {
@@ -97,6 +99,7 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
         p->n_factors = FM_FACTORS;
         p->init_std = 0.1f;
         if (kind == FL_MODEL_SVDPP) p->implicit = FL_IMPLICIT_USER_ITEMS;
+        if (solver == FL_SOLVER_ALS) p->reg_factors = FM_ALS_REG, p->reg_bias = FM_ALS_REG_BIAS;
     }
     if (kind == FL_MODEL_NN) {
         p->n_layers = 2;
@@ -123,14 +126,14 @@ const char *fl_params_check(const fl_params *p) {
     if (p->solver < FL_SOLVER_SGD || p->solver > FL_SOLVER_MCMC)
         return "solver must be sgd, adam, als or mcmc";
     const int fm = p->kind == FL_MODEL_FM || p->kind == FL_MODEL_SVDPP;
-    if (fm && p->solver != FL_SOLVER_MCMC)
-        return "fm and svdpp train with --solver mcmc (sgd and als are not built yet)";
+    if (fm && p->solver != FL_SOLVER_MCMC && p->solver != FL_SOLVER_ALS)
+        return "fm and svdpp train with --solver mcmc or als (sgd is not built yet)";
     if (!fm && p->solver == FL_SOLVER_MCMC) return "--solver mcmc trains fm and svdpp models only";
     if (fm) {
         if (p->y_lo < p->y_hi || p->y_auto) return "fm and svdpp take no --y-range";
         if (p->valid_fraction > 0.0)
             return "fm and svdpp take no --valid: sampling has no step or penalty to stop early";
-        if (p->burn_in < 0 || p->burn_in >= p->epochs)
+        if (p->burn_in < 0 || (p->solver == FL_SOLVER_MCMC && p->burn_in >= p->epochs))
             return "burn-in must be at least 0 and below the number of samples (--epochs)";
         if (p->ensemble_rank < 1 || p->ensemble_rank > 4096)
             return "ensemble-rank must be between 1 and 4096";
