@@ -462,6 +462,10 @@ FL_API const fl_epoch_report *fl_model_history(const fl_model *m, size_t *n_epoc
  * item) and how many features it has. NULL when g is out of range. */
 FL_API int fl_model_n_groups(const fl_model *m);
 FL_API const char *fl_model_group(const fl_model *m, int g, int *side, uint32_t *n_features);
+/* For side (0 users, 1 items) of an fm model trained with a features file:
+ * *without = its ids that had no row in the file, *unused = rows of the
+ * file whose id had no training rating (left out). Zeros otherwise. */
+FL_API void fl_model_feature_rows(const fl_model *m, int side, uint32_t *without, uint32_t *unused);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */
@@ -575,6 +579,19 @@ FL_API float fl_predict_folded(const fl_model *m, const float *factors, float bi
 FL_API fl_status fl_recommend_folded(const fl_model *m, const float *factors, float bias,
                                      const char *const *rated_ids, size_t n_rated, size_t n,
                                      fl_scored *out, size_t *n_out, fl_error *err);
+
+/* A new user from user side features alone (fm models trained with
+ * --user-features): factors (fl_model_fold_in_floats floats) and bias to
+ * use with fl_predict_folded and fl_recommend_folded. features are names as
+ * the features file gave them ("gender=F", "occupation=writer"); u.user's
+ * raw "age=25" and "zip=94043" are bucketed as its reader does. values may
+ * be NULL (all 1). Unknown names: FL_ERR_UNKNOWN_ID, or skipped with
+ * FL_UNKNOWN_SKIP (*n_used counts the names used; with none, the user is the
+ * average new user). Other kinds: FL_ERR_USAGE. */
+FL_API fl_status fl_user_from_features(const fl_model *m, const char *const *features,
+                                       const float *values, size_t n, fl_unknown_policy pol,
+                                       float *factors, float *bias, size_t *n_used,
+                                       fl_error *err);
 
 /* ---------------------------------------------------------------- model files */
 

@@ -148,6 +148,39 @@ static void recovers_planted(fl_solver solver, double within) {
     double rmse = sqrt(se / test->n_ratings), rmse_bias = sqrt(se_bias / test->n_ratings);
     if (!(rmse < within)) fail_msg("RMSE against the planted ratings %.4f (bias only %.4f)", rmse, rmse_bias);
     assert_true(rmse < 0.5 * rmse_bias);
+    /* A new user from the group feature alone: closer to its group's
+     * planted ratings (the user's own part unknown) than the biases. */
+    if (solver == FL_SOLVER_MCMC) {
+        size_t nf = fl_model_fold_in_floats(m), used;
+        float *x = calloc(nf, sizeof *x), bias;
+        double se_f = 0.0, se_b = 0.0;
+        for (int g = 0; g < GROUPS; g++) {
+            char name[32];
+            snprintf(name, sizeof name, "group=%d", g);
+            const char *names[1] = {name};
+            assert_int_equal(fl_user_from_features(m, names, NULL, 1, FL_UNKNOWN_ERROR, x, &bias,
+                                                   &used, &err),
+                             FL_OK);
+            assert_int_equal(used, 1);
+            for (int i = 0; i < NI; i++) {
+                char b[16];
+                uint32_t idx;
+                snprintf(b, sizeof b, "i%d", i);
+                if (!fl_idmap_find(fl_model_item_ids(m), b, strlen(b), &idx)) continue;
+                double want = 3.5 + t.bi[i];
+                for (int f = 0; f < RANK; f++) want += t.g[g][f] * t.q[i][f];
+                float y0;
+                assert_int_equal(fl_predict(m, "new", b, FL_UNKNOWN_MEAN, &y0, &err), FL_OK);
+                double d = fl_predict_folded(m, x, bias, idx) - want, d0 = y0 - want;
+                se_f += d * d, se_b += d0 * d0;
+            }
+        }
+        if (!(se_f < 0.5 * se_b)) fail_msg("features-only user: SE %.3f, biases %.3f", se_f, se_b);
+        const char *bad[1] = {"group=99"};
+        assert_int_equal(fl_user_from_features(m, bad, NULL, 1, FL_UNKNOWN_ERROR, x, &bias, &used, &err),
+                         FL_ERR_UNKNOWN_ID);
+        free(x);
+    }
     /* The groups are data: user id, the file's group, the rated items. */
     assert_int_equal(fl_model_n_groups(m), 4);
     int side;

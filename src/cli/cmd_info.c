@@ -105,6 +105,14 @@ static void print_groups(const fl_model *m) {
         total += n;
     }
     printf("features      %llu in %d groups\n", (unsigned long long)total, fl_model_n_groups(m));
+    for (int side = 0; side < 2; side++) {
+        uint32_t without, unused;
+        fl_model_feature_rows(m, side, &without, &unused);
+        if (without || unused)
+            printf("%s features %u %s without a row, %u row%s left out (no training rating)\n",
+                   side ? "item " : "user ", without, side ? "items" : "users", unused,
+                   unused == 1 ? "" : "s");
+    }
 }
 
 int cmd_info(int argc, char **argv) {
@@ -165,6 +173,14 @@ int cmd_info(int argc, char **argv) {
             }
             json_object_set_new(o, "groups", groups);
             json_object_set_new(o, "n_features", json_integer(total));
+            for (int side = 0; side < 2; side++) {
+                uint32_t without, unused;
+                fl_model_feature_rows(m, side, &without, &unused);
+                json_object_set_new(o, side ? "items_without_features" : "users_without_features",
+                                    json_integer(without));
+                json_object_set_new(o, side ? "item_feature_rows_unused" : "user_feature_rows_unused",
+                                    json_integer(unused));
+            }
             json_object_set_new(o, "burn_in", json_integer(in.params.burn_in));
             json_object_set_new(o, "ensemble_rank", json_integer(in.params.ensemble_rank));
         }

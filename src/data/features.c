@@ -294,3 +294,20 @@ fl_status fl_features_read(const char *path, fl_features **out, fl_error *err) {
     *out = b.f;
     return FL_OK;
 }
+
+void fl_feature_canonical(const char *name, char *out, size_t cap) {
+    char *end;
+    if (strncmp(name, "age=", 4) == 0 && name[4] >= '0' && name[4] <= '9') {
+        long age = strtol(name + 4, &end, 10);
+        if (!*end && age >= 0 && age < 1000) {
+            snprintf(out, cap, "age=%s", age_bucket((int)age));
+            return;
+        }
+    }
+    if (strncmp(name, "zip=", 4) == 0 && name[4] && name[5]) {
+        char z = name[4] >= '0' && name[4] <= '9' ? name[4] : 'x';
+        snprintf(out, cap, "zip=%c", z);
+        return;
+    }
+    snprintf(out, cap, "%s", name);
+}

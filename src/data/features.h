@@ -22,4 +22,9 @@ struct fl_features {
     char source[256];
 };
 
+/* The name the u.user reader gives a raw "age=25" (its bucket, "age=25-34")
+ * or "zip=94043" (its first digit, "zip=9"), written to out; other names
+ * are copied as they are. */
+void fl_feature_canonical(const char *name, char *out, size_t cap);
+
 #endif

@@ -32,7 +32,7 @@
 #define DATA_ALIGN 64 /* the data section starts on a cache line: every tensor is aligned */
 #define HEX_LEN 64
 /* seen_start, factors and biases (4), item_mean, seen_items, item_count, the ids (2), dense layers */
-#define MAX_TENSORS (10 + 2 * (FL_MAX_LAYERS + 1))
+#define MAX_TENSORS (13 + 2 * (FL_MAX_LAYERS + 1))
 
 /* ---------------------------------------------------------------- shared */
 
@@ -91,6 +91,12 @@ static int model_tensors(const fl_model *m, tensor *t) {
         }
     }
     if (m->item_mean) ADD("item_mean", DT_F32, 1, m->n_items, 0, m->item_mean, 1);
+    /* fm: rows for new users described by user features (fl_user_from_features). */
+    const uint64_t uf_rows = m->uf_P ? 1 + (uint64_t)fl_idmap_size(m->uf_names) : 0;
+    if (uf_rows) {
+        ADD("user_feature_factors", DT_F32, uf_rows, k, k, m->uf_P, 2);
+        ADD("user_feature_bias", DT_F32, 1, uf_rows, 0, m->uf_b, 1);
+    }
     ADD("seen_items", DT_U32, 1, (uint64_t)m->n_train, 0, m->seen_items, 1);
     ADD("item_count", DT_U32, 1, m->n_items, 0, m->item_count, 1);
 #undef ADD
@@ -100,6 +106,11 @@ static int model_tensors(const fl_model *m, tensor *t) {
     memset(&t[n], 0, sizeof t[n]);
     snprintf(t[n].name, sizeof t[n].name, "item_ids");
     t[n].dt = DT_U8, t[n].ndim = 1, t[n].ids = m->item_ids, n++;
+    if (uf_rows > 1) {
+        memset(&t[n], 0, sizeof t[n]);
+        snprintf(t[n].name, sizeof t[n].name, "user_feature_names");
+        t[n].dt = DT_U8, t[n].ndim = 1, t[n].ids = m->uf_names, n++;
+    }
     return n;
 }
 
@@ -1056,6 +1067,38 @@ static fl_status read_ids(loader *ld, const char *name, uint32_t n, fl_idmap **o
     return FL_OK;
 }
 
+/* fm: the optional rows for new users from features, copied to the heap. */
+static fl_status read_feature_rows(loader *ld, fl_model *m, int *used) {
+    tensor *t = find_tensor(ld, "user_feature_factors");
+    if (!t) return FL_OK;
+    if (t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > UINT32_MAX)
+        return BAD(ld, "%s: tensor 'user_feature_factors' has a bad shape", ld->path);
+    const uint64_t rows = t->shape[0], k = m->n_factors;
+    const void *P, *b;
+    fl_status st;
+    if ((st = expect(ld, "user_feature_factors", DT_F32, 2, rows, k, &P, used)) ||
+        (st = expect(ld, "user_feature_bias", DT_F32, 1, rows, 0, &b, used)) ||
+        (st = check_finite(ld, "user_feature_factors", P, rows * k)) ||
+        (st = check_finite(ld, "user_feature_bias", b, rows)))
+        return st;
+    tensor *names = find_tensor(ld, "user_feature_names");
+    if (rows > 1 && !names) return BAD(ld, "%s: tensor 'user_feature_names' is missing", ld->path);
+    if (names) {
+        if (names->dt != DT_U8 || names->ndim != 1)
+            return BAD(ld, "%s: tensor 'user_feature_names' must be one-dimensional U8", ld->path);
+        used[names - ld->t] = 1;
+        if ((st = read_ids(ld, "user_feature_names", (uint32_t)(rows - 1), &m->uf_names))) return st;
+    } else if (!(m->uf_names = fl_idmap_new())) {
+        return fl_fail(ld->err, FL_ERR_NOMEM, "out of memory reading '%s'", ld->path);
+    }
+    m->uf_P = malloc(rows * k * sizeof *m->uf_P);
+    m->uf_b = malloc(rows * sizeof *m->uf_b);
+    if (!m->uf_P || !m->uf_b) return fl_fail(ld->err, FL_ERR_NOMEM, "out of memory reading '%s'", ld->path);
+    memcpy(m->uf_P, P, rows * k * sizeof *m->uf_P);
+    memcpy(m->uf_b, b, rows * sizeof *m->uf_b);
+    return FL_OK;
+}
+
 /* Everything beyond the layout: metadata, shapes, values; fills m. */
 static fl_status read_model(loader *ld, fl_model *m) {
     fl_status st = read_metadata(ld, m);
@@ -1117,6 +1160,7 @@ static fl_status read_model(loader *ld, fl_model *m) {
             return st;
         m->item_mean = at;
     }
+    if (fl_kind_fm(m->kind) && (st = read_feature_rows(ld, m, used))) return st;
     if ((st = expect(ld, "seen_start", DT_U64, 1, nu + 1, 0, &seen_start, used)) ||
         (st = expect(ld, "seen_items", DT_U32, 1, m->n_train, 0, &seen_items, used)) ||
         (st = expect(ld, "item_count", DT_U32, 1, ni, 0, &item_count, used)))

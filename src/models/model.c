@@ -104,6 +104,8 @@ void fl_model_free(fl_model *m) {
     }
     free(m->item_mean_heap);
     free(m->history);
+    fl_idmap_free(m->uf_names);
+    free(m->uf_P), free(m->uf_b);
     fl_idmap_free(m->user_ids);
     fl_idmap_free(m->item_ids);
     free(m);
@@ -225,4 +227,8 @@ const char *fl_model_group(const fl_model *m, int g, int *side, uint32_t *n_feat
     if (side) *side = m->group_side[g];
     if (n_features) *n_features = m->group_size[g];
     return m->group_name[g];
+}
+void fl_model_feature_rows(const fl_model *m, int side, uint32_t *without, uint32_t *unused) {
+    int s = side ? 1 : 0;
+    *without = m->n_without[s], *unused = m->n_unused[s];
 }

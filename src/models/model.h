@@ -67,6 +67,14 @@ struct fl_model {
     int group_side[FL_MAX_MODEL_GROUPS];
     uint32_t group_size[FL_MAX_MODEL_GROUPS];
     uint32_t n_without[2], n_unused[2];
+    /* fm and svdpp: a new user from user side features alone. Row 0 is the
+     * user-id group's prior mean (every new user has it), row 1 + j the
+     * user feature named uf_names[j]: its averaged vector in the model's
+     * item basis (uf_P, n_factors floats a row) and its linear weight. A new
+     * user is the sum of its rows, weighted by the features' values. NULL
+     * for other kinds and for files written without them. Heap-owned. */
+    fl_idmap *uf_names;
+    float *uf_P, *uf_b;
     void *owned[4];          /* other heap arrays to free */
 };
 

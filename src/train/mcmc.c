@@ -432,21 +432,43 @@ typedef struct ensemble {
     fl_sketch sk;               /* the factors' average interaction */
     double *bu, *bi, w0;        /* summed linear parts */
     int n;                      /* samples in it */
+    /* New users from features: row 0 the user-id group's prior mean, row
+     * 1 + j user side feature j; per row its interaction with every item
+     * and its linear weight, summed over the samples. */
+    int n_frows;
+    double *frow, *flin;        /* [n_frows][n_items], [n_frows] */
 } ensemble;
+
+static void feature_rows_add(ensemble *en, const gibbs *g) {
+    const side *us = &g->sd[0], *is = &g->sd[1];
+    const int k = g->k, D = g->D;
+    for (int r = 0; r < en->n_frows; r++) {
+        const double *v = r == 0 ? us->mu : us->V + (size_t)(us->n_e + (uint32_t)r - 1) * D;
+        double *row = en->frow + (size_t)r * is->n_e;
+        for (uint32_t i = 0; i < is->n_e; i++) {
+            const double *S = is->S + (size_t)i * D;
+            double z = 0.0;
+            for (int f = 0; f < k; f++) z += v[f] * S[f];
+            row[i] += z;
+        }
+        en->flin[r] += v[k];
+    }
+}
 
 static void ensemble_add(ensemble *en, const gibbs *g, fl_pool *pool) {
     fl_sketch_add(&en->sk, g->sd[0].S, (size_t)g->D, g->sd[1].S, (size_t)g->D, g->k, pool);
     for (uint32_t e = 0; e < g->sd[0].n_e; e++) en->bu[e] += g->sd[0].S[(size_t)e * g->D + g->k];
     for (uint32_t e = 0; e < g->sd[1].n_e; e++) en->bi[e] += g->sd[1].S[(size_t)e * g->D + g->k];
     en->w0 += g->w0;
+    feature_rows_add(en, g);
     en->n++;
 }
 
 /* The model of the samples averaged so far: the sketch's P Q^T for the
  * interactions, the linear parts and w0 averaged exactly. */
 static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_dataset *learn,
-                                fl_model *layout, float lo, float hi, fl_model **out,
-                                fl_error *err) {
+                                const fl_features *uf, fl_model *layout, float lo, float hi,
+                                fl_model **out, fl_error *err) {
     float *P, *Q;
     int q;
     if (fl_sketch_finish(&en->sk, &P, &Q, &q))
@@ -479,6 +501,20 @@ static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_datas
     memcpy(m->group_size, layout->group_size, sizeof m->group_size);
     m->n_without[0] = layout->n_without[0], m->n_without[1] = layout->n_without[1];
     m->n_unused[0] = layout->n_unused[0], m->n_unused[1] = layout->n_unused[1];
+    m->uf_names = uf ? fl_idmap_clone(uf->names) : fl_idmap_new();
+    m->uf_P = malloc(((size_t)en->n_frows * q + 1) * sizeof *m->uf_P);
+    m->uf_b = malloc(((size_t)en->n_frows + 1) * sizeof *m->uf_b);
+    if (!m->uf_names || !m->uf_P || !m->uf_b) {
+        fl_model_free(m);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the user features' rows");
+    }
+    for (int r = 0; r < en->n_frows; r++) m->uf_b[r] = (float)(en->flin[r] / en->n);
+    if (fl_sketch_fit_rows(m->Q, m->stride, m->n_items, q, en->frow, en->n_frows, 1.0 / en->n,
+                           m->uf_P)) {
+        /* Q^T Q singular (fewer items than the rank): no feature rows. */
+        fl_idmap_free(m->uf_names), free(m->uf_P), free(m->uf_b);
+        m->uf_names = NULL, m->uf_P = m->uf_b = NULL;
+    }
     *out = m;
     return FL_OK;
 }
@@ -569,7 +605,10 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
     if (!st) {
         en.bu = calloc(g.sd[0].n_e + 1, sizeof *en.bu);
         en.bi = calloc(g.sd[1].n_e + 1, sizeof *en.bi);
-        if (!en.bu || !en.bi ||
+        en.n_frows = 1 + (uf ? (int)fl_features_n_features(uf) : 0);
+        en.frow = calloc((size_t)en.n_frows * g.sd[1].n_e + 1, sizeof *en.frow);
+        en.flin = calloc((size_t)en.n_frows + 1, sizeof *en.flin);
+        if (!en.bu || !en.bi || !en.frow || !en.flin ||
             fl_sketch_init(&en.sk, g.sd[0].n_e, g.sd[1].n_e, p->ensemble_rank, mix(p->seed ^ 0x5ce7)))
             st = fl_fail(err, FL_ERR_NOMEM, "out of memory for the samples' average");
     }
@@ -617,7 +656,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
         }
         if (s == n_samples) {
             /* The last sample: the report is the saved model's own error. */
-            st = ensemble_model(&en, p, learn, &layout, lo, hi, &m, err);
+            st = ensemble_model(&en, p, learn, uf, &layout, lo, hi, &m, err);
             if (st) break;
             fl_metrics mt;
             if (test && test->n_ratings &&
@@ -644,7 +683,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
             /* Asked to stop: the model is what has been kept so far (or
              * this sample alone). */
             if (!en.n) ensemble_add(&en, &g, pool);
-            st = ensemble_model(&en, p, learn, &layout, lo, hi, &m, err);
+            st = ensemble_model(&en, p, learn, uf, &layout, lo, hi, &m, err);
             break;
         }
     }
@@ -657,7 +696,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
     }
     free(layout.history);
     fl_sketch_free(&en.sk);
-    free(en.bu), free(en.bi);
+    free(en.bu), free(en.bi), free(en.frow), free(en.flin);
     free(tm.u), free(tm.i), free(tm.sum);
     gibbs_free(&g);
     if (st) {

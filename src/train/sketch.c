@@ -225,3 +225,44 @@ done:
     *Pout = P, *Qout = Q, *q_out = q;
     return 0;
 }
+
+int fl_sketch_fit_rows(const float *Q, size_t ldq, uint32_t n_i, int q, const double *rows,
+                       int n_rows, double scale, float *out) {
+    double *G = calloc((size_t)q * q + 1, sizeof *G), *b = malloc(((size_t)q + 1) * sizeof *b);
+    if (!G || !b) {
+        free(G), free(b);
+        return -1;
+    }
+    for (uint32_t i = 0; i < n_i; i++) {
+        const float *x = Q + (size_t)i * ldq;
+        for (int a = 0; a < q; a++)
+            for (int c = 0; c <= a; c++) G[(size_t)a * q + c] += (double)x[a] * x[c];
+    }
+    for (int a = 0; a < q; a++)
+        for (int c = 0; c < a; c++) G[(size_t)c * q + a] = G[(size_t)a * q + c];
+    if (cholesky(G, q)) {
+        free(G), free(b);
+        return -1;
+    }
+    for (int r = 0; r < n_rows; r++) {
+        const double *m = rows + (size_t)r * n_i;
+        for (int a = 0; a < q; a++) b[a] = 0.0;
+        for (uint32_t i = 0; i < n_i; i++) {
+            const float *x = Q + (size_t)i * ldq;
+            for (int a = 0; a < q; a++) b[a] += x[a] * m[i] * scale;
+        }
+        for (int a = 0; a < q; a++) {
+            double z = b[a];
+            for (int t = 0; t < a; t++) z -= G[(size_t)a * q + t] * b[t];
+            b[a] = z / G[(size_t)a * q + a];
+        }
+        for (int a = q - 1; a >= 0; a--) {
+            double z = b[a];
+            for (int t = a + 1; t < q; t++) z -= G[(size_t)t * q + a] * b[t];
+            b[a] = z / G[(size_t)a * q + a];
+        }
+        for (int a = 0; a < q; a++) out[(size_t)r * q + a] = (float)b[a];
+    }
+    free(G), free(b);
+    return 0;
+}

@@ -33,4 +33,12 @@ void fl_sketch_add(fl_sketch *s, const double *U, size_t ldu, const double *V, s
 int fl_sketch_finish(fl_sketch *s, float **P, float **Q, int *q);
 void fl_sketch_free(fl_sketch *s);
 
+/* For each of n_rows rows m (n_i doubles each, times scale), the p of q
+ * floats minimising sum_i (p . Q[i] - m[i])^2, Q being [n_i][q] floats with
+ * row stride ldq: a new user's row of the average in the model's item basis.
+ * out is [n_rows][q]. Returns 0, or -1 when out of memory or Q^T Q is
+ * singular. */
+int fl_sketch_fit_rows(const float *Q, size_t ldq, uint32_t n_i, int q, const double *rows,
+                       int n_rows, double scale, float *out);
+
 #endif
