@@ -208,12 +208,14 @@ static void fm_options(FILE *f) {
          m.ensemble_rank);
     fprintf(f,
             "  Defaults: fm and svdpp %d factors, solver %s, init-std %g; no learning rate or\n"
-            "  regularisation to tune (--reg and --reg-bias serve fold-in only). Each sample\n"
-            "  prints the test RMSE of the average so far; the last is the saved model's.\n"
+            "  regularisation to tune (--reg %g and --reg-bias %g serve fold-in only). Each\n"
+            "  sample prints the test RMSE of the average so far; the last is the saved\n"
+            "  model's.\n"
             "  With --solver als: libFM's coordinate descent on the same model, the\n"
             "  conditional means with fixed priors (plain L2: --reg %g, --reg-bias %g,\n"
             "  %d epochs).\n",
-            m.n_factors, fl_solver_name(m.solver), (double)m.init_std, (double)v.reg_factors,
+            m.n_factors, fl_solver_name(m.solver), (double)m.init_std, (double)m.reg_factors,
+            (double)m.reg_bias, (double)v.reg_factors,
             (double)v.reg_bias, v.epochs);
 }
 

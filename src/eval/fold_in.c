@@ -55,7 +55,9 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
                            item_ids[r]);
         }
         const float *q = m->Q + (size_t)i * m->stride;
-        const float t = ratings[r] - (biased ? m->offset + m->bi[i] : 0.0f);
+        float t = ratings[r] - (biased ? m->offset + m->bi[i] : 0.0f);
+        /* fm, svdpp: solve for the difference from the average user. */
+        if (m->mean_user) t -= m->mean_bu + fl_mf_dot(m->mean_user, q, m->n_factors);
         /* Upper triangle, column-major: A[c][row] for row <= c. */
         for (int c = 0; c < k; c++) {
             for (int row = 0; row <= c; row++) A[(size_t)c * k1 + row] += q[row] * q[c];
@@ -71,8 +73,13 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
     *n_used = used;
     if (used == 0) {
         /* Nothing to learn from: the zero vector and bias, which predict the
-         * global offset plus each item's bias, as for an unknown user. */
+         * global offset plus each item's bias, as for an unknown user (for
+         * fm and svdpp the average user, their unknown user). */
         memset(factors, 0, (size_t)k * sizeof *factors);
+        if (m->mean_user) {
+            memcpy(factors, m->mean_user, (size_t)k * sizeof *factors);
+            if (bias) *bias = m->mean_bu;
+        }
         free(A);
         return FL_OK;
     }
@@ -88,6 +95,10 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
     }
     memcpy(factors, rhs, (size_t)k * sizeof *factors);
     if (bias && biased) *bias = rhs[k];
+    if (m->mean_user) {
+        for (int f = 0; f < k; f++) factors[f] += m->mean_user[f];
+        if (bias) *bias += m->mean_bu;
+    }
     free(A);
     return FL_OK;
 }

@@ -629,6 +629,7 @@ static fl_status read_model(loader *ld, fl_model *m) {
         m->item_mean = at;
     }
     if (fl_kind_fm(m->kind) && (st = read_feature_rows(ld, m, used))) return st;
+    if ((st = fl_model_set_means(m, ld->err))) return st;
     if ((st = fl_st_expect(ld, "seen_start", DT_U64, 1, nu + 1, 0, &seen_start, used)) ||
         (st = fl_st_expect(ld, "seen_items", DT_U32, 1, m->n_train, 0, &seen_items, used)) ||
         (st = fl_st_expect(ld, "item_count", DT_U32, 1, ni, 0, &item_count, used)))

@@ -75,6 +75,13 @@ struct fl_model {
      * for other kinds and for files written without them. Heap-owned. */
     fl_idmap *uf_names;
     float *uf_P, *uf_b;
+    /* fm and svdpp: the average training user's and item's rows and biases
+     * (heap; NULL for other kinds). An fm user's vector carries what a
+     * biased model puts in its bias (the implicit group's sum, say), so an
+     * unknown id is predicted as the average one (fl_predict_fallback), and
+     * fold-in shrinks towards the average user rather than towards zero. */
+    float *mean_user, *mean_item;
+    float mean_bu, mean_bi;
     void *owned[4];          /* other heap arrays to free */
 };
 
@@ -105,6 +112,9 @@ size_t fl_model_param_floats(const fl_params *p, uint32_t n_users, uint32_t n_it
                              uint32_t stride);
 /* Carves the parameter block into P, Q, bu, bi and the dense layers. */
 void fl_model_carve(fl_model *m, float *block);
+/* fm and svdpp: sets mean_user, mean_item, mean_bu and mean_bi from the
+ * model's rows (a no-op for other kinds). */
+fl_status fl_model_set_means(fl_model *m, fl_error *err);
 /* Records per-user seen items and per-item counts from training data. */
 fl_status fl_model_set_seen(fl_model *m, const fl_dataset *train, fl_error *err);
 /* Only the counts (seen_start, item_count, n_train); seen_items stays NULL

@@ -501,6 +501,10 @@ static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_datas
     memcpy(m->group_size, layout->group_size, sizeof m->group_size);
     m->n_without[0] = layout->n_without[0], m->n_without[1] = layout->n_without[1];
     m->n_unused[0] = layout->n_unused[0], m->n_unused[1] = layout->n_unused[1];
+    if ((st = fl_model_set_means(m, err))) {
+        fl_model_free(m);
+        return st;
+    }
     m->uf_names = uf ? fl_idmap_clone(uf->names) : fl_idmap_new();
     m->uf_P = malloc(((size_t)en->n_frows * q + 1) * sizeof *m->uf_P);
     m->uf_b = malloc(((size_t)en->n_frows + 1) * sizeof *m->uf_b);

@@ -48,10 +48,11 @@ static void solver_defaults(fl_params *p, fl_solver solver) {
         p->epochs = 10;
         break;
     case FL_SOLVER_MCMC:
-        /* Sampling tunes no step or penalty; reg_* serve fold-in only. */
+        /* Sampling tunes no step or penalty; reg_* serve fold-in only (the
+         * ridge towards the average user, docs/defaults.md). */
         p->lr = 0.0f;
-        p->reg_factors = 1.3f;
-        p->reg_bias = 0.5f;
+        p->reg_factors = 40.0f;
+        p->reg_bias = 4.0f;
         p->epochs = FM_SAMPLES;
         break;
     }
