@@ -3,7 +3,7 @@
 # lines or repeated (id, feature) pairs fail with file:line and exit 4; an
 # fm model trained with u.user, u.item and --implicit saves, `info` lists its
 # feature groups, and the loaded model scores the test set exactly as
-# training reported.
+# training reported, and predict --user-feature rates for a new user.
 # Usage: bash tests/e2e_fm.sh /path/to/factorlens   (FACTORLENS_DATA: the data root)
 set -euo pipefail
 
@@ -64,4 +64,10 @@ if ev["rmse"] != train["test_rmse"]:
 print("ok: the loaded fm model scores the test set as training reported (%.6f)" % ev["rmse"])
 PY
 "$BIN" recommend fm.model --user 1 -n 3 >rec.txt || fail "recommend on an fm model"
+# A new user from side features alone; u.user's raw age is bucketed as in training.
+"$BIN" predict fm.model --user newcomer --item 50 --user-feature gender=F --user-feature age=25 \
+    --user-feature occupation=writer >pred.txt || fail "predict --user-feature"
+grep -Eq '^[1-5]\.[0-9][0-9]$' pred.txt || { cat pred.txt >&2; fail "predict --user-feature printed no rating"; }
+expect 3 "user feature 'planet=mars' is not in the model" \
+    "$BIN" predict fm.model --user newcomer --item 50 --user-feature planet=mars
 echo "e2e_fm: all checks passed"
