@@ -14,7 +14,10 @@ static void print_help(void) {
            "\n"
            "Describes a saved model: kind, solver, numbers of users and items, factors, all\n"
            "hyper-parameters, ratings trained on, global mean, rating range, epochs run,\n"
-           "training time, source file, creation time and file size.\n"
+           "training time, source file, creation time and file size; for fm and svdpp\n"
+           "models also the samples, the feature groups (side, name, features) and the ids\n"
+           "without a features row (JSON: groups, n_features, ensemble_rank, burn_in,\n"
+           "users_without_features, items_without_features, ..._feature_rows_unused).\n"
            "\n"
            "  --json               print one JSON object (default: text)\n"
            "  -h, --help           this help\n");
