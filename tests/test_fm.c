@@ -3,7 +3,9 @@
  * recovered within the noise; relabelling ids (sparse, permuted labels)
  * changes no prediction; a saved and loaded model predicts bit for bit what
  * training reported; the same seed gives the same model for any thread
- * count; fold-in works for fm; the side-feature reader's forms and errors. */
+ * count; fold-in works for fm, and its objective's gradient checks
+ * (analytic against numeric) for fm and svdpp; the side-feature reader's
+ * forms and errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -332,6 +334,120 @@ static void test_svdpp_and_fold_in(void **state) {
     fl_dataset_free(train), fl_dataset_free(test);
 }
 
+/* Gradient check of fm's and svdpp's fold-in objective, analytic against
+ * numeric:  J(p, b) = sum_i (r_i - s_i(p, b))^2 + reg sqrt(n) |p - p0|^2
+ * + reg_bias (b - b0)^2, with s_i the model's unclipped score and (p0, b0)
+ * the average user (fl_fold_in with no ratings). At fl_fold_in's answer the
+ * gradient vanishes; at a point beside it central differences of J match
+ * the analytic gradient. */
+typedef struct fold_case {
+    const fl_model *m;
+    size_t n, k;
+    uint32_t idx[PER_USER];
+    float r[PER_USER];
+    const float *p0;
+    float b0, reg, reg_b;
+} fold_case;
+
+static double score(const fold_case *c, const float *p, float b, uint32_t i) {
+    /* offset + b_i from the zero user (never clipped here: about 3.5). */
+    static const float zeros[256] = {0};
+    double base = fl_predict_folded(c->m, zeros, 0.0f, i);
+    const float *q = fl_model_item_factors(c->m, i);
+    double z = base + b;
+    for (size_t f = 0; f < c->k; f++) z += (double)p[f] * q[f];
+    return z;
+}
+
+static double objective(const fold_case *c, const float *p, float b) {
+    double J = 0.0, pp = 0.0;
+    for (size_t t = 0; t < c->n; t++) {
+        double e = c->r[t] - score(c, p, b, c->idx[t]);
+        J += e * e;
+    }
+    for (size_t f = 0; f < c->k; f++) pp += ((double)p[f] - c->p0[f]) * ((double)p[f] - c->p0[f]);
+    return J + c->reg * sqrt((double)c->n) * pp + c->reg_b * ((double)b - c->b0) * ((double)b - c->b0);
+}
+
+static void gradient(const fold_case *c, const float *p, float b, double *g) {
+    for (size_t f = 0; f <= c->k; f++) g[f] = 0.0;
+    for (size_t t = 0; t < c->n; t++) {
+        const float *q = fl_model_item_factors(c->m, c->idx[t]);
+        double e = c->r[t] - score(c, p, b, c->idx[t]);
+        for (size_t f = 0; f < c->k; f++) g[f] -= 2.0 * e * q[f];
+        g[c->k] -= 2.0 * e;
+    }
+    for (size_t f = 0; f < c->k; f++) g[f] += 2.0 * c->reg * sqrt((double)c->n) * (p[f] - c->p0[f]);
+    g[c->k] += 2.0 * c->reg_b * ((double)b - c->b0);
+}
+
+static void fold_in_gradient_check(fl_model_kind kind) {
+    static planted t;
+    plant(&t, 6);
+    fl_dataset *train, *test;
+    make_data(&t, 0, &train, &test);
+    fl_params p;
+    fl_params_init(&p, kind, FL_SOLVER_DEFAULT);
+    p.n_factors = 4, p.epochs = 30, p.burn_in = 10, p.ensemble_rank = 16, p.n_threads = 2;
+    if (kind == FL_MODEL_FM) p.implicit = FL_IMPLICIT_USER_ITEMS | FL_IMPLICIT_ITEM_USERS;
+    fl_model *m;
+    fl_error err;
+    assert_int_equal(fl_train(train, NULL, &p, NULL, &m, NULL, &err), FL_OK);
+    fold_case c = {.m = m, .k = fl_model_fold_in_floats(m), .reg = p.reg_factors, .reg_b = p.reg_bias};
+    assert_true(c.k <= 256);
+    float *p0 = calloc(c.k, sizeof *p0), *x = calloc(c.k, sizeof *x), *y = calloc(c.k, sizeof *y);
+    double *g = calloc(c.k + 1, sizeof *g);
+    size_t used;
+    assert_int_equal(fl_fold_in(m, NULL, NULL, 0, FL_UNKNOWN_ERROR, p0, &c.b0, &used, &err), FL_OK);
+    c.p0 = p0;
+    const char *ids[PER_USER];
+    for (size_t k = 0; k < train->n_ratings && c.n < 12; k++)
+        if (train->users[k] == 3) {
+            ids[c.n] = fl_idmap_name(train->item_ids, train->items[k]);
+            assert_true(fl_idmap_find(fl_model_item_ids(m), ids[c.n], strlen(ids[c.n]), &c.idx[c.n]));
+            c.r[c.n++] = train->ratings[k];
+        }
+    float b;
+    assert_int_equal(fl_fold_in(m, ids, c.r, c.n, FL_UNKNOWN_ERROR, x, &b, &used, &err), FL_OK);
+    gradient(&c, x, b, g);
+    double scale = 0.0;
+    for (size_t t2 = 0; t2 < c.n; t2++) scale += fabs(c.r[t2]);
+    for (size_t f = 0; f <= c.k; f++)
+        if (!(fabs(g[f]) < 2e-3 * scale)) fail_msg("gradient %zu at the fold-in is %g", f, g[f]);
+    /* Beside the minimum: central differences against the formula. */
+    for (size_t f = 0; f < c.k; f++) y[f] = x[f] + 0.05f * (float)((int)(f % 3) - 1);
+    float yb = b + 0.03f;
+    gradient(&c, y, yb, g);
+    for (size_t f = 0; f <= c.k; f += (c.k > 8 ? c.k / 4 : 1)) {
+        const float h = 1e-2f;
+        double up, down;
+        if (f < c.k) {
+            float keep = y[f];
+            y[f] = keep + h, up = objective(&c, y, yb);
+            y[f] = keep - h, down = objective(&c, y, yb);
+            y[f] = keep;
+        } else {
+            up = objective(&c, y, yb + h), down = objective(&c, y, yb - h);
+        }
+        double numeric = (up - down) / (2.0 * h);
+        if (!(fabs(numeric - g[f]) <= 1e-2 * (1.0 + fabs(g[f]))))
+            fail_msg("d J / d x[%zu]: analytic %g, numeric %g", f, g[f], numeric);
+    }
+    free(p0), free(x), free(y), free(g);
+    fl_model_free(m);
+    fl_dataset_free(train), fl_dataset_free(test);
+}
+
+static void test_gradient_fm(void **state) {
+    (void)state;
+    fold_in_gradient_check(FL_MODEL_FM);
+}
+
+static void test_gradient_svdpp(void **state) {
+    (void)state;
+    fold_in_gradient_check(FL_MODEL_SVDPP);
+}
+
 static char *write_text(const char *text) {
     char *path = strdup("/tmp/fl_test_feat_XXXXXX");
     int fd = mkstemp(path);
@@ -402,6 +518,8 @@ int main(void) {
         cmocka_unit_test(test_save_load_and_threads),
         cmocka_unit_test(test_svdpp_and_fold_in),
         cmocka_unit_test(test_feature_files),
+        cmocka_unit_test(test_gradient_fm),
+        cmocka_unit_test(test_gradient_svdpp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
