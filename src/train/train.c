@@ -208,12 +208,16 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
     case FL_SOLVER_ALS:
         solver = n * (consumed ? 4 : 12) + rows * 16;
         break; /* rows.h; by user = the seen lists */
-    case FL_SOLVER_MCMC: /* ratings twice with residuals; the kept samples */
-        solver = n * 40 + rows * (p->n_factors + 1) * 8 * 4 +
-                 rows * (double)p->n_factors * p->ensemble_rank * 4 * 2;
-        model = rows * (double)p->n_factors * p->ensemble_rank * 4 + rows * 8 + nu * 8 + n * 4;
-        if (p->implicit) solver += n * 2 * 12;
+    case FL_SOLVER_MCMC: {
+        /* Ratings by user and by item with residuals; parameters, sums and
+         * hyper-parameters per side; the sketch (Y, W of 2r + 1, omega, psi);
+         * the implicit groups' lists. The model: rows of ensemble_rank. */
+        const double r = p->ensemble_rank, k1 = p->n_factors + 1;
+        solver = n * 40 + rows * k1 * 8 * 4 + rows * r * (8 * 3 + 4 * 3);
+        if (p->implicit) solver += n * 2 * 12 + rows * k1 * 8;
+        model = rows * r * 4 + rows * 8 + nu * 8 + n * 4;
         break;
+    }
     }
     return model + solver;
 }
