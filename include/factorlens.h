@@ -239,6 +239,24 @@ FL_API const char *fl_items_title(const fl_items *it, const char *item_id); /* N
 FL_API fl_status fl_users_read(const char *path, fl_users **out, fl_error *err);
 FL_API void fl_users_free(fl_users *us);
 
+/* Side features for a factorization machine, keyed by raw user or item id.
+ * Read from u.user (age in buckets, gender, occupation, zip's first digit),
+ * u.item or movies.csv (genres, release decade), ml-1m's users.dat and
+ * movies.dat, or the generic form of `id,feature[,value]` lines (value 1
+ * when absent; the feature's group is its name up to '=', or the whole name).
+ * Every feature belongs to a group; groups get their own priors. Bad lines
+ * and duplicate (id, feature) pairs (duplicate ids in the fixed formats) fail
+ * with file:line (FL_ERR_DATA). Inside the library features are dense
+ * indices in order of first appearance: raw ids never matter. */
+typedef struct fl_features fl_features;
+FL_API fl_status fl_features_read(const char *path, fl_features **out, fl_error *err);
+FL_API void fl_features_free(fl_features *f);
+/* Ids with a row, features, groups; a group's name and feature count. */
+FL_API uint32_t fl_features_n_ids(const fl_features *f);
+FL_API uint32_t fl_features_n_features(const fl_features *f);
+FL_API int fl_features_n_groups(const fl_features *f);
+FL_API const char *fl_features_group(const fl_features *f, int g, uint32_t *n_features);
+
 /* ---------------------------------------------------------------- models */
 
 /* dot, biased and nn model ratings. ials and bpr model implicit feedback:
@@ -253,9 +271,24 @@ typedef enum fl_model_kind {
     FL_MODEL_BIASED = 1,
     FL_MODEL_NN = 2,
     FL_MODEL_IALS = 3,
-    FL_MODEL_BPR = 4
+    FL_MODEL_BPR = 4,
+    /* fm: a factorization machine over feature groups (user id, item id,
+     * side features joined by id, the implicit groups); svdpp: biased MF
+     * plus the user's implicit group (SVD++). Both train by Gibbs sampling
+     * (FL_SOLVER_MCMC) and, once trained, predict like a biased model over
+     * per-user and per-item vectors (docs/model-format.md). */
+    FL_MODEL_FM = 5,
+    FL_MODEL_SVDPP = 6
 } fl_model_kind;
-typedef enum fl_solver { FL_SOLVER_SGD = 0, FL_SOLVER_ADAM = 1, FL_SOLVER_ALS = 2 } fl_solver;
+typedef enum fl_solver {
+    FL_SOLVER_SGD = 0,
+    FL_SOLVER_ADAM = 1,
+    FL_SOLVER_ALS = 2,
+    /* Bayesian training by Gibbs sampling (fm, svdpp): Normal-Gamma
+     * hyper-priors per feature group, no regularisation to tune; the model
+     * averages the kept samples after burn-in. epochs = samples drawn. */
+    FL_SOLVER_MCMC = 3
+} fl_solver;
 /* For fl_params_init: the kind's own default solver. Not an enumerator, so
  * switches over fl_solver stay exhaustive without it. */
 #define FL_SOLVER_DEFAULT ((fl_solver)-1)
@@ -285,7 +318,20 @@ typedef struct fl_params {
     float alpha;            /* ials: confidence 1 + alpha * rating of a rated item */
     float positive_min;     /* ials, bpr: ratings >= this are the positives (the rest are
                                dropped before training); -FLT_MAX (default): all */
+    /* fm, svdpp (mcmc): the first burn_in samples are not averaged; the
+     * model averages all the others, their interactions reduced (while
+     * sampling) to a users x items matrix of rank ensemble_rank, the width of
+     * the saved model's factor rows (docs/model-format.md). A trained model
+     * records the rank it got (at most min(users, items)). */
+    int burn_in;
+    int ensemble_rank;
+    /* fm, svdpp: implicit feature groups, FL_IMPLICIT_* bits: the items the
+     * user rated (SVD++), the users who rated the item ("flipped"). */
+    int implicit;
 } fl_params;
+
+#define FL_IMPLICIT_USER_ITEMS 1 /* each user's rated items, weight 1/sqrt(count) */
+#define FL_IMPLICIT_ITEM_USERS 2 /* each item's raters, weight 1/sqrt(count) */
 
 /* 1 for the implicit-feedback kinds (ials, bpr), whose scores rank items. */
 FL_API int fl_model_kind_implicit(fl_model_kind k);
@@ -358,6 +404,15 @@ FL_API fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const
 FL_API fl_status fl_train_owned(fl_dataset *train, const fl_dataset *test, const fl_params *p,
                          const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                          fl_error *err);
+/* fl_train with side features for an fm model (either may be NULL; other
+ * kinds refuse features). Users and items of train without a row are
+ * allowed (only their id and implicit groups describe them); rows whose id
+ * train lacks are left out. Both are counted in the model's feature groups
+ * (fl_model_group). */
+FL_API fl_status fl_train_features(const fl_dataset *train, const fl_dataset *test,
+                                   const fl_params *p, const fl_features *user_features,
+                                   const fl_features *item_features, const fl_train_hooks *hooks,
+                                   fl_model **out, fl_train_result *result, fl_error *err);
 FL_API void fl_model_free(fl_model *m);
 
 /* ---------------------------------------------------------------- using a model */
@@ -414,6 +469,15 @@ FL_API float fl_model_item_mean(const fl_model *m, uint32_t i);
  * wall-clock times (seconds and solve_seconds are -1 once loaded) and files
  * written before the history existed have none (NULL, *n_epochs = 0). */
 FL_API const fl_epoch_report *fl_model_history(const fl_model *m, size_t *n_epochs);
+/* The feature groups of an fm or svdpp model (0 for other kinds): group g's
+ * name ("user", "item", "gender", "implicit", ...), its side (0 user, 1
+ * item) and how many features it has. NULL when g is out of range. */
+FL_API int fl_model_n_groups(const fl_model *m);
+FL_API const char *fl_model_group(const fl_model *m, int g, int *side, uint32_t *n_features);
+/* For side (0 users, 1 items) of an fm model trained with a features file:
+ * *without = its ids that had no row in the file, *unused = rows of the
+ * file whose id had no training rating (left out). Zeros otherwise. */
+FL_API void fl_model_feature_rows(const fl_model *m, int side, uint32_t *without, uint32_t *unused);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */
@@ -598,6 +662,19 @@ typedef struct fl_fold_in_metrics {
 
 FL_API fl_status fl_evaluate_fold_in(const fl_model *m, const fl_dataset *d, size_t n_fold,
                                      fl_fold_in_metrics *out, fl_error *err);
+
+/* A new user from user side features alone (fm models trained with
+ * --user-features): factors (fl_model_fold_in_floats floats) and bias to
+ * use with fl_predict_folded and fl_recommend_folded. features are names as
+ * the features file gave them ("gender=F", "occupation=writer"); u.user's
+ * raw "age=25" and "zip=94043" are bucketed as its reader does. values may
+ * be NULL (all 1). Unknown names: FL_ERR_UNKNOWN_ID, or skipped with
+ * FL_UNKNOWN_SKIP (*n_used counts the names used; with none, the user is the
+ * average new user). Other kinds: FL_ERR_USAGE. */
+FL_API fl_status fl_user_from_features(const fl_model *m, const char *const *features,
+                                       const float *values, size_t n, fl_unknown_policy pol,
+                                       float *factors, float *bias, size_t *n_used,
+                                       fl_error *err);
 
 /* ---------------------------------------------------------------- model files */
 

@@ -267,6 +267,23 @@ int cli_str(cli_args *a, const char *names, const char **out) {
     return 1;
 }
 
+int cli_str_repeat(cli_args *a, const char *names, const char **out, int max, int *n) {
+    if (!is_option(a, names)) return 0;
+    a->matched = 1;
+    const char *v = value_after(a);
+    if (!v) return 1;
+    if (!*v) {
+        cli_errorf(a, "option %.*s needs a non-empty value", (int)a->name_len, a->arg);
+        return 1;
+    }
+    if (*n >= max) {
+        cli_errorf(a, "option %.*s is given more than %d times", (int)a->name_len, a->arg, max);
+        return 1;
+    }
+    out[(*n)++] = v;
+    return 1;
+}
+
 int cli_int(cli_args *a, const char *names, long lo, long hi, int *out) {
     if (!is_option(a, names)) return 0;
     const char *v = take_value(a, names);

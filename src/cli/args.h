@@ -54,6 +54,9 @@ void cli_unknown(cli_args *a);
  * be given once (by any of its names); a flag may repeat. */
 int cli_flag(cli_args *a, const char *names, int *out);
 int cli_str(cli_args *a, const char *names, const char **out);
+/* An option that may repeat (--user-feature A --user-feature B): each value
+ * is appended to out (at most max; more is an error). */
+int cli_str_repeat(cli_args *a, const char *names, const char **out, int max, int *n);
 int cli_int(cli_args *a, const char *names, long lo, long hi, int *out);
 int cli_size(cli_args *a, const char *names, size_t lo, size_t hi, size_t *out);
 int cli_u64(cli_args *a, const char *names, uint64_t *out);

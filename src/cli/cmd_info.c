@@ -14,7 +14,10 @@ static void print_help(void) {
            "\n"
            "Describes a saved model: kind, solver, numbers of users and items, factors, all\n"
            "hyper-parameters, ratings trained on, global mean, rating range, epochs run,\n"
-           "training time, source file, creation time and file size.\n"
+           "training time, source file, creation time and file size; for fm and svdpp\n"
+           "models also the samples, the feature groups (side, name, features) and the ids\n"
+           "without a features row (JSON: groups, n_features, ensemble_rank, burn_in,\n"
+           "users_without_features, items_without_features, ..._feature_rows_unused).\n"
            "\n"
            "  --json               print one JSON object (default: text)\n"
            "  -h, --help           this help\n");
@@ -88,6 +91,33 @@ static void print_human(const char *path, const fl_model_info *in, long long siz
     printf("valid         %g\npatience      %d\n", p->valid_fraction, p->patience);
 }
 
+/* fm and svdpp: samples kept, feature groups and the number of features. */
+static void print_groups(const fl_model *m) {
+    fl_model_info in;
+    fl_model_get_info(m, &in);
+    if (!fl_model_n_groups(m)) return;
+    printf("samples       %d, burn-in %d: the model averages the rest, interactions at rank %d\n",
+           in.params.epochs, in.params.burn_in, in.params.ensemble_rank);
+    uint64_t total = 0;
+    for (int g = 0; g < fl_model_n_groups(m); g++) {
+        int side;
+        uint32_t n;
+        const char *name = fl_model_group(m, g, &side, &n);
+        printf("group         %-5s %-16s %u feature%s\n", side ? "item" : "user", name, n,
+               n == 1 ? "" : "s");
+        total += n;
+    }
+    printf("features      %llu in %d groups\n", (unsigned long long)total, fl_model_n_groups(m));
+    for (int side = 0; side < 2; side++) {
+        uint32_t without, unused;
+        fl_model_feature_rows(m, side, &without, &unused);
+        if (without || unused)
+            printf("%s features %u %s without a row, %u row%s left out (no training rating)\n",
+                   side ? "item " : "user ", without, side ? "items" : "users", unused,
+                   unused == 1 ? "" : "s");
+    }
+}
+
 int cmd_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return print_help(), 0;
     const char *model_path = NULL;
@@ -131,9 +161,36 @@ int cmd_info(int argc, char **argv) {
         json_object_set_new(o, "source", json_string(in.source));
         json_object_set_new(o, "created", json_string(in.created));
         json_object_set_new(o, "params", params_json(&in.params));
+        if (fl_model_n_groups(m)) {
+            /* fm and svdpp: the feature groups, and the model's feature count. */
+            json_t *groups = json_array();
+            json_int_t total = 0;
+            for (int g = 0; g < fl_model_n_groups(m); g++) {
+                int side;
+                uint32_t n;
+                const char *name = fl_model_group(m, g, &side, &n);
+                json_array_append_new(groups, json_pack("{s:s, s:s, s:I}", "name", name, "side",
+                                                        side ? "item" : "user", "features",
+                                                        (json_int_t)n));
+                total += n;
+            }
+            json_object_set_new(o, "groups", groups);
+            json_object_set_new(o, "n_features", json_integer(total));
+            for (int side = 0; side < 2; side++) {
+                uint32_t without, unused;
+                fl_model_feature_rows(m, side, &without, &unused);
+                json_object_set_new(o, side ? "items_without_features" : "users_without_features",
+                                    json_integer(without));
+                json_object_set_new(o, side ? "item_feature_rows_unused" : "user_feature_rows_unused",
+                                    json_integer(unused));
+            }
+            json_object_set_new(o, "burn_in", json_integer(in.params.burn_in));
+            json_object_set_new(o, "ensemble_rank", json_integer(in.params.ensemble_rank));
+        }
         if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
     } else {
         print_human(model_path, &in, size);
+        print_groups(m);
     }
     fl_model_free(m);
     return rc;

@@ -7,6 +7,8 @@
 #include "cli/messages.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void print_help(void) {
     printf("Usage: factorlens predict MODEL --user ID --item ID [options]\n"
@@ -15,6 +17,12 @@ static void print_help(void) {
            "\n"
            "  --user ID            user id as in the ratings file (required)\n"
            "  --item ID            item id as in the ratings file (required)\n"
+           "  --user-feature NAME=VALUE\n"
+           "                       fm models trained with --user-features: predict for a new\n"
+           "                       user described by these features alone (repeat it: e.g.\n"
+           "                       --user-feature gender=F --user-feature age=25); --user then\n"
+           "                       only names the user. Names as the features file gave\n"
+           "                       them; u.user's age and zip are bucketed as in training\n"
            "  --unknown error|mean an id the model never saw: fail naming it (exit 3), or\n"
            "                       predict from the global mean and the known side's bias\n"
            "                       (default error)\n"
@@ -23,11 +31,33 @@ static void print_help(void) {
     cli_print_exit_codes(stdout);
 }
 
+/* A new user from --user-feature values alone (fl_user_from_features). */
+static int predict_from_features(const fl_model *m, const char *const *features, int n,
+                                 const char *item, float *r) {
+    fl_error err = {0};
+    uint32_t i;
+    if (!fl_idmap_find(fl_model_item_ids(m), item, strlen(item), &i))
+        return cli_error(3, "item '%s' is not in the model (it had no training ratings)", item);
+    size_t k = fl_model_fold_in_floats(m), used;
+    float *factors = malloc(k * sizeof *factors), bias;
+    if (!factors) return cli_error(1, "out of memory");
+    int rc = 0;
+    if (fl_user_from_features(m, features, NULL, (size_t)n, FL_UNKNOWN_ERROR, factors, &bias, &used,
+                              &err) != FL_OK)
+        rc = cli_fail(&err);
+    else
+        *r = fl_predict_folded(m, factors, bias, i);
+    free(factors);
+    return rc;
+}
+
 int cmd_predict(int argc, char **argv) {
     static const char *const unknown_choices[] = {"error", "mean", NULL};
     if (cli_wants_help(argc, argv)) return print_help(), 0;
     const char *model_path = NULL, *user = NULL, *item = NULL;
-    int json = 0, unknown = 0;
+    enum { MAX_FEATURES = 64 };
+    const char *features[MAX_FEATURES];
+    int json = 0, unknown = 0, n_features = 0;
     cli_args a;
     cli_args_init(&a, "predict", argc, argv);
     while (cli_next(&a)) {
@@ -37,6 +67,7 @@ int cmd_predict(int argc, char **argv) {
             continue;
         }
         (void)(cli_str(&a, "--user", &user) || cli_str(&a, "--item", &item) ||
+               cli_str_repeat(&a, "--user-feature", features, MAX_FEATURES, &n_features) ||
                cli_choice(&a, "--unknown", unknown_choices, &unknown) ||
                cli_flag(&a, "--json", &json));
     }
@@ -51,7 +82,9 @@ int cmd_predict(int argc, char **argv) {
     int rc = cli_load_model(model_path, &m);
     float r = 0;
     fl_error err = {0};
-    if (rc == 0 &&
+    if (rc == 0 && n_features)
+        rc = predict_from_features(m, features, n_features, item, &r);
+    else if (rc == 0 &&
         fl_predict(m, user, item, unknown ? FL_UNKNOWN_MEAN : FL_UNKNOWN_ERROR, &r, &err) != FL_OK)
         rc = cli_fail(&err);
     fl_model_info info = {0};

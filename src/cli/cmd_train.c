@@ -17,6 +17,9 @@
 
 typedef struct train_cfg {
     const char *ratings, *test, *out;
+    const char *user_features, *item_features;
+    int implicit_flag;
+    fl_features *uf, *itf; /* read once, used by every fold */
     double holdout, holdout_user, temporal;
     int folds;
     int json, quiet, ranking;
@@ -27,8 +30,9 @@ typedef struct train_cfg {
     fl_read_opts ro;
 } train_cfg;
 
-static const char *const kind_choices[] = {"dot", "biased", "nn", "ials", "bpr", NULL};
-static const char *const solver_choices[] = {"sgd", "adam", "als", NULL};
+static const char *const kind_choices[] = {"dot",  "biased", "nn",    "ials",
+                                           "bpr", "fm",     "svdpp", NULL};
+static const char *const solver_choices[] = {"sgd", "adam", "als", "mcmc", NULL};
 
 /* One pass over argv. Run twice: first to learn --model/--solver (whose
  * defaults the other options override), then for real onto those defaults. */
@@ -49,6 +53,12 @@ static void parse(cli_args *a, train_cfg *c) {
                (cli_choice(a, "--solver", solver_choices, &c->solver) && (c->solver_set = 1)) ||
                cli_int(a, "--factors", 1, 4096, &p->n_factors) ||
                cli_int(a, "--epochs", 1, 100000, &p->epochs) ||
+               cli_int(a, "--samples", 1, 100000, &p->epochs) ||
+               cli_int(a, "--burn-in", 0, 100000, &p->burn_in) ||
+               cli_int(a, "--ensemble-rank", 1, 4096, &p->ensemble_rank) ||
+               cli_str(a, "--user-features", &c->user_features) ||
+               cli_str(a, "--item-features", &c->item_features) ||
+               cli_flag(a, "--implicit", &c->implicit_flag) ||
                cli_float(a, "--lr", 0, HUGE_VAL, &p->lr) ||
                cli_float(a, "--reg", 0, HUGE_VAL, &p->reg_factors) ||
                cli_float(a, "--reg-bias", 0, HUGE_VAL, &p->reg_bias) ||
@@ -69,6 +79,10 @@ static void parse(cli_args *a, train_cfg *c) {
                cli_read_option(a, &c->ro));
     }
 }
+
+/* What --implicit turns on for fm: each user's rated items (SVD++) and
+ * each item's raters ("flipped"); docs/defaults.md has the measurements. */
+#define FM_IMPLICIT (FL_IMPLICIT_USER_ITEMS | FL_IMPLICIT_ITEM_USERS)
 
 /* Parses and validates; 0 or a usage error already printed (2). */
 static int configure(int argc, char **argv, train_cfg *c) {
@@ -109,6 +123,13 @@ static int configure(int argc, char **argv, train_cfg *c) {
                              c->p.n_layers == 1 ? "" : "s");
         for (int l = 0; l < c->n_dropout; l++) c->p.dropout[l + 1] = c->dropout[l];
     }
+    if (c->implicit_flag) {
+        if (c->p.kind != FL_MODEL_FM && c->p.kind != FL_MODEL_SVDPP)
+            return cli_error(2, "--implicit needs --model fm (svdpp has it already)");
+        c->p.implicit |= FM_IMPLICIT;
+    }
+    if ((c->user_features || c->item_features) && c->p.kind != FL_MODEL_FM)
+        return cli_error(2, "--user-features and --item-features need --model fm");
     const char *bad = fl_params_check(&c->p);
     if (bad) return cli_error(2, "%s", bad);
     if (c->temporal > 0) c->ro.keep_times = 1;
@@ -139,7 +160,10 @@ static int run_one(const train_cfg *c, fl_dataset *train, const fl_dataset *test
     fl_error err = {0};
     fl_train_hooks hooks = cli_epoch_log_hooks(log);
     ro->n_train = train->n_ratings;
-    fl_status st = fl_train_owned(train, test, &c->p, &hooks, model, &ro->res, &err);
+    fl_status st = c->uf || c->itf
+                       ? fl_train_features(train, test, &c->p, c->uf, c->itf, &hooks, model,
+                                           &ro->res, &err)
+                       : fl_train_owned(train, test, &c->p, &hooks, model, &ro->res, &err);
     cli_progress_clear(&log->bar);
     if (cli_interrupted()) {
         fl_model_free(*model);
@@ -315,6 +339,7 @@ static int cross_validate(const train_cfg *c, const fl_dataset *d) {
 }
 
 static int train_main(int argc, char **argv);
+static int train_features_main(train_cfg *c);
 
 /* --config FILE: its options first, each unless the command line gives it. */
 int cmd_train(int argc, char **argv) {
@@ -327,10 +352,33 @@ int cmd_train(int argc, char **argv) {
     return rc;
 }
 
+/* The side-feature files (bad lines: file:line, exit 4). */
+static int load_features(train_cfg *c) {
+    fl_error err = {0};
+    if (c->user_features && fl_features_read(c->user_features, &c->uf, &err) != FL_OK)
+        return cli_fail(&err);
+    if (c->item_features && fl_features_read(c->item_features, &c->itf, &err) != FL_OK)
+        return cli_fail(&err);
+    return 0;
+}
+
 static int train_main(int argc, char **argv) {
     train_cfg c;
     int rc = configure(argc, argv, &c);
     if (rc) return rc;
+    if ((rc = load_features(&c))) {
+        fl_features_free(c.uf);
+        return rc;
+    }
+    rc = train_features_main(&c);
+    fl_features_free(c.uf);
+    fl_features_free(c.itf);
+    return rc;
+}
+
+static int train_features_main(train_cfg *cp) {
+    train_cfg c = *cp;
+    int rc = 0;
     cli_interrupt_install();
 
     fl_dataset *all = NULL, *train = NULL, *test = NULL;

@@ -9,7 +9,8 @@
 #include <string.h>
 
 int report_has_biases(const report_data *d) {
-    return d->info.kind == FL_MODEL_BIASED || d->info.kind == FL_MODEL_NN;
+    return d->info.kind == FL_MODEL_BIASED || d->info.kind == FL_MODEL_NN ||
+           d->info.kind == FL_MODEL_FM || d->info.kind == FL_MODEL_SVDPP;
 }
 
 void report_no_biases_note(const report_data *d, char *buf, size_t len) {

@@ -25,7 +25,7 @@
 fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float *ratings,
                      size_t n, fl_unknown_policy pol, float *factors, float *bias,
                      size_t *n_used, fl_error *err) {
-    const int k = (int)m->n_factors, biased = m->kind == FL_MODEL_BIASED;
+    const int k = (int)m->n_factors, biased = fl_kind_mf_biased(m->kind);
     *n_used = 0;
     if (bias) *bias = 0.0f;
     if (fl_model_kind_implicit(m->kind))
@@ -58,7 +58,9 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
                            item_ids[r]);
         }
         const float *q = m->Q + (size_t)i * m->stride;
-        const float t = ratings[r] - (biased ? m->offset + m->bi[i] : 0.0f);
+        float t = ratings[r] - (biased ? m->offset + m->bi[i] : 0.0f);
+        /* fm, svdpp: solve for the difference from the average user. */
+        if (m->mean_user) t -= m->mean_bu + fl_mf_dot(m->mean_user, q, m->n_factors);
         /* Upper triangle, column-major: A[c][row] for row <= c. */
         for (int c = 0; c < k; c++) {
             for (int row = 0; row <= c; row++) A[(size_t)c * k1 + row] += q[row] * q[c];
@@ -74,8 +76,13 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
     *n_used = used;
     if (used == 0) {
         /* Nothing to learn from: the zero vector and bias, which predict the
-         * global offset plus each item's bias, as for an unknown user. */
+         * global offset plus each item's bias, as for an unknown user (for
+         * fm and svdpp the average user, their unknown user). */
         memset(factors, 0, (size_t)k * sizeof *factors);
+        if (m->mean_user) {
+            memcpy(factors, m->mean_user, (size_t)k * sizeof *factors);
+            if (bias) *bias = m->mean_bu;
+        }
         free(A);
         return FL_OK;
     }
@@ -92,13 +99,17 @@ fl_status fl_fold_in(const fl_model *m, const char *const *item_ids, const float
     }
     memcpy(factors, rhs, (size_t)k * sizeof *factors);
     if (bias && biased) *bias = rhs[k];
+    if (m->mean_user) {
+        for (int f = 0; f < k; f++) factors[f] += m->mean_user[f];
+        if (bias) *bias += m->mean_bu;
+    }
     free(A);
     return FL_OK;
 }
 
 float fl_folded_score(const fl_model *m, const float *factors, float bias, uint32_t i) {
     float z = fl_mf_dot(factors, m->Q + (size_t)i * m->stride, m->n_factors);
-    if (m->kind == FL_MODEL_BIASED) z += m->offset + bias + m->bi[i];
+    if (fl_kind_mf_biased(m->kind)) z += m->offset + bias + m->bi[i];
     return z;
 }
 

@@ -2,6 +2,7 @@
 #include "eval/predict.h"
 
 #include "core/error.h"
+#include "models/mf.h"
 
 #include <string.h>
 
@@ -9,6 +10,14 @@ float fl_predict_fallback(const fl_model *m, int64_t u, int64_t i) {
     /* No preference is known for an unseen id: the neutral score. */
     if (fl_model_kind_implicit(m->kind)) return 0.0f;
     if (!m->bu) return m->global_mean;
+    if (m->mean_user) {
+        /* fm, svdpp: the average user (or item) stands in for the unknown one. */
+        const float *p = u >= 0 ? m->P + (size_t)u * m->stride : m->mean_user;
+        const float *q = i >= 0 ? m->Q + (size_t)i * m->stride : m->mean_item;
+        float z = m->offset + (u >= 0 ? m->bu[u] : m->mean_bu) + (i >= 0 ? m->bi[i] : m->mean_bi) +
+                  fl_mf_dot(p, q, m->n_factors);
+        return fl_model_clip(m, z);
+    }
     float z = m->offset;
     if (u >= 0) z += m->bu[u];
     if (i >= 0) z += m->bi[i];

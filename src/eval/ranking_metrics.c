@@ -82,7 +82,7 @@ static void score_user(const fl_model *m, uint32_t u, float *scores) {
     const int squash = fl_model_squashes(&m->params);
     for (uint32_t i = 0; i < m->n_items; i++) {
         float z = fl_mf_dot(p, m->Q + (size_t)i * m->stride, k);
-        if (m->kind == FL_MODEL_BIASED) z += m->offset + m->bu[u] + m->bi[i];
+        if (fl_kind_mf_biased(m->kind)) z += m->offset + m->bu[u] + m->bi[i];
         scores[i] = squash ? fl_squash(&m->params, z) : z;
     }
 }

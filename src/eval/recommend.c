@@ -121,7 +121,7 @@ typedef struct search {
  * same order, so the same bits), before the clip. */
 static inline float exact_raw(const fl_model *m, const float *p, float user_part, uint32_t i) {
     float z = fl_mf_dot(p, m->Q + (size_t)i * m->stride, m->n_factors);
-    if (m->kind == FL_MODEL_BIASED) z += user_part + m->bi[i];
+    if (fl_kind_mf_biased(m->kind)) z += user_part + m->bi[i];
     return fl_squash(&m->params, z);
 }
 
@@ -210,7 +210,7 @@ static fl_status run_search(const fl_model *m, uint32_t u, const float *p, float
                             size_t n, fl_scored *out, size_t *n_out, fl_error *err) {
     *n_out = 0;
     if (n == 0) return FL_OK;
-    search sr = {m, u, p, m->kind == FL_MODEL_BIASED ? m->offset + bias : 0.0f,
+    search sr = {m, u, p, fl_kind_mf_biased(m->kind) ? m->offset + bias : 0.0f,
                  exclude, n_exclude, NULL, 1, NULL};
     /* The index pays when the list is a small share of the catalogue: its
      * candidates number about n (1 + ln(N/n)), all scored exactly. */
@@ -321,7 +321,7 @@ fl_status fl_recommend_folded_with(const fl_model *m, const float *factors, floa
     qsort(rated, n_known, sizeof *rated, by_index);
     /* The search scores as fl_folded_score does (the same sums in the same
      * order); a dot model has no bias. */
-    st = run_search(m, 0, factors, m->kind == FL_MODEL_BIASED ? bias : 0.0f, rated, n_known, o, n,
+    st = run_search(m, 0, factors, fl_kind_mf_biased(m->kind) ? bias : 0.0f, rated, n_known, o, n,
                     out, n_out, err);
     free(rated);
     return st;

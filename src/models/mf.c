@@ -8,7 +8,7 @@
 
 float fl_mf_score(const fl_model *m, uint32_t u, uint32_t i) {
     float z = fl_mf_dot(m->P + (size_t)u * m->stride, m->Q + (size_t)i * m->stride, m->n_factors);
-    if (m->kind == FL_MODEL_BIASED) z += m->offset + m->bu[u] + m->bi[i];
+    if (fl_kind_mf_biased(m->kind)) z += m->offset + m->bu[u] + m->bi[i];
     return z;
 }
 
@@ -37,7 +37,7 @@ float fl_mf_grad(const fl_model *m, uint32_t u, uint32_t i, float r, float *gP, 
         J += lu * p[f] * p[f] + li * q[f] * q[f];
     }
     *gbu = *gbi = 0.0f;
-    if (m->kind == FL_MODEL_BIASED) {
+    if (fl_kind_mf_biased(m->kind)) {
         float bu = hp->reg_bias / nu, bi = hp->reg_bias / ni;
         *gbu = dz + 2.0f * bu * m->bu[u];
         *gbi = dz + 2.0f * bi * m->bi[i];

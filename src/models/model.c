@@ -106,6 +106,9 @@ void fl_model_free(fl_model *m) {
     }
     free(m->item_mean_heap);
     free(m->history);
+    fl_idmap_free(m->uf_names);
+    free(m->uf_P), free(m->uf_b);
+    free(m->mean_user), free(m->mean_item);
     fl_idmap_free(m->user_ids);
     fl_idmap_free(m->item_ids);
     free(m);
@@ -219,4 +222,44 @@ void fl_model_get_info(const fl_model *m, fl_model_info *o) {
     o->train_seconds = m->train_seconds;
     memcpy(o->source, m->source, sizeof o->source);
     memcpy(o->created, m->created, sizeof o->created);
+}
+
+int fl_model_n_groups(const fl_model *m) { return m->n_groups; }
+const char *fl_model_group(const fl_model *m, int g, int *side, uint32_t *n_features) {
+    if (g < 0 || g >= m->n_groups) return NULL;
+    if (side) *side = m->group_side[g];
+    if (n_features) *n_features = m->group_size[g];
+    return m->group_name[g];
+}
+void fl_model_feature_rows(const fl_model *m, int side, uint32_t *without, uint32_t *unused) {
+    int s = side ? 1 : 0;
+    *without = m->n_without[s], *unused = m->n_unused[s];
+}
+
+fl_status fl_model_set_means(fl_model *m, fl_error *err) {
+    if (!fl_kind_fm(m->kind)) return FL_OK;
+    const uint32_t k = m->n_factors;
+    double *acc = calloc(2 * (size_t)k + 1, sizeof *acc);
+    free(m->mean_user), free(m->mean_item);
+    m->mean_user = malloc(((size_t)k + 1) * sizeof *m->mean_user);
+    m->mean_item = malloc(((size_t)k + 1) * sizeof *m->mean_item);
+    if (!acc || !m->mean_user || !m->mean_item) {
+        free(acc);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the model's average rows");
+    }
+    double bu = 0.0, bi = 0.0;
+    for (uint32_t u = 0; u < m->n_users; u++) {
+        for (uint32_t f = 0; f < k; f++) acc[f] += m->P[(size_t)u * m->stride + f];
+        bu += m->bu[u];
+    }
+    for (uint32_t i = 0; i < m->n_items; i++) {
+        for (uint32_t f = 0; f < k; f++) acc[k + f] += m->Q[(size_t)i * m->stride + f];
+        bi += m->bi[i];
+    }
+    const double nu = m->n_users ? m->n_users : 1, ni = m->n_items ? m->n_items : 1;
+    for (uint32_t f = 0; f < k; f++)
+        m->mean_user[f] = (float)(acc[f] / nu), m->mean_item[f] = (float)(acc[k + f] / ni);
+    m->mean_bu = (float)(bu / nu), m->mean_bi = (float)(bi / ni);
+    free(acc);
+    return FL_OK;
 }

@@ -12,6 +12,8 @@
 
 #include <math.h>
 
+#define FL_MAX_MODEL_GROUPS 32
+
 typedef struct fl_dense {
     int n_in, n_out;
     float *w;                /* [n_out][n_in] row-major */
@@ -57,16 +59,49 @@ struct fl_model {
     void *block;             /* malloc'd parameters, or NULL */
     fl_file_map map;         /* the model file, when loaded from one */
     int counts_mapped;       /* seen_start, seen_items, item_count point into map */
+    /* fm and svdpp: the feature groups it was trained with (fl_model_group),
+     * and per side (0 users, 1 items) the ids without a features row and
+     * the rows whose id had no training rating. */
+    int n_groups;
+    char group_name[FL_MAX_MODEL_GROUPS][48];
+    int group_side[FL_MAX_MODEL_GROUPS];
+    uint32_t group_size[FL_MAX_MODEL_GROUPS];
+    uint32_t n_without[2], n_unused[2];
+    /* fm and svdpp: a new user from user side features alone. Row 0 is the
+     * user-id group's prior mean (every new user has it), row 1 + j the
+     * user feature named uf_names[j]: its averaged vector in the model's
+     * item basis (uf_P, n_factors floats a row) and its linear weight. A new
+     * user is the sum of its rows, weighted by the features' values. NULL
+     * for other kinds and for files written without them. Heap-owned. */
+    fl_idmap *uf_names;
+    float *uf_P, *uf_b;
+    /* fm and svdpp: the average training user's and item's rows and biases
+     * (heap; NULL for other kinds). An fm user's vector carries what a
+     * biased model puts in its bias (the implicit group's sum, say), so an
+     * unknown id is predicted as the average one (fl_predict_fallback), and
+     * fold-in shrinks towards the average user rather than towards zero. */
+    float *mean_user, *mean_item;
+    float mean_bu, mean_bi;
     void *owned[4];          /* other heap arrays to free */
     /* The compact scan copy of the item side (models/scan_index.h), built
      * when a model is loaded, or NULL: top-n searches use it when present. */
     struct fl_scan_index *scan;
 };
 
+/* Kinds that predict offset + bu[u] + bi[i] + <P[u], Q[i]>: biased, and fm
+ * and svdpp, whose rows are the per-user and per-item sums of their feature
+ * vectors (train/mcmc.c). */
+static inline int fl_kind_mf_biased(fl_model_kind k) {
+    return k == FL_MODEL_BIASED || k == FL_MODEL_FM || k == FL_MODEL_SVDPP;
+}
+
 /* Kinds with a user and an item bias (the implicit kinds have none). */
 static inline int fl_kind_has_bias(fl_model_kind k) {
-    return k == FL_MODEL_BIASED || k == FL_MODEL_NN;
+    return fl_kind_mf_biased(k) || k == FL_MODEL_NN;
 }
+
+/* The kinds trained by sampling over feature groups (train/mcmc.c). */
+static inline int fl_kind_fm(fl_model_kind k) { return k == FL_MODEL_FM || k == FL_MODEL_SVDPP; }
 
 /* True if predictions are squashed into (y_lo, y_hi). */
 static inline int fl_model_squashes(const fl_params *p) { return p->y_lo < p->y_hi; }
@@ -80,6 +115,9 @@ size_t fl_model_param_floats(const fl_params *p, uint32_t n_users, uint32_t n_it
                              uint32_t stride);
 /* Carves the parameter block into P, Q, bu, bi and the dense layers. */
 void fl_model_carve(fl_model *m, float *block);
+/* fm and svdpp: sets mean_user, mean_item, mean_bu and mean_bi from the
+ * model's rows (a no-op for other kinds). */
+fl_status fl_model_set_means(fl_model *m, fl_error *err);
 /* Records per-user seen items and per-item counts from training data. */
 fl_status fl_model_set_seen(fl_model *m, const fl_dataset *train, fl_error *err);
 /* Only the counts (seen_start, item_count, n_train); seen_items stays NULL

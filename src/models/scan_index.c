@@ -12,7 +12,7 @@
 int fl_scan_index_applies(const fl_model *m, uint32_t min_items) {
     return m->kind != FL_MODEL_NN && !fl_model_squashes(&m->params) && m->n_items >= min_items &&
            m->n_items > 0 && m->n_factors >= 1 && m->n_factors <= FL_SCAN_INDEX_MAX_FACTORS &&
-           (m->kind != FL_MODEL_BIASED || m->bi);
+           (!fl_kind_mf_biased(m->kind) || m->bi);
 }
 
 /* v rounded up to a float (never below v). */
@@ -41,7 +41,7 @@ fl_status fl_scan_index_attach(fl_model *m, uint32_t min_items, fl_error *err) {
     x->n_items = m->n_items;
     x->n_factors = m->n_factors;
     x->groups = (int)((m->n_factors + 3) / 4);
-    x->has_bias = m->kind == FL_MODEL_BIASED;
+    x->has_bias = fl_kind_mf_biased(m->kind);
     x->block_bytes = fl_qscan_block_bytes(x->groups, x->has_bias);
     x->n_blocks = ((size_t)m->n_items + FL_QSCAN_BLOCK - 1) / FL_QSCAN_BLOCK;
     x->bytes = x->n_blocks * x->block_bytes; /* a multiple of 64 */

@@ -62,7 +62,8 @@ static int lib_error(serve_reply *out, const fl_error *err) {
 static int has_biases(const fl_model *m) {
     fl_model_info info;
     fl_model_get_info(m, &info);
-    return info.kind == FL_MODEL_BIASED || info.kind == FL_MODEL_NN;
+    return info.kind == FL_MODEL_BIASED || info.kind == FL_MODEL_NN || info.kind == FL_MODEL_FM ||
+           info.kind == FL_MODEL_SVDPP;
 }
 
 /* ials and bpr score preferences for ranking, not ratings. */

@@ -16,6 +16,13 @@
 #define BPR_LR 0.02f
 #define BPR_REG 0.02f
 #define BPR_EPOCHS 100
+/* fm and svdpp (mcmc): docs/defaults.md. */
+#define FM_FACTORS 16
+#define FM_SAMPLES 200
+#define FM_BURN_IN 20
+#define FM_RANK 256
+#define FM_ALS_REG 30.0f      /* plain L2 per feature vector (libFM's ALS), not sqrt(n)-weighted */
+#define FM_ALS_REG_BIAS 10.0f
 
 /* What depends on the solver alone: its step size, penalties and epochs. */
 static void solver_defaults(fl_params *p, fl_solver solver) {
@@ -40,6 +47,14 @@ static void solver_defaults(fl_params *p, fl_solver solver) {
         p->reg_bias = 0.5f;
         p->epochs = 10;
         break;
+    case FL_SOLVER_MCMC:
+        /* Sampling tunes no step or penalty; reg_* serve fold-in only (the
+         * ridge towards the average user, docs/defaults.md). */
+        p->lr = 0.0f;
+        p->reg_factors = 40.0f;
+        p->reg_bias = 4.0f;
+        p->epochs = FM_SAMPLES;
+        break;
     }
 }
 
@@ -56,9 +71,10 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
     p->alpha = 0.0f;
     p->positive_min = -FLT_MAX;
     if (solver == FL_SOLVER_DEFAULT)
-        solver = kind == FL_MODEL_NN     ? FL_SOLVER_ADAM
-                 : kind == FL_MODEL_IALS ? FL_SOLVER_ALS
-                                         : FL_SOLVER_SGD;
+        solver = kind == FL_MODEL_NN                                ? FL_SOLVER_ADAM
+                 : kind == FL_MODEL_IALS                            ? FL_SOLVER_ALS
+                 : kind == FL_MODEL_FM || kind == FL_MODEL_SVDPP ? FL_SOLVER_MCMC
+                                                                    : FL_SOLVER_SGD;
     solver_defaults(p, solver);
     /* The implicit kinds have one solver each and their own scales: see
      * docs/defaults.md for how these were chosen. */
@@ -76,6 +92,15 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
         p->epochs = BPR_EPOCHS;
         p->reg_bias = 0.0f;
         p->init_std = 0.1f;
+    }
+    p->burn_in = FM_BURN_IN;
+    p->ensemble_rank = FM_RANK;
+    p->implicit = 0;
+    if (kind == FL_MODEL_FM || kind == FL_MODEL_SVDPP) {
+        p->n_factors = FM_FACTORS;
+        p->init_std = 0.1f;
+        if (kind == FL_MODEL_SVDPP) p->implicit = FL_IMPLICIT_USER_ITEMS;
+        if (solver == FL_SOLVER_ALS) p->reg_factors = FM_ALS_REG, p->reg_bias = FM_ALS_REG_BIAS;
     }
     if (kind == FL_MODEL_NN) {
         p->n_layers = 2;
@@ -97,13 +122,29 @@ void fl_params_default_solver(fl_params *p, fl_solver solver) { solver_defaults(
 int fl_model_kind_implicit(fl_model_kind k) { return k == FL_MODEL_IALS || k == FL_MODEL_BPR; }
 
 const char *fl_params_check(const fl_params *p) {
-    if (p->kind < FL_MODEL_DOT || p->kind > FL_MODEL_BPR)
-        return "model must be dot, biased, nn, ials or bpr";
-    if (p->solver < FL_SOLVER_SGD || p->solver > FL_SOLVER_ALS)
-        return "solver must be sgd, adam or als";
+    if (p->kind < FL_MODEL_DOT || p->kind > FL_MODEL_SVDPP)
+        return "model must be dot, biased, nn, ials, bpr, fm or svdpp";
+    if (p->solver < FL_SOLVER_SGD || p->solver > FL_SOLVER_MCMC)
+        return "solver must be sgd, adam, als or mcmc";
+    const int fm = p->kind == FL_MODEL_FM || p->kind == FL_MODEL_SVDPP;
+    if (fm && p->solver != FL_SOLVER_MCMC && p->solver != FL_SOLVER_ALS)
+        return "fm and svdpp train with --solver mcmc or als (sgd is not built yet)";
+    if (!fm && p->solver == FL_SOLVER_MCMC) return "--solver mcmc trains fm and svdpp models only";
+    if (fm) {
+        if (p->y_lo < p->y_hi || p->y_auto) return "fm and svdpp take no --y-range";
+        if (p->valid_fraction > 0.0)
+            return "fm and svdpp take no --valid: sampling has no step or penalty to stop early";
+        if (p->burn_in < 0 || (p->solver == FL_SOLVER_MCMC && p->burn_in >= p->epochs))
+            return "burn-in must be at least 0 and below the number of samples (--epochs)";
+        if (p->ensemble_rank < 1 || p->ensemble_rank > 4096)
+            return "ensemble-rank must be between 1 and 4096";
+        if (p->implicit < 0 || p->implicit > (FL_IMPLICIT_USER_ITEMS | FL_IMPLICIT_ITEM_USERS))
+            return "implicit must be a combination of FL_IMPLICIT_USER_ITEMS and FL_IMPLICIT_ITEM_USERS";
+    }
     if (p->n_factors < 1 || p->n_factors > 4096) return "factors must be between 1 and 4096";
     if (p->epochs < 1 || p->epochs > 100000) return "epochs must be between 1 and 100000";
-    if (!(p->lr >= 0.0f) || !isfinite(p->lr) || (p->solver != FL_SOLVER_ALS && p->lr == 0.0f))
+    if (!(p->lr >= 0.0f) || !isfinite(p->lr) ||
+        (p->solver != FL_SOLVER_ALS && p->solver != FL_SOLVER_MCMC && p->lr == 0.0f))
         return "learning rate must be a positive number";
     if (!(p->reg_factors >= 0.0f) || !isfinite(p->reg_factors) || !(p->reg_bias >= 0.0f) ||
         !isfinite(p->reg_bias))
@@ -142,23 +183,23 @@ const char *fl_params_check(const fl_params *p) {
 }
 
 const char *fl_model_kind_name(fl_model_kind k) {
-    static const char *names[] = {"dot", "biased", "nn", "ials", "bpr"};
-    return (k >= FL_MODEL_DOT && k <= FL_MODEL_BPR) ? names[k] : "?";
+    static const char *names[] = {"dot", "biased", "nn", "ials", "bpr", "fm", "svdpp"};
+    return (k >= FL_MODEL_DOT && k <= FL_MODEL_SVDPP) ? names[k] : "?";
 }
 
 const char *fl_solver_name(fl_solver s) {
-    static const char *names[] = {"sgd", "adam", "als"};
-    return (s >= FL_SOLVER_SGD && s <= FL_SOLVER_ALS) ? names[s] : "?";
+    static const char *names[] = {"sgd", "adam", "als", "mcmc"};
+    return (s >= FL_SOLVER_SGD && s <= FL_SOLVER_MCMC) ? names[s] : "?";
 }
 
 int fl_model_kind_parse(const char *s, fl_model_kind *out) {
-    for (int k = FL_MODEL_DOT; k <= FL_MODEL_BPR; k++)
+    for (int k = FL_MODEL_DOT; k <= FL_MODEL_SVDPP; k++)
         if (strcmp(s, fl_model_kind_name((fl_model_kind)k)) == 0) return *out = (fl_model_kind)k, 1;
     return 0;
 }
 
 int fl_solver_parse(const char *s, fl_solver *out) {
-    for (int k = FL_SOLVER_SGD; k <= FL_SOLVER_ALS; k++)
+    for (int k = FL_SOLVER_SGD; k <= FL_SOLVER_MCMC; k++)
         if (strcmp(s, fl_solver_name((fl_solver)k)) == 0) return *out = (fl_solver)k, 1;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "models/nn.h"
 #include "models/regularizer.h"
 #include "train/compact.h"
+#include "train/mcmc.h"
 #include "train/trainer.h"
 
 #include <float.h>
@@ -41,6 +42,7 @@ static const fl_solver_ops *solver_ops(fl_model_kind kind, fl_solver s) {
     case FL_SOLVER_SGD: return &fl_sgd_ops;
     case FL_SOLVER_ADAM: return &fl_adam_ops;
     case FL_SOLVER_ALS: return &fl_als_ops;
+    case FL_SOLVER_MCMC: return NULL; /* fm, svdpp: mcmc.c runs its own loop */
     }
     return NULL;
 }
@@ -200,12 +202,22 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
         model += w * 4;
     }
     double solver = 0;
-    switch (p->solver) {
+    switch (fl_kind_fm(p->kind) ? FL_SOLVER_MCMC : p->solver) {
     case FL_SOLVER_SGD: solver = rows * stride * 4 + rows * 24 + (consumed ? 0 : n * 12); break;
     case FL_SOLVER_ADAM: solver = 3 * rows * stride * 4 + rows * 32 + n * 4; break;
     case FL_SOLVER_ALS:
         solver = n * (consumed ? 4 : 12) + rows * 16;
         break; /* rows.h; by user = the seen lists */
+    case FL_SOLVER_MCMC: {
+        /* Ratings by user and by item with residuals; parameters, sums and
+         * hyper-parameters per side; the sketch (Y, W of 2r + 1, omega, psi);
+         * the implicit groups' lists. The model: rows of ensemble_rank. */
+        const double r = p->ensemble_rank, k1 = p->n_factors + 1;
+        solver = n * 40 + rows * k1 * 8 * 4 + rows * r * (8 * 3 + 4 * 3);
+        if (p->implicit) solver += n * 2 * 12 + rows * k1 * 8;
+        model = rows * r * 4 + rows * 8 + nu * 8 + n * 4;
+        break;
+    }
     }
     return model + solver;
 }
@@ -372,12 +384,33 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
     return FL_OK;
 }
 
+/* fm and svdpp: the sampler runs its own loop over samples (mcmc.c). */
+static fl_status train_fm(run *r, const fl_dataset *train, const fl_dataset *test,
+                          const fl_params *p, const fl_features *uf, const fl_features *itf,
+                          fl_model **out, fl_train_result *res, fl_error *err) {
+    int n_threads = p->n_threads ? p->n_threads : fl_cpu_count();
+    if (n_threads > 1024) n_threads = 1024;
+    fl_trainer *t = &r->t;
+    t->pool = fl_pool_new(n_threads);
+    if (!t->pool)
+        return fl_fail(err, FL_ERR_OTHER, "cannot start %d training thread%s", n_threads,
+                       n_threads == 1 ? "" : "s");
+    fl_params q = *p;
+    q.n_threads = fl_pool_threads(t->pool);
+    return fl_mcmc_train(t->train, train->source, test, &q, uf, itf, t->hooks, t->pool, out, res,
+                         err);
+}
+
 static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, const fl_dataset *test,
-                       const fl_params *p, const fl_train_hooks *hooks, fl_model **out,
+                       const fl_params *p, const fl_features *uf, const fl_features *itf,
+                       const fl_train_hooks *hooks, fl_model **out,
                        fl_train_result *result, fl_error *err) {
     *out = NULL;
     const char *bad = fl_params_check(p);
     if (bad) return fl_fail(err, FL_ERR_USAGE, "%s", bad);
+    if ((uf || itf) && p->kind != FL_MODEL_FM)
+        return fl_fail(err, FL_ERR_USAGE, "side features need an fm model (--model fm), not %s",
+                       fl_model_kind_name(p->kind));
     if (!train || train->n_ratings == 0)
         return fl_fail(err, FL_ERR_DATA, "%s: no ratings to train on",
                        train ? train->source : "training set");
@@ -399,6 +432,17 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
                                             fl_idmap_size(t->train->item_ids),
                                             (double)t->train->n_ratings, consumed),
                              "training", err);
+    }
+    if (st == FL_OK && fl_kind_fm(p->kind)) {
+        fl_model *m = NULL;
+        st = train_fm(&r, train, test, p, uf, itf, &m, &res, err);
+        run_free(&r);
+        if (st != FL_OK) return st;
+        res.seconds = now_seconds() - t0;
+        m->train_seconds = res.seconds;
+        if (result) *result = res;
+        *out = m;
+        return FL_OK;
     }
     if (st == FL_OK) st = new_model(t->train, train, p, &t->rng, &t->m, err);
     if (st == FL_OK) {
@@ -436,13 +480,20 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
 fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
                    const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                    fl_error *err) {
-    return train_run(train, NULL, test, p, hooks, out, result, err);
+    return train_run(train, NULL, test, p, NULL, NULL, hooks, out, result, err);
+}
+
+fl_status fl_train_features(const fl_dataset *train, const fl_dataset *test, const fl_params *p,
+                            const fl_features *user_features, const fl_features *item_features,
+                            const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
+                            fl_error *err) {
+    return train_run(train, NULL, test, p, user_features, item_features, hooks, out, result, err);
 }
 
 fl_status fl_train_owned(fl_dataset *d, const fl_dataset *test, const fl_params *p,
                          const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                          fl_error *err) {
-    fl_status st = train_run(d, d, test, p, hooks, out, result, err);
+    fl_status st = train_run(d, d, test, p, NULL, NULL, hooks, out, result, err);
     /* Whatever the solver did with them, the ratings are given up. */
     free(d->users), free(d->items), free(d->ratings), free(d->times);
     d->users = d->items = NULL, d->ratings = NULL, d->times = NULL, d->capacity = 0;
@@ -457,6 +508,8 @@ fl_status fl_train_continue(fl_model *m, const fl_dataset *learn, const fl_datas
     if (bad) return fl_fail(err, FL_ERR_USAGE, "%s", bad);
     if (p->valid_fraction > 0.0)
         return fl_fail(err, FL_ERR_USAGE, "continued training takes no validation split");
+    if (fl_kind_fm(p->kind))
+        return fl_fail(err, FL_ERR_USAGE, "fm and svdpp models cannot be trained further");
     if (fl_idmap_size(learn->user_ids) != m->n_users || fl_idmap_size(learn->item_ids) != m->n_items)
         return fl_fail(err, FL_ERR_USAGE, "the ratings' id maps do not match the model's");
     run r;
