@@ -24,7 +24,8 @@ typedef struct fl_fold_in_prior {
  * s2 the training objective per rating (data MSE + penalty) of the epoch
  * the model kept. A model without a history (a file written before it was
  * kept) gets its own training regulariser for a user with n_used ratings,
- * reg_factors sqrt(n_used) and reg_bias, as fold-in had before. */
+ * reg_factors sqrt(n_used) and reg_bias, as fold-in had before; so do fm
+ * and svdpp models, always (their parameters carry fold-in strengths). */
 #define FL_FOLD_IN_PRIOR_USERS 4096
 void fl_fold_in_prior_get(const fl_model *m, size_t n_used, fl_fold_in_prior *out);
 
