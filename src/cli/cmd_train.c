@@ -356,6 +356,10 @@ static int train_main(int argc, char **argv) {
         train = all, all = NULL;
     }
     if (st != FL_OK) rc = cli_fail(&err);
+    /* A split copied what it needs (ids included): the whole set would only
+     * add its size to training's peak. */
+    fl_dataset_free(all);
+    all = NULL;
     run_out r;
     if (rc == 0) {
         cli_epoch_log log;

@@ -35,6 +35,7 @@ int cli_load_ratings_shown(const char *path, const fl_read_opts *o, int show, fl
         const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         snprintf(label, sizeof label, "reading %s", strcmp(path, "-") ? name : "standard input");
         cli_progress_start(&bar, label, "B");
+        cli_progress_show(&bar, label); /* at once: the bar itself waits for a rate */
         shown.progress = reading, shown.progress_ctx = &bar;
     }
     fl_status st = fl_dataset_read(path, &shown, out, &err);
