@@ -14,6 +14,7 @@
 #include "train/compact.h"
 #include "train/trainer.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +83,14 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
             d->w[j] = (float)((2.0 * fl_rng_uniform(rng) - 1.0) * a);
         for (int o = 0; o < d->n_out; o++) d->b[o] = 0.0f;
     }
+}
+
+/* How many numbers init_params draws: two per normal (each factor), one per
+ * uniform (each dense weight). */
+static uint64_t init_draws(const fl_model *m) {
+    uint64_t n = 2 * (uint64_t)m->n_factors * ((uint64_t)m->n_users + m->n_items);
+    for (int l = 0; l < m->n_dense; l++) n += (uint64_t)m->dense[l].n_in * m->dense[l].n_out;
+    return n;
 }
 
 typedef struct run {
@@ -207,7 +216,7 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
     }
     double solver = 0;
     switch (p->solver) {
-    case FL_SOLVER_SGD: solver = rows * stride * 4 + rows * 24 + (consumed ? 0 : n * 12); break;
+    case FL_SOLVER_SGD: solver = rows * 24 + (consumed ? 0 : n * 12); break; /* works on the model's rows */
     case FL_SOLVER_ADAM: solver = 3 * rows * stride * 4 + rows * 32 + n * 4; break;
     case FL_SOLVER_ALS:
         solver = n * (consumed ? 4 : 12) + rows * 16;
@@ -442,6 +451,7 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
     fl_rng_seed(&t->rng, p->seed);
     fl_train_result res;
     memset(&res, 0, sizeof res);
+    fl_rng layout_rng, after_init;
     fl_status st = prepare_data(&r, train, p, &t->train, err);
     if (st == FL_OK) {
         int consumed = t->train == r.owned_learn || t->train == r.owned_split_train ||
@@ -462,14 +472,20 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
         /* From here on everyone uses the resolved parameters the model holds. */
         r.params = t->m->params;
         t->p = &r.params;
-        /* The layout draws from a stream of its own, so the starting factors
-         * are the seed's first draws, as they were when written before it. */
-        fl_rng layout_rng;
-        fl_rng_seed(&layout_rng, p->seed ^ 0x6a09e667f3bcc909ull);
+        /* The layout is built before the starting factors are written, but
+         * drawn after them in the seed's stream as it always was: from a copy
+         * of the generator moved past init_params's draws (35M steps, a few
+         * tens of ms, at 550k rows x k=32), so a seed gives the same model. */
+        layout_rng = t->rng;
+        for (uint64_t k = init_draws(t->m); k > 0; k--) fl_rng_next(&layout_rng);
+        after_init = layout_rng;
         st = start_layout(&r, &layout_rng, err);
     }
     if (st == FL_OK) {
         init_params(t->m, t->p, t->m->global_mean, &t->rng);
+        assert(memcmp(&t->rng, &after_init, sizeof after_init) == 0 && "init_draws is init_params's count");
+        (void)after_init; /* (the check is gone under NDEBUG) */
+        t->rng = layout_rng; /* on from where the layout left it */
         st = start_state(&r, err);
     }
     if (st == FL_OK) fl_trainer_phase(t, "preparing", r.prepare_units, r.prepare_units);
