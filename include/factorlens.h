@@ -143,6 +143,12 @@ typedef struct fl_read_opts {
     float scale_lo;      /* accepted rating range; lo > hi means any finite value */
     float scale_hi;
     fl_dup_policy duplicates;
+    /* Called every few MiB while fl_dataset_read reads, with the bytes of the
+     * file read so far (of a gzip file: compressed bytes) and its size (0
+     * when unknown: standard input, a pipe); nonzero stops reading with
+     * FL_ERR_CANCELLED. NULL (the default): none. */
+    int (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
 } fl_read_opts;
 
 FL_API void fl_read_opts_default(fl_read_opts *o);
@@ -381,6 +387,14 @@ typedef struct fl_train_hooks {
     /* Called after each epoch. Return nonzero to stop after this epoch. */
     int (*epoch_end)(void *ctx, const fl_epoch_report *r);
     void *ctx;
+    /* Called on the same thread for the work around the epochs, which takes
+     * seconds on tens of millions of ratings: phase "preparing" (before the
+     * first epoch: laying the ratings out for the solver, starting the
+     * model) and "finishing" (after the last: listing each user's items),
+     * with done/total work units of that phase (total is fixed within a
+     * phase; done reaches it at the phase's end). Return nonzero to cancel.
+     * NULL: none. */
+    int (*phase)(void *ctx, const char *phase, size_t done, size_t total);
 } fl_train_hooks;
 
 /* Summary of a finished training run. */

@@ -36,7 +36,7 @@ static void test_every_rating_once(void **state) {
     fl_rng_seed(&rng, 1);
     fl_grid g;
     fl_error err;
-    assert_int_equal(fl_grid_build(d, 0, 8, &rng, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, 8, &rng, NULL, &g, &err), FL_OK);
     assert_int_equal(g.n, d->n_ratings);
     assert_int_equal(g.start[0], 0);
     assert_int_equal(g.start[64], d->n_ratings);
@@ -65,7 +65,7 @@ static void test_strata_disjoint(void **state) {
     fl_grid g;
     fl_error err;
     const int nb = 8;
-    assert_int_equal(fl_grid_build(d, 0, nb, &rng, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, &rng, NULL, &g, &err), FL_OK);
     /* Row and column ranges of each block, from the positions it holds. */
     int *in_stratum = calloc((size_t)nb * nb, sizeof *in_stratum);
     for (int s = 0; s < nb; s++) {
@@ -240,8 +240,8 @@ static void test_tiles(void **state) {
     fl_grid g, t;
     fl_error err;
     const int nb = 4, tiles = 3;
-    assert_int_equal(fl_grid_build(d, 0, nb, &r1, &g, &err), FL_OK);
-    assert_int_equal(fl_grid_build(d, 0, nb, &r2, &t, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, &r1, NULL, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, &r2, NULL, &t, &err), FL_OK);
     assert_int_equal(fl_grid_tile(&t, 1, &err), FL_OK); /* 1: unchanged */
     assert_memory_equal(t.u, g.u, g.n * sizeof *g.u);
     assert_int_equal(fl_grid_tile(&t, tiles, &err), FL_OK);

@@ -387,6 +387,33 @@ static void test_duplicates(void **state) {
     assert_float_equal(rating_of(d, "7", "42"), 1.0f, 0);
     fl_dataset_free(d);
     free(big);
+    /* each user's ratings together (no permutation needed): the lines are
+     * still named right past a header, blank lines and a skipped line */
+    const char *grouped = "user,item,rating\n1,1,4\n\n1,2,3\n2,5,1\n2,6,2\n\n2,5,3\n3,1,1\n";
+    fl_read_opts_default(&o);
+    expect_fail(grouped, &o, FL_ERR_DATA, "mem.txt:8:", "first at line 5", "user '2'", "item '5'",
+                NULL);
+    o.skip_bad = 1;
+    expect_fail("1,1,4\n2,5,1\n2,oops\n2,6,2\n2,5,2\n", &o, FL_ERR_DATA, "mem.txt:5:",
+                "first at line 2", NULL);
+    o.skip_bad = 0;
+    o.duplicates = FL_DUP_LAST;
+    d = parse_opts(grouped, &o);
+    assert_int_equal(d->n_ratings, 5);
+    assert_float_equal(rating_of(d, "2", "5"), 3.0f, 0);
+    fl_dataset_free(d);
+}
+
+typedef struct read_progress {
+    int calls, stop_at;
+    uint64_t last, total;
+} read_progress;
+
+static int on_read(void *ctx, uint64_t done, uint64_t total) {
+    read_progress *r = ctx;
+    assert_true(done >= r->last);
+    r->last = done, r->total = total;
+    return ++r->calls == r->stop_at;
 }
 
 static void test_big_ids(void **state) {
@@ -511,6 +538,34 @@ static void test_big_file(void **state) {
     for (size_t k = 0; k < d->n_ratings; k++)
         if (d->times[k] != 1000000u + k) fail_msg("time of rating %zu is %u", k, d->times[k]);
     fl_dataset_free(d);
+    /* the progress hook sees the bytes read grow to the file's size, and
+     * stops the reading when it returns nonzero */
+    read_progress rp = {0};
+    o.progress = on_read, o.progress_ctx = &rp;
+    assert_int_equal(fl_dataset_read(tmp_path("big.csv"), &o, &d, &err), FL_OK);
+    fl_dataset_free(d);
+    assert_true(rp.calls > 1);
+    assert_int_equal(rp.total, (uint64_t)sb.st_size);
+    assert_int_equal(rp.last, (uint64_t)sb.st_size);
+    rp = (read_progress){.stop_at = 2};
+    d = NULL;
+    assert_int_equal(fl_dataset_read(tmp_path("big.csv"), &o, &d, &err), FL_ERR_CANCELLED);
+    assert_null(d);
+    o.progress = NULL;
+    /* a line longer than the first buffer (1 MiB) but within the limit */
+    f = fopen(tmp_path("big.csv"), "wb");
+    assert_non_null(f);
+    fprintf(f, "1,1,4\n1,2,3,");
+    for (int k = 0; k < (3 << 20) / 64; k++)
+        fputs("1111111111111111111111111111111111111111111111111111111111111111", f);
+    fputs("\n2,1,5\n", f);
+    assert_int_equal(fclose(f), 0);
+    o.keep_times = 0;
+    if (fl_dataset_read(tmp_path("big.csv"), &o, &d, &err) != FL_OK) fail_msg("%s", err.msg);
+    assert_int_equal(d->n_ratings, 3);
+    assert_float_equal(rating_of(d, "2", "1"), 5.0f, 0);
+    fl_dataset_free(d);
+    o.keep_times = 1;
     /* one line longer than the buffer is refused with its line number */
     f = fopen(tmp_path("big.csv"), "wb");
     assert_non_null(f);

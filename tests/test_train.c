@@ -181,6 +181,58 @@ static void test_cancel(void **state) {
     assert_null(m);
 }
 
+/* The phases around the epochs: each starts at 0, never goes back, ends at
+ * its total; "preparing" comes before any epoch, "finishing" after all. */
+typedef struct phases {
+    int preparing_ends, finishing_ends, epochs_seen, stop_preparing;
+    size_t last;
+} phases;
+
+static int on_phase(void *ctx, const char *phase, size_t done, size_t total) {
+    phases *ph = ctx;
+    assert_true(done <= total);
+    if (done == 0) ph->last = 0;
+    assert_true(done >= ph->last);
+    ph->last = done;
+    if (strcmp(phase, "preparing") == 0) {
+        assert_int_equal(ph->epochs_seen, 0);
+        if (ph->stop_preparing && done > 0) return 1;
+        ph->preparing_ends += done == total;
+    } else {
+        assert_string_equal(phase, "finishing");
+        assert_int_equal(ph->epochs_seen, 2);
+        ph->finishing_ends += done == total;
+    }
+    return 0;
+}
+
+static int phase_epochs(void *ctx, const fl_epoch_report *r) {
+    (void)r;
+    ((phases *)ctx)->epochs_seen++;
+    return 0;
+}
+
+static void test_phases(void **state) {
+    fixture *f = *state;
+    fl_params p;
+    fl_params_default(&p, FL_MODEL_BIASED);
+    p.epochs = 2;
+    phases ph = {0};
+    fl_train_hooks h = {.epoch_end = phase_epochs, .ctx = &ph, .phase = on_phase};
+    fl_model *m = NULL;
+    fl_error err = {0};
+    assert_int_equal(fl_train(f->train, NULL, &p, &h, &m, NULL, &err), FL_OK);
+    fl_model_free(m);
+    assert_int_equal(ph.preparing_ends, 1);
+    assert_int_equal(ph.finishing_ends, 1);
+    /* asked to stop while the ratings are laid out */
+    ph = (phases){.stop_preparing = 1};
+    m = (fl_model *)1;
+    assert_int_equal(fl_train(f->train, NULL, &p, &h, &m, NULL, &err), FL_ERR_CANCELLED);
+    assert_null(m);
+    assert_int_equal(ph.epochs_seen, 0);
+}
+
 static int count_epochs(void *ctx, const fl_epoch_report *r) {
     int *n = ctx;
     (*n)++;
@@ -393,6 +445,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_planted_model),   cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_divergence_detected),    cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_phases),
         cmocka_unit_test(test_early_stopping),         cmocka_unit_test(test_unknown_ids),
         cmocka_unit_test(test_evaluate_ranges),        cmocka_unit_test(test_recommend_and_similar),
         cmocka_unit_test(test_every_model_and_solver), cmocka_unit_test(test_params_check),

@@ -384,7 +384,7 @@ static int train_features_main(train_cfg *cp) {
     fl_dataset *all = NULL, *train = NULL, *test = NULL;
     fl_model *m = NULL;
     fl_error err = {0};
-    if ((rc = cli_load_ratings(c.ratings, &c.ro, &all))) return rc;
+    if ((rc = cli_load_ratings_shown(c.ratings, &c.ro, !c.quiet, &all))) return rc;
     if (c.folds) {
         rc = cross_validate(&c, all);
         fl_dataset_free(all);
@@ -392,7 +392,7 @@ static int train_features_main(train_cfg *cp) {
     }
     fl_status st = FL_OK;
     if (c.test) {
-        rc = cli_load_ratings(c.test, &c.ro, &test);
+        rc = cli_load_ratings_shown(c.test, &c.ro, !c.quiet, &test);
         train = all, all = NULL;
     } else if (c.holdout > 0) {
         st = fl_split_holdout(all, c.holdout, c.p.seed, &train, &test, &err);
@@ -404,13 +404,28 @@ static int train_features_main(train_cfg *cp) {
         train = all, all = NULL;
     }
     if (st != FL_OK) rc = cli_fail(&err);
+    /* A split copied what it needs (ids included): the whole set would only
+     * add its size to training's peak. */
+    fl_dataset_free(all);
+    all = NULL;
     run_out r;
     if (rc == 0) {
         cli_epoch_log log;
         cli_epoch_log_init(&log, c.json, c.quiet, test != NULL, c.p.valid_fraction > 0);
         rc = run_one(&c, train, test, &log, &m, &r);
     }
-    if (rc == 0 && c.out && fl_model_save(m, c.out, &err) != FL_OK) rc = cli_fail(&err);
+    if (rc == 0 && c.out) {
+        /* Nothing to count while the file is written, but a large model
+         * takes a moment: say what is happening. */
+        cli_progress bar;
+        cli_progress_init(&bar, !c.quiet && cli_stderr_is_tty());
+        char text[300];
+        snprintf(text, sizeof text, "saving %s", c.out);
+        cli_progress_show(&bar, text);
+        st = fl_model_save(m, c.out, &err);
+        cli_progress_clear(&bar);
+        if (st != FL_OK) rc = cli_fail(&err);
+    }
     if (rc == 0) {
         if (c.json) {
             json_t *o = summary_json(&c, &r);

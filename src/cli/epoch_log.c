@@ -54,6 +54,28 @@ static int on_progress(void *ctx, int epoch, int epochs, size_t done, size_t tot
     return cli_interrupted();
 }
 
+/* The work before the first epoch and after the last, a bar of its own. */
+static int on_phase(void *ctx, const char *phase, size_t done, size_t total) {
+    cli_epoch_log *l = ctx;
+    if (l->bar.enabled) {
+        char label[64];
+        if (l->folds)
+            snprintf(label, sizeof label, "fold %d/%d %s", l->fold, l->folds, phase);
+        else
+            snprintf(label, sizeof label, "%s", phase);
+        if (l->bar.start == 0 || strcmp(l->bar.label, label) != 0) {
+            cli_progress_start(&l->bar, label, NULL);
+            cli_progress_show(&l->bar, label);
+        }
+        cli_progress_update(&l->bar, (double)done, (double)total);
+        if (done >= total) {
+            cli_progress_clear(&l->bar);
+            l->bar.start = 0; /* the next phase or epoch starts a new bar */
+        }
+    }
+    return cli_interrupted();
+}
+
 static void print_header(cli_epoch_log *l) {
     if (!l->legend_done)
         printf("train_mse is the data loss; reg is the penalty added by regularisation (the sum is "
@@ -100,6 +122,6 @@ static int on_epoch_end(void *ctx, const fl_epoch_report *r) {
 }
 
 fl_train_hooks cli_epoch_log_hooks(cli_epoch_log *l) {
-    fl_train_hooks h = {on_progress, on_epoch_end, l};
+    fl_train_hooks h = {on_progress, on_epoch_end, l, on_phase};
     return h;
 }

@@ -3,8 +3,11 @@
  * nor are ratings far outside the range the rest of the file uses. */
 #include "cli/loaders.h"
 
+#include "cli/epoch_log.h"
 #include "cli/messages.h"
+#include "cli/progress.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,13 +24,35 @@ static void report_read(const fl_dataset *d) {
                  d->n_outside == 1 ? "it was" : "they were");
 }
 
+/* fl_read_opts.progress drawing the bar ctx; Ctrl-C stops the reading. */
+static int reading(void *ctx, uint64_t done, uint64_t total) {
+    cli_progress_update(ctx, (double)done, (double)total);
+    return cli_interrupted();
+}
+
 int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out) {
+    return cli_load_ratings_shown(path, o, 0, out);
+}
+
+int cli_load_ratings_shown(const char *path, const fl_read_opts *o, int show, fl_dataset **out) {
     fl_error err = {0};
     *out = NULL;
     /* Typed at a terminal, '-' would otherwise wait without a word. */
     if (strcmp(path, "-") == 0 && isatty(STDIN_FILENO))
         cli_note("reading ratings from standard input (the terminal); end them with Ctrl-D");
-    fl_status st = fl_dataset_read(path, o, out, &err);
+    cli_progress bar;
+    cli_progress_init(&bar, show && cli_stderr_is_tty());
+    fl_read_opts shown = *o;
+    if (bar.enabled) {
+        char label[64];
+        const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        snprintf(label, sizeof label, "reading %s", strcmp(path, "-") ? name : "standard input");
+        cli_progress_start(&bar, label, "B");
+        cli_progress_show(&bar, label); /* at once: the bar itself waits for a rate */
+        shown.progress = reading, shown.progress_ctx = &bar;
+    }
+    fl_status st = fl_dataset_read(path, &shown, out, &err);
+    cli_progress_clear(&bar);
     if (st != FL_OK) return cli_fail(&err);
     report_read(*out);
     return 0;

@@ -9,6 +9,9 @@
 int cli_load_ratings(const char *path, const fl_read_opts *o, fl_dataset **out);
 /* One user's "item,rating" lines (fl_dataset_read_user), e.g. a new user's. */
 int cli_load_user_ratings(const char *path, const fl_read_opts *o, fl_dataset **out);
+/* The same with a bar on stderr while the file is read ("reading FILE",
+ * bytes, ETA) when show is set and stderr is a terminal; Ctrl-C stops it. */
+int cli_load_ratings_shown(const char *path, const fl_read_opts *o, int show, fl_dataset **out);
 int cli_load_model(const char *path, fl_model **out);
 /* path NULL: *out = NULL and 0 (titles are optional). */
 int cli_load_items(const char *path, fl_items **out);

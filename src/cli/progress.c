@@ -56,15 +56,26 @@ void cli_progress_update(cli_progress *p, double done, double total) {
         for (int k = 0; k < BAR_WIDTH; k++) bar[k] = k < fill ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
         double eta = rate > 0 ? (total - done) / rate : 0;
-        snprintf(line, sizeof line, "%s [%s] %3.0f%%  %s %s/s  ETA %.1fs", p->label, bar,
-                 100 * frac, rate_s, p->unit, eta);
+        if (p->unit)
+            snprintf(line, sizeof line, "%s [%s] %3.0f%%  %s %s/s  ETA %.1fs", p->label, bar,
+                     100 * frac, rate_s, p->unit, eta);
+        else
+            snprintf(line, sizeof line, "%s [%s] %3.0f%%  ETA %.1fs", p->label, bar, 100 * frac,
+                     eta);
     } else {
         char done_s[32];
         human(done_s, sizeof done_s, done);
-        snprintf(line, sizeof line, "%s  %s %s  %s %s/s", p->label, done_s, p->unit, rate_s,
-                 p->unit);
+        const char *unit = p->unit ? p->unit : "";
+        snprintf(line, sizeof line, "%s  %s %s  %s %s/s", p->label, done_s, unit, rate_s, unit);
     }
     fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+void cli_progress_show(cli_progress *p, const char *text) {
+    if (!p->enabled) return;
+    fprintf(stderr, "\r%s\033[K", text);
     fflush(stderr);
     p->drawn = 1;
 }

@@ -9,7 +9,7 @@ typedef struct cli_progress {
     double start; /* when the current phase began (monotonic seconds) */
     double last_draw;
     char label[64];
-    const char *unit; /* "ratings", "B" */
+    const char *unit; /* "ratings", "B"; NULL: units of work, no rate shown */
 } cli_progress;
 
 double cli_now(void);
@@ -19,6 +19,8 @@ void cli_progress_init(cli_progress *p, int enabled);
 void cli_progress_start(cli_progress *p, const char *label, const char *unit);
 /* total <= 0: unknown, shows only the count and rate. */
 void cli_progress_update(cli_progress *p, double done, double total);
+/* Shows text alone at once (a step with nothing to count, like saving). */
+void cli_progress_show(cli_progress *p, const char *text);
 /* Erases the bar so a normal line can follow. */
 void cli_progress_clear(cli_progress *p);
 

@@ -256,7 +256,9 @@ void cli_train_help(FILE *f) {
     cli_read_options_help(f);
     fputs("\nWhile training, each epoch prints train_mse (the data loss), reg (the penalty\n"
           "added by regularisation), test and validation RMSE, learning rate and seconds.\n"
-          "On a terminal a progress bar runs on stderr. Ctrl-C stops cleanly, saving nothing.\n",
+          "On a terminal a progress bar runs on stderr while each file is read, while\n"
+          "training prepares, during every epoch, while it finishes and while the model\n"
+          "is saved. Ctrl-C stops cleanly, saving nothing.\n",
           f);
     cli_print_exit_codes(f);
 }

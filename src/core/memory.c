@@ -1,12 +1,25 @@
 /* memory.c — the machine's memory, for up-front checks (see memory.h). The
  * limit is physical RAM, or the process's address-space limit (ulimit -v)
- * when that is lower, and the message says which of the two it was. */
+ * when that is lower, and the message says which of the two it was. Also
+ * the two page-level hints large arrays use (zeroing without writing, huge
+ * pages). */
 #include "core/memory.h"
 
 #include "core/error.h"
 
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h> /* no-op macros unless run under valgrind */
+#endif
+#endif
+#ifndef VALGRIND_MAKE_MEM_DEFINED
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
 
 /* Bytes available and whether the address-space limit set them. */
 static double available(int *by_rlimit) {
@@ -41,4 +54,40 @@ fl_status fl_memory_check(double bytes, const char *what, fl_error *err) {
                        what, bytes / gib, have / gib);
     }
     return FL_OK;
+}
+
+/* The whole pages inside [p, p + bytes): [*lo, *hi), empty when none. */
+static void inner_pages(void *p, size_t bytes, uintptr_t page, uintptr_t *lo, uintptr_t *hi) {
+    *lo = ((uintptr_t)p + page - 1) / page * page;
+    *hi = ((uintptr_t)p + bytes) / page * page;
+    if (*hi < *lo) *hi = *lo;
+}
+
+void fl_memory_zero(void *p, size_t bytes) {
+#ifdef __linux__
+    long size = sysconf(_SC_PAGE_SIZE);
+    uintptr_t lo, hi;
+    if (size > 0) {
+        inner_pages(p, bytes, (uintptr_t)size, &lo, &hi);
+        /* Private anonymous pages (all of the heap) read as zeros after this. */
+        if (hi - lo >= 16 * (uintptr_t)size && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0) {
+            /* valgrind does not know the kernel zeroes them */
+            VALGRIND_MAKE_MEM_DEFINED((void *)lo, hi - lo);
+            memset(p, 0, lo - (uintptr_t)p);
+            memset((void *)hi, 0, (uintptr_t)p + bytes - hi);
+            return;
+        }
+    }
+#endif
+    memset(p, 0, bytes);
+}
+
+void fl_memory_prefer_huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    uintptr_t lo, hi;
+    inner_pages(p, bytes, (uintptr_t)2 << 20, &lo, &hi);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint; failure is harmless */
+#else
+    (void)p, (void)bytes;
+#endif
 }

@@ -19,6 +19,8 @@ struct fl_byte_source {
     int fd;
     gzFile gz;
     const char *path;
+    uint64_t size; /* of a regular file; 0 when unknown */
+    uint64_t read; /* plain files: bytes read so far */
 };
 
 const char *fl_source_name(const char *path) {
@@ -66,6 +68,7 @@ fl_status fl_source_open(const char *path, fl_byte_source **out, fl_error *err) 
     }
     s->fd = fd;
     s->path = path;
+    if (S_ISREG(st.st_mode)) s->size = (uint64_t)st.st_size;
     if (m == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
         s->gz = gzdopen(fd, "rb");
         if (!s->gz) {
@@ -100,9 +103,22 @@ fl_status fl_source_read(fl_byte_source *s, char *buf, size_t cap, size_t *got, 
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fl_fail(err, FL_ERR_IO, "%s: read failed: %s", s->path, strerror(errno));
         *got = (size_t)n;
+        s->read += (uint64_t)n;
         return FL_OK;
     }
 }
+
+void fl_source_position(const fl_byte_source *s, uint64_t *done, uint64_t *total) {
+    *total = s->size;
+    if (s->gz) {
+        z_off_t at = gzoffset(s->gz);
+        *done = at > 0 ? (uint64_t)at : 0;
+    } else {
+        *done = s->read;
+    }
+}
+
+int fl_source_is_plain(const fl_byte_source *s) { return !s->gz; }
 
 void fl_source_close(fl_byte_source *s) {
     if (!s) return;

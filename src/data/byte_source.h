@@ -16,6 +16,12 @@ fl_status fl_source_open(const char *path, fl_byte_source **out, fl_error *err);
  * gzip streams fail here. */
 fl_status fl_source_read(fl_byte_source *s, char *buf, size_t cap, size_t *got, fl_error *err);
 void fl_source_close(fl_byte_source *s);
+/* How far reading has come: bytes of the file consumed so far (of a gzip
+ * file: compressed bytes) and the file's size, 0 when unknown (standard
+ * input, a pipe). */
+void fl_source_position(const fl_byte_source *s, uint64_t *done, uint64_t *total);
+/* 1 when the bytes read are the file's own, not gunzipped ones. */
+int fl_source_is_plain(const fl_byte_source *s);
 /* Reads the whole file (for small metadata files); caller frees *buf. */
 fl_status fl_source_slurp(const char *path, char **buf, size_t *len, fl_error *err);
 

@@ -72,6 +72,11 @@ fl_status fl_dataset_push(fl_dataset_builder *b, uint32_t u, uint32_t i, float r
     return FL_OK;
 }
 
+void fl_dataset_reserve(fl_dataset_builder *b, size_t cap) {
+    if (cap <= b->cap || cap > SIZE_MAX / sizeof *b->d->users) return;
+    if (resize(b->d, cap) == 0) b->cap = cap;
+}
+
 void fl_dataset_shrink(fl_dataset_builder *b) {
     size_t n = b->d->n_ratings ? b->d->n_ratings : 1;
     if (n >= b->cap) return;

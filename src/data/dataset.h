@@ -11,6 +11,9 @@ typedef struct fl_dataset_builder {
 
 /* Appends one rating by dense indices; returns FL_ERR_NOMEM on failure. */
 fl_status fl_dataset_push(fl_dataset_builder *b, uint32_t u, uint32_t i, float r, uint32_t t);
+/* Makes room for cap ratings in all (a hint: a failure leaves the arrays as
+ * they were). */
+void fl_dataset_reserve(fl_dataset_builder *b, size_t cap);
 /* Gives back spare capacity. */
 void fl_dataset_shrink(fl_dataset_builder *b);
 

@@ -5,8 +5,11 @@
  * file. The input streams through a fixed buffer one line at a time; each
  * line is split into fields, the id fields are interned into the dataset's id
  * maps and the rating is parsed strictly. Every rejected line produces
- * "file:line: what is wrong". Memory: 12 bytes per rating (+4 with times),
- * plus 4 per rating while duplicates are checked. */
+ * "file:line: what is wrong". Memory: 12 bytes per rating (+4 with times);
+ * a plain file's arrays are sized from its length and the bytes per line of
+ * its first chunk, so they are not regrown (and copied) as it streams in.
+ * The duplicate check adds a bit per item, and 4 bytes per rating only for
+ * a file that does not keep each user's ratings together (duplicates.h). */
 #include "data/byte_source.h"
 #include "data/dataset.h"
 #include "data/duplicates.h"
@@ -23,7 +26,8 @@
 #include <strings.h>
 
 #define MAX_FIELDS 64
-#define CHUNK (8u << 20)
+#define CHUNK (8u << 20)     /* the longest line */
+#define FIRST_CHUNK (1u << 20) /* the buffer's size until a line needs more */
 
 enum { COL_SKIP = -1 };
 enum { F_USER, F_ITEM, F_RATING, F_TIME, N_ROLES };
@@ -46,8 +50,8 @@ typedef struct parser {
     int min_fields;
     size_t line;
     fl_dataset_builder b;
-    uint32_t *lines; /* line of each rating, for duplicate messages */
-    size_t lines_cap;
+    int check_duplicates;
+    fl_rating_lines lines; /* line of each rating, for duplicate messages */
     fl_rating_values *values; /* without a scale: for ratings far from the rest */
     char unquoted[2][FL_MAX_ID_LEN + 1];
 } parser;
@@ -414,16 +418,8 @@ static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err)
     if (fl_idmap_intern(d->user_ids, uid.s, uid.len, &u) ||
         fl_idmap_intern(d->item_ids, iid.s, iid.len, &i) || fl_dataset_push(&p->b, u, i, r, t))
         return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
-    if (p->lines) {
-        if (d->n_ratings > p->lines_cap) {
-            size_t cap = p->lines_cap * 2;
-            uint32_t *nl = realloc(p->lines, cap * sizeof *nl);
-            if (!nl) return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
-            p->lines = nl;
-            p->lines_cap = cap;
-        }
-        p->lines[d->n_ratings - 1] = p->line > UINT32_MAX ? UINT32_MAX : (uint32_t)p->line;
-    }
+    if (p->check_duplicates && fl_rating_lines_note(&p->lines, d->n_ratings - 1, p->line))
+        return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
     return FL_OK;
 }
 
@@ -467,19 +463,13 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, const
     p->fixed_user = fixed_user;
     p->b.d = fl_dataset_new(1024, o->keep_times);
     p->b.cap = 1024;
-    if (p->b.d && o->duplicates != FL_DUP_KEEP) {
-        p->lines_cap = 1024;
-        p->lines = malloc(p->lines_cap * sizeof *p->lines);
-    }
+    p->check_duplicates = o->duplicates != FL_DUP_KEEP;
     if (o->scale_lo > o->scale_hi && (p->values = malloc(sizeof *p->values)))
         fl_rating_values_init(p->values);
-    if (!p->b.d || (o->duplicates != FL_DUP_KEEP && !p->lines) ||
-        (o->scale_lo > o->scale_hi && !p->values)) {
+    if (!p->b.d || (o->scale_lo > o->scale_hi && !p->values)) {
         fl_dataset_free(p->b.d);
-        free(p->lines);
         free(p->values);
         p->b.d = NULL;
-        p->lines = NULL;
         p->values = NULL;
         return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
     }
@@ -500,8 +490,9 @@ static fl_status one_user_repeats(const parser *p, fl_error *err) {
         if (first[i])
             st = fl_fail(err, FL_ERR_DATA, "%s:%u: item '%s' again (first at line %u): one rating "
                          "per item",
-                         p->name, p->lines[k], fl_idmap_name(d->item_ids, i),
-                         p->lines[first[i] - 1]);
+                         p->name, (unsigned)fl_rating_lines_of(&p->lines, k),
+                         fl_idmap_name(d->item_ids, i),
+                         (unsigned)fl_rating_lines_of(&p->lines, first[i] - 1));
         first[i] = k + 1;
     }
     free(first);
@@ -525,11 +516,12 @@ static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err
         else
             st = fl_fail(err, FL_ERR_DATA, "%s: is empty, expected ratings", p->name);
     }
-    if (st == FL_OK && p->lines && p->fixed_user && p->o->duplicates == FL_DUP_ERROR)
+    if (st == FL_OK && p->check_duplicates && p->fixed_user && p->o->duplicates == FL_DUP_ERROR)
         st = one_user_repeats(p, err);
-    if (st == FL_OK && p->lines) st = fl_dedupe(d, p->o->duplicates, p->lines, p->name, err);
+    if (st == FL_OK && p->check_duplicates)
+        st = fl_dedupe(d, p->o->duplicates, &p->lines, p->name, err);
     if (st == FL_OK && p->values) fl_rating_values_judge(p->values, p->name, d);
-    free(p->lines);
+    fl_rating_lines_free(&p->lines);
     free(p->values);
     if (st) {
         fl_dataset_free(d);
@@ -552,6 +544,27 @@ fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const 
     return finish(&p, st, out, err);
 }
 
+/* Room for the ratings of a plain file of `size` bytes whose first `len`
+ * bytes hold `lines` lines, with 3 % to spare: a failed or short guess only
+ * means the arrays grow as usual. Pages not yet written cost no memory. */
+static void reserve(parser *p, uint64_t size, const char *buf, size_t len) {
+    size_t lines = 0;
+    for (const char *c = buf; (c = memchr(c, '\n', (size_t)(buf + len - c))) != NULL; c++) lines++;
+    if (lines < 16 || !p->b.d) return;
+    double guess = (double)size * (double)lines / (double)len * 1.03 + 1024;
+    if (guess > (double)(SIZE_MAX / 16)) return;
+    fl_dataset_reserve(&p->b, (size_t)guess);
+}
+
+/* Tells the caller's progress hook how far reading has come; nonzero when
+ * it asks to stop. */
+static int report(const fl_read_opts *o, const fl_byte_source *src) {
+    if (!o->progress) return 0;
+    uint64_t done, total;
+    fl_source_position(src, &done, &total);
+    return o->progress(o->progress_ctx, done, total);
+}
+
 /* path "-" reads standard input (plain or gzip), named "(standard input)"
  * in messages and as the dataset's source. fixed_user: one user's file. */
 static fl_status read_path(const char *path, const fl_read_opts *o, const char *fixed_user,
@@ -562,7 +575,8 @@ static fl_status read_path(const char *path, const fl_read_opts *o, const char *
     fl_byte_source *src;
     fl_status st = fl_source_open(path, &src, err);
     if (st) return st;
-    char *buf = malloc(CHUNK);
+    size_t cap = FIRST_CHUNK;
+    char *buf = malloc(cap);
     if (!buf) {
         fl_source_close(src);
         return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
@@ -570,19 +584,36 @@ static fl_status read_path(const char *path, const fl_read_opts *o, const char *
     parser p;
     st = begin(&p, name, o, fixed_user, err);
     size_t have = 0;
+    int first = 1;
     while (st == FL_OK) {
         size_t got;
-        st = fl_source_read(src, buf + have, CHUNK - have, &got, err);
+        st = fl_source_read(src, buf + have, cap - have, &got, err);
         if (st) break;
         have += got;
+        if (first && fl_source_is_plain(src)) {
+            uint64_t done, size;
+            fl_source_position(src, &done, &size);
+            if (size > have) reserve(&p, size, buf, have);
+        }
+        first = 0;
+        if (report(o, src)) {
+            st = fl_fail(err, FL_ERR_CANCELLED, "%s: reading was cancelled", name);
+            break;
+        }
         size_t used;
         st = feed(&p, buf, have, got == 0, &used, err);
         if (st) break;
         if (got == 0) break;
-        if (used == 0 && have == CHUNK) {
-            st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", name, p.line + 1,
-                         CHUNK);
-            break;
+        if (used == 0 && have == cap) {
+            char *bigger = cap < CHUNK ? realloc(buf, 2 * cap) : NULL;
+            if (!bigger) {
+                st = cap < CHUNK ? fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name)
+                                 : fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes",
+                                           name, p.line + 1, CHUNK);
+                break;
+            }
+            buf = bigger, cap *= 2;
+            continue;
         }
         memmove(buf, buf + used, have - used);
         have -= used;

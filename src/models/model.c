@@ -56,8 +56,8 @@ void fl_model_carve(fl_model *m, float *block) {
     }
 }
 
-fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idmap *items,
-                         fl_model **out, fl_error *err) {
+static fl_status model_new(const fl_params *p, const fl_idmap *users, const fl_idmap *items,
+                           int share_ids, fl_model **out, fl_error *err) {
     /* Checked before anything is allocated, so a model that cannot fit is
      * refused with the figures instead of failing (or swapping) halfway. */
     uint32_t n_users = fl_idmap_size(users), n_items = fl_idmap_size(items);
@@ -76,14 +76,15 @@ fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idm
     size_t n = fl_model_param_floats(p, m->n_users, m->n_items, m->stride);
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
     m->block = aligned_alloc(64, bytes ? bytes : 64);
-    m->user_ids = fl_idmap_clone(users);
-    m->item_ids = fl_idmap_clone(items);
+    m->user_ids = share_ids ? (fl_idmap *)users : fl_idmap_clone(users);
+    m->item_ids = share_ids ? (fl_idmap *)items : fl_idmap_clone(items);
     if (!m->block || !m->user_ids || !m->item_ids) {
+        if (share_ids) m->user_ids = m->item_ids = NULL;
         fl_model_free(m);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory: the model needs %.1f MiB",
                        (double)bytes / (1 << 20));
     }
-    memset(m->block, 0, bytes);
+    fl_memory_zero(m->block, bytes); /* not written: resident once training writes it */
     fl_model_carve(m, m->block);
     time_t now = time(NULL);
     struct tm tm;
@@ -91,6 +92,16 @@ fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idm
     strftime(m->created, sizeof m->created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     *out = m;
     return FL_OK;
+}
+
+fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idmap *items,
+                         fl_model **out, fl_error *err) {
+    return model_new(p, users, items, 0, out, err);
+}
+
+fl_status fl_model_alloc_sharing_ids(const fl_params *p, fl_idmap *users, fl_idmap *items,
+                                     fl_model **out, fl_error *err) {
+    return model_new(p, users, items, 1, out, err);
 }
 
 void fl_model_free(fl_model *m) {

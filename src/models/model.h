@@ -110,6 +110,11 @@ static inline int fl_model_squashes(const fl_params *p) { return p->y_lo < p->y_
  * (stride padded for training). Id maps are cloned. */
 fl_status fl_model_alloc(const fl_params *p, const fl_idmap *users, const fl_idmap *items,
                          fl_model **out, fl_error *err);
+/* The same, pointing at users and items instead of copying them: the model
+ * must be given id maps of its own (or NULL ones) before those are freed.
+ * fl_train's way to lay the ratings out without a second copy of the ids. */
+fl_status fl_model_alloc_sharing_ids(const fl_params *p, fl_idmap *users, fl_idmap *items,
+                                     fl_model **out, fl_error *err);
 /* Number of floats of all trainable parameters in the block. */
 size_t fl_model_param_floats(const fl_params *p, uint32_t n_users, uint32_t n_items,
                              uint32_t stride);

@@ -53,6 +53,11 @@ static uint32_t *inverse(const uint32_t *at, uint32_t n) {
     return pos;
 }
 
+/* Tells the watch that `done` ratings of pass `pass` (0-based) are done. */
+static void tell(fl_grid_watch *w, int pass, size_t done, size_t n) {
+    if (w && w->fn && w->fn(w->ctx, (size_t)pass * n + done, (size_t)FL_GRID_PASSES * n)) w->stop = 1;
+}
+
 /* The block of position k among n positions cut into nb ranges. */
 static inline size_t block_of(uint32_t k, uint32_t n, int nb) { return (size_t)((uint64_t)k * nb / n); }
 
@@ -72,12 +77,14 @@ static inline void swap_rating(wide *w, size_t a, size_t b) {
 /* Reorders the ratings in place so block b occupies [start[b], start[b+1]):
  * American-flag sort, each rating moved at most once to its final block,
  * O(n) time and no extra memory beyond the counts. */
-static void bucket_in_place(const fl_grid *g, wide *w, size_t *fill) {
+static void bucket_in_place(const fl_grid *g, wide *w, size_t *fill, fl_grid_watch *watch) {
     const int nb = g->nb;
     const size_t nblocks = (size_t)nb * nb;
     memcpy(fill, g->start, nblocks * sizeof *fill);
+    size_t placed = 0; /* each step below puts one rating in its block for good */
     for (size_t b = 0; b < nblocks; b++) {
         while (fill[b] < g->start[b + 1]) {
+            if (++placed % (1u << 20) == 0) tell(watch, 1, placed, g->n);
             size_t k = fill[b];
             size_t c = block_of(w->u[k], g->n_users, nb) * nb + block_of(w->i[k], g->n_items, nb);
             if (c == b) {
@@ -92,11 +99,12 @@ static void bucket_in_place(const fl_grid *g, wide *w, size_t *fill) {
 /* Positions relative to each block's first row and column, written over
  * the 32-bit array from the front (entry k's two bytes never reach an entry
  * not yet read), then the array is shrunk to half. */
-static uint16_t *narrow(uint32_t *wide_pos, const fl_grid *g, int by_row) {
+static uint16_t *narrow(uint32_t *wide_pos, const fl_grid *g, int by_row, fl_grid_watch *watch) {
     const int nb = g->nb;
     const uint32_t n_pos = by_row ? g->n_users : g->n_items;
     unsigned char *out = (unsigned char *)wide_pos;
     for (int blk = 0; blk < nb * nb; blk++) {
+        tell(watch, by_row ? 3 : 4, g->start[blk], g->n);
         uint32_t first = fl_grid_first(n_pos, nb, by_row ? blk / nb : blk % nb);
         for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++) {
             uint32_t v;
@@ -109,8 +117,8 @@ static uint16_t *narrow(uint32_t *wide_pos, const fl_grid *g, int by_row) {
     return shrunk ? shrunk : (uint16_t *)wide_pos; /* a failed shrink keeps the block */
 }
 
-fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid *g,
-                        fl_error *err) {
+fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid_watch *watch,
+                        fl_grid *g, fl_error *err) {
     memset(g, 0, sizeof *g);
     uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
     size_t n = d->n_ratings;
@@ -150,21 +158,32 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
         return fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
     }
     for (size_t k = 0; k < n; k++) {
+        if (k % (1u << 20) == 0) tell(watch, 0, k, n);
         w.u[k] = upos[w.u[k]];
         w.i[k] = ipos[w.i[k]];
         g->start[block_of(w.u[k], nu, nb) * nb + block_of(w.i[k], ni, nb) + 1]++;
     }
     for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
-    bucket_in_place(g, &w, fill);
-    free(upos), free(ipos), free(fill);
+    free(upos), free(ipos);
+    int stopped = watch && watch->stop;
+    if (!stopped) bucket_in_place(g, &w, fill, watch);
+    free(fill);
+    stopped = watch && watch->stop;
     /* One shuffle per block: SGD wants random order, and streaming the
      * shuffled arrays later costs nothing extra. */
-    for (size_t b = 0; b < nblocks; b++) {
+    for (size_t b = 0; b < nblocks && !stopped; b++) {
+        tell(watch, 2, g->start[b], n);
         size_t s = g->start[b], len = g->start[b + 1] - s;
         for (size_t k = len; k > 1; k--) swap_rating(&w, s + fl_rng_below(rng, k), s + k - 1);
     }
-    g->u = narrow(w.u, g, 1);
-    g->i = narrow(w.i, g, 0);
+    if (stopped || (watch && watch->stop)) {
+        free(w.u), free(w.i);
+        fl_grid_free(g);
+        return fl_fail(err, FL_ERR_CANCELLED, "cancelled while laying out the training blocks");
+    }
+    g->u = narrow(w.u, g, 1, watch);
+    g->i = narrow(w.i, g, 0, watch);
+    tell(watch, FL_GRID_PASSES, 0, n);
     return FL_OK;
 }
 

@@ -41,11 +41,22 @@ static inline uint32_t fl_grid_item_pos(const fl_grid *g, int blk, size_t k) {
     return fl_grid_first(g->n_items, g->nb, blk % g->nb) + g->i[k];
 }
 
+/* Progress of a build, which makes FL_GRID_PASSES passes over the ratings:
+ * fn hears, now and then, how many of the FL_GRID_PASSES x n ratings to pass
+ * over are done. When it returns nonzero the build stops after the pass
+ * and fails with FL_ERR_CANCELLED. */
+#define FL_GRID_PASSES 5
+typedef struct fl_grid_watch {
+    int (*fn)(void *ctx, size_t done, size_t total);
+    void *ctx;
+    int stop; /* set by the build when fn asked to stop */
+} fl_grid_watch;
+
 /* With consume, the grid takes d's rating arrays (d is left with none) instead
  * of copying them: one copy of the ratings in memory instead of two. The
- * layout is the same either way. */
-fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid *g,
-                        fl_error *err);
+ * layout is the same either way. watch may be NULL. */
+fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid_watch *watch,
+                        fl_grid *g, fl_error *err);
 /* Inside a block, the ratings in tiles x tiles tiles (the block's row and
  * column ranges each cut into `tiles` bands), the tiles in snake order, so
  * consecutive tiles share a band of rows or of columns; within a tile the

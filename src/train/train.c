@@ -15,6 +15,7 @@
 #include "train/mcmc.h"
 #include "train/trainer.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -32,6 +33,11 @@ void fl_trainer_progress(fl_trainer *t, size_t done, size_t total) {
     const fl_train_hooks *h = t->hooks;
     if (h && h->progress && h->progress(h->ctx, t->epoch, t->p->epochs, done, total))
         t->cancelled = 1;
+}
+
+void fl_trainer_phase(fl_trainer *t, const char *phase, size_t done, size_t total) {
+    const fl_train_hooks *h = t->hooks;
+    if (h && h->phase && h->phase(h->ctx, phase, done, total)) t->cancelled = 1;
 }
 
 static const fl_solver_ops *solver_ops(fl_model_kind kind, fl_solver s) {
@@ -81,6 +87,14 @@ static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng
     }
 }
 
+/* How many numbers init_params draws: two per normal (each factor), one per
+ * uniform (each dense weight). */
+static uint64_t init_draws(const fl_model *m) {
+    uint64_t n = 2 * (uint64_t)m->n_factors * ((uint64_t)m->n_users + m->n_items);
+    for (int l = 0; l < m->n_dense; l++) n += (uint64_t)m->dense[l].n_in * m->dense[l].n_out;
+    return n;
+}
+
 typedef struct run {
     fl_trainer t;
     fl_params params; /* the caller's, with the data-dependent parts resolved */
@@ -90,6 +104,7 @@ typedef struct run {
     fl_dataset *consumable; /* the learning set if its ratings may be taken (ours, or given) */
     float *best;            /* early stopping: parameters of the best epoch */
     size_t block_floats;
+    size_t prepare_units;   /* of the "preparing" phase: the grid's passes and one more */
 } run;
 
 /* The training MSE from the training set (solvers that keep their own copy
@@ -203,7 +218,7 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
     }
     double solver = 0;
     switch (fl_kind_fm(p->kind) ? FL_SOLVER_MCMC : p->solver) {
-    case FL_SOLVER_SGD: solver = rows * stride * 4 + rows * 24 + (consumed ? 0 : n * 12); break;
+    case FL_SOLVER_SGD: solver = rows * 24 + (consumed ? 0 : n * 12); break; /* works on the model's rows */
     case FL_SOLVER_ADAM: solver = 3 * rows * stride * 4 + rows * 32 + n * 4; break;
     case FL_SOLVER_ALS:
         solver = n * (consumed ? 4 : 12) + rows * 16;
@@ -222,9 +237,13 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
     return model + solver;
 }
 
+/* The model, its counts and its statistics, but not yet its starting
+ * parameters (init_params): those are written once the ratings are laid out,
+ * so the factors take no memory while the ratings are at their largest. It
+ * shares learn's id maps until own_ids. */
 static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, const fl_params *p,
-                           fl_rng *rng, fl_model **out, fl_error *err) {
-    fl_status st = fl_model_alloc(p, learn->user_ids, learn->item_ids, out, err);
+                           fl_model **out, fl_error *err) {
+    fl_status st = fl_model_alloc_sharing_ids(p, learn->user_ids, learn->item_ids, out, err);
     if (st != FL_OK) return st;
     fl_model *m = *out;
     float mean = fl_dataset_mean(learn);
@@ -242,7 +261,6 @@ static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, con
         m->params.y_hi = m->rating_hi + 0.1f * span;
         m->params.y_auto = 0;
     }
-    init_params(m, &m->params, mean, rng);
     /* SGD and ALS list the seen items from their copy of the ratings once
      * training is done. */
     if (p->solver == FL_SOLVER_SGD || p->solver == FL_SOLVER_ALS)
@@ -250,8 +268,36 @@ static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, con
     return fl_model_set_seen(m, learn, err);
 }
 
-/* Threads, the block grid (SGD) and the solver's own state. */
-static fl_status start_solver(run *r, fl_error *err) {
+/* The model leaves training with id maps of its own: the learning set's
+ * when that set is ours (it is freed with the run), else copies. Until then
+ * it shares them (new_model). On failure it is left with none, so freeing
+ * the model never frees the set's. */
+static fl_status own_ids(run *r, fl_model *m, fl_error *err) {
+    fl_dataset *d = (fl_dataset *)r->t.train;
+    if (d == r->owned_learn || d == r->owned_split_train || d == r->owned_positive) {
+        d->user_ids = d->item_ids = NULL;
+        return FL_OK;
+    }
+    fl_idmap *users = fl_idmap_clone(m->user_ids), *items = fl_idmap_clone(m->item_ids);
+    m->user_ids = users, m->item_ids = items;
+    if (users && items) return FL_OK;
+    fl_idmap_free(users), fl_idmap_free(items);
+    m->user_ids = m->item_ids = NULL;
+    return fl_fail(err, FL_ERR_NOMEM, "out of memory copying the id maps into the model");
+}
+
+/* The grid's passes as the first FL_GRID_PASSES of the "preparing" phase's
+ * FL_GRID_PASSES + 1 parts; the last part starts the model and solver. */
+static int grid_progress(void *ctx, size_t done, size_t total) {
+    run *r = ctx;
+    (void)total;
+    fl_trainer_phase(&r->t, "preparing", done, r->prepare_units);
+    return r->t.cancelled;
+}
+
+/* Threads and the layout the solver walks the ratings in (SGD's block grid,
+ * ALS's rows), drawn from rng. */
+static fl_status start_layout(run *r, fl_rng *rng, fl_error *err) {
     fl_trainer *t = &r->t;
     const fl_params *p = t->p;
     fl_model *m = t->m;
@@ -280,7 +326,8 @@ static fl_status start_solver(run *r, fl_error *err) {
     fl_dataset *source = mine ? mine : (fl_dataset *)t->train;
     if (p->solver == FL_SOLVER_SGD) {
         int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);
-        fl_status st = fl_grid_build(source, mine != NULL, nb, &t->rng, &t->grid, err);
+        fl_grid_watch watch = {grid_progress, r, 0};
+        fl_status st = fl_grid_build(source, mine != NULL, nb, rng, &watch, &t->grid, err);
         if (st != FL_OK) return st;
         st = fl_grid_tile(&t->grid, fl_grid_tiles(&t->grid, (int)m->stride), err);
         if (st != FL_OK) return st;
@@ -289,6 +336,14 @@ static fl_status start_solver(run *r, fl_error *err) {
                                      &t->by_item, err);
         if (st != FL_OK) return st;
     }
+    return FL_OK;
+}
+
+/* The solver's own state, from the model's starting parameters. */
+static fl_status start_state(run *r, fl_error *err) {
+    fl_trainer *t = &r->t;
+    const fl_params *p = t->p;
+    fl_model *m = t->m;
     r->ops = solver_ops(p->kind, p->solver);
     r->block_floats = fl_model_param_floats(p, m->n_users, m->n_items, m->stride);
     if (r->valid) {
@@ -296,6 +351,11 @@ static fl_status start_solver(run *r, fl_error *err) {
         if (!r->best) return fl_fail(err, FL_ERR_NOMEM, "out of memory keeping the best model");
     }
     return r->ops->init(t, err);
+}
+
+static fl_status start_solver(run *r, fl_error *err) {
+    fl_status st = start_layout(r, &r->t.rng, err);
+    return st == FL_OK ? start_state(r, err) : st;
 }
 
 /* Parameters that are not finite, or far beyond anything that can model
@@ -424,6 +484,7 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
     fl_rng_seed(&t->rng, p->seed);
     fl_train_result res;
     memset(&res, 0, sizeof res);
+    fl_rng layout_rng, after_init;
     fl_status st = prepare_data(&r, train, p, &t->train, err);
     if (st == FL_OK) {
         int consumed = t->train == r.owned_learn || t->train == r.owned_split_train ||
@@ -444,15 +505,39 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
         *out = m;
         return FL_OK;
     }
-    if (st == FL_OK) st = new_model(t->train, train, p, &t->rng, &t->m, err);
+    if (st == FL_OK) {
+        /* Units of the preparing phase: with SGD the ratings each grid pass
+         * goes over, and as many again for the rest; else one. */
+        r.prepare_units = p->solver == FL_SOLVER_SGD ? (FL_GRID_PASSES + 1) * t->train->n_ratings : 1;
+        fl_trainer_phase(t, "preparing", 0, r.prepare_units);
+        st = new_model(t->train, train, p, &t->m, err);
+    }
     if (st == FL_OK) {
         /* From here on everyone uses the resolved parameters the model holds. */
         r.params = t->m->params;
         t->p = &r.params;
-        st = start_solver(&r, err);
+        /* The layout is built before the starting factors are written, but
+         * drawn after them in the seed's stream as it always was: from a copy
+         * of the generator moved past init_params's draws (35M steps, a few
+         * tens of ms, at 550k rows x k=32), so a seed gives the same model. */
+        layout_rng = t->rng;
+        for (uint64_t k = init_draws(t->m); k > 0; k--) fl_rng_next(&layout_rng);
+        after_init = layout_rng;
+        st = start_layout(&r, &layout_rng, err);
     }
+    if (st == FL_OK) {
+        init_params(t->m, t->p, t->m->global_mean, &t->rng);
+        assert(memcmp(&t->rng, &after_init, sizeof after_init) == 0 && "init_draws is init_params's count");
+        (void)after_init; /* (the check is gone under NDEBUG) */
+        t->rng = layout_rng; /* on from where the layout left it */
+        st = start_state(&r, err);
+    }
+    if (st == FL_OK) fl_trainer_phase(t, "preparing", r.prepare_units, r.prepare_units);
+    if (st == FL_OK && t->cancelled)
+        st = fl_fail(err, FL_ERR_CANCELLED, "training was cancelled while preparing");
     if (st == FL_OK) st = epochs(&r, test, &res, err);
     if (st == FL_OK && !t->m->seen_items) {
+        fl_trainer_phase(t, "finishing", 0, 1);
         if (r.ops && r.ops->release) r.ops->release(t); /* its memory first */
         r.ops = NULL;
         if (t->by_user.start) { /* its rows are the lists, users' items ascending */
@@ -461,8 +546,13 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
         } else {
             st = fl_grid_to_seen(&t->grid, t->m->seen_start, &t->m->seen_items, err);
         }
+        fl_trainer_phase(t, "finishing", 1, 1); /* the last word: no cancelling here */
     }
     fl_model *m = t->m;
+    if (m && st == FL_OK)
+        st = own_ids(&r, m, err);
+    else if (m)
+        m->user_ids = m->item_ids = NULL; /* the learning set's, not the model's to free */
     t->m = NULL;
     run_free(&r);
     if (st != FL_OK) {

@@ -62,6 +62,9 @@ extern const fl_solver_ops fl_bpr_ops;
 /* Reports progress (done of total ratings this epoch); sets t->cancelled
  * when the hook asks to stop. Call from the coordinating thread only. */
 void fl_trainer_progress(fl_trainer *t, size_t done, size_t total);
+/* Reports progress of the work around the epochs (fl_train_hooks.phase);
+ * sets t->cancelled when the caller asks to stop. */
+void fl_trainer_phase(fl_trainer *t, const char *phase, size_t done, size_t total);
 
 /* Trains an existing model further, from its current parameters, for
  * p->epochs on learn (whose id maps must be the model's own, index for
