@@ -492,6 +492,15 @@ FL_API const char *fl_model_group(const fl_model *m, int g, int *side, uint32_t 
  * *without = its ids that had no row in the file, *unused = rows of the
  * file whose id had no training rating (left out). Zeros otherwise. */
 FL_API void fl_model_feature_rows(const fl_model *m, int side, uint32_t *without, uint32_t *unused);
+/* The side features of an fm model with their learned linear weights (the
+ * sampler's average): how much each moves a rating by itself, before any
+ * interaction, e.g. "occupation=writer" or "genre=Comedy". side 0: user
+ * features, 1: item features. fl_model_n_side_features is 0 for other kinds,
+ * for a side trained without a features file, and for item features of files
+ * written before their weights were kept; fl_model_side_feature returns
+ * feature j's name (NULL when j is out of range) and its weight in *weight. */
+FL_API uint32_t fl_model_n_side_features(const fl_model *m, int side);
+FL_API const char *fl_model_side_feature(const fl_model *m, int side, uint32_t j, float *weight);
 
 typedef struct fl_metrics {
     size_t n;               /* ratings scored */

@@ -236,4 +236,23 @@ fi
 [ "$(grep -c 'ials models have no biases' "$T/ials.html")" = 2 ] ||
     fail "the ials report does not say, for items and users, that the model has no biases"
 pass "an ials model's report says it has no biases"
+# An fm model with side features: both formats show each feature's learned
+# weight, grouped (gender, occupation, ...; genre, decade), as bar charts.
+"$BIN" train --ratings "$D/u1.base" --model fm --user-features "$D/u.user" \
+    --item-features "$D/u.item" --factors 4 --epochs 12 --burn-in 4 --threads 2 --quiet \
+    --out "$T/fm.flm" >/dev/null || fail "training the fm model"
+"$BIN" report "$T/fm.flm" --items "$D/u.item" --out "$T/fm.html" >/dev/null || fail "report on an fm model"
+check "$T/fm.html" 5 0 || fail "the fm page: curves, map, histogram and two feature charts"
+for want in "User features: what each adds" "Item features: what each adds" ">occupation=writer<" \
+    ">gender=F<" ">genre=Comedy<" ">decade=1990s<"; do
+    grep -q -- "$want" "$T/fm.html" || fail "the fm page lacks '$want'"
+done
+# One bar per feature: u.user's 41 (7 age buckets, 2 genders, 21 occupations,
+# 11 zip digits as this split has them) and u.item's genres and decades.
+bars=$(grep -o '<rect x="[0-9.]*" y="[0-9.]*" width="[0-9.]*" height="12.0" fill="#[0-9a-f]*"><title>[-+]' "$T/fm.html" | wc -l)
+[ "$bars" -ge 60 ] || fail "the fm page has $bars feature bars, expected one per feature (60 or more)"
+"$BIN" report "$T/fm.flm" --items "$D/u.item" --out "$T/fm.png" --format png >/dev/null ||
+    fail "report --format png on an fm model"
+h_fm=$(png_check "$T/fm.png" $(( (parts + 2 * 30 * 16) * 3 / 2 ))) || fail "the fm PNG"
+pass "an fm model's report shows its side features' weights ($bars bars; PNG 1200x$h_fm)"
 echo "all report checks passed"

@@ -510,6 +510,65 @@ static void test_feature_files(void **state) {
     fl_dataset_free(d);
 }
 
+
+/* Item side features' weights (the report's bars): one per feature with its
+ * name, kept by the model file. Items of the kind "good" are planted half a
+ * point above the "plain" ones, which the weights must show. */
+static void test_item_feature_weights(void **state) {
+    (void)state;
+    static planted t;
+    plant(&t, 4);
+    fl_dataset *train, *test;
+    make_data(&t, 0, &train, &test);
+    for (size_t k = 0; k < train->n_ratings; k++)
+        if (train->items[k] % 2 == 0) train->ratings[k] += 0.5f;
+    char path[] = "/tmp/fl_test_fm_items_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    for (uint32_t i = 0; i < fl_idmap_size(train->item_ids); i++)
+        fprintf(f, "%s,kind=%s\n", fl_idmap_name(train->item_ids, i), i % 2 ? "plain" : "good");
+    fclose(f);
+    fl_error err = {0};
+    fl_features *itf;
+    assert_int_equal(fl_features_read(path, &itf, &err), FL_OK);
+    unlink(path);
+    fl_params p;
+    fl_params_init(&p, FL_MODEL_FM, FL_SOLVER_DEFAULT);
+    p.n_factors = 4, p.epochs = 40, p.burn_in = 10, p.ensemble_rank = 16, p.n_threads = 2;
+    fl_model *m;
+    assert_int_equal(fl_train_features(train, NULL, &p, NULL, itf, NULL, &m, NULL, &err), FL_OK);
+    assert_int_equal(fl_model_n_side_features(m, 1), 2);
+    assert_int_equal(fl_model_n_side_features(m, 0), 0);
+    float w = 0, good = 0, plain = 0;
+    for (uint32_t j = 0; j < 2; j++) {
+        const char *name = fl_model_side_feature(m, 1, j, &w);
+        assert_non_null(name);
+        if (!strcmp(name, "kind=good")) good = w;
+        else if (!strcmp(name, "kind=plain")) plain = w;
+        else fail_msg("unexpected feature %s", name);
+    }
+    assert_null(fl_model_side_feature(m, 1, 2, &w));
+    assert_true(good - plain > 0.2f);
+    char mpath[] = "/tmp/fl_test_fm_model_XXXXXX";
+    fd = mkstemp(mpath);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(fl_model_save(m, mpath, &err), FL_OK);
+    fl_model *ld;
+    assert_int_equal(fl_model_load(mpath, &ld, &err), FL_OK);
+    unlink(mpath);
+    assert_int_equal(fl_model_n_side_features(ld, 1), 2);
+    for (uint32_t j = 0; j < 2; j++) {
+        float a, b;
+        assert_string_equal(fl_model_side_feature(m, 1, j, &a), fl_model_side_feature(ld, 1, j, &b));
+        assert_memory_equal(&a, &b, sizeof a);
+    }
+    fl_model_free(m), fl_model_free(ld);
+    fl_features_free(itf);
+    fl_dataset_free(train), fl_dataset_free(test);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovers_planted),
@@ -518,6 +577,7 @@ int main(void) {
         cmocka_unit_test(test_save_load_and_threads),
         cmocka_unit_test(test_svdpp_and_fold_in),
         cmocka_unit_test(test_feature_files),
+        cmocka_unit_test(test_item_feature_weights),
         cmocka_unit_test(test_gradient_fm),
         cmocka_unit_test(test_gradient_svdpp),
     };

@@ -234,10 +234,32 @@ static int user_biases(FILE *f, const report_data *d) {
     return 0;
 }
 
+/* fm models: what each side feature adds to a rating by itself. */
+static int side_features(FILE *f, const report_data *d) {
+    static const char *const title[2] = {"User features: what each adds to a rating",
+                                         "Item features: what each adds to a rating"};
+    static const char *const chart[2] = {"The learned weight of each user feature",
+                                         "The learned weight of each item feature"};
+    for (int side = 0; side < 2; side++) {
+        report_features r;
+        if (report_features_get(d, side, &r) < 0) return -1;
+        if (!r.n) continue;
+        fprintf(f, "<h2>%s</h2>\n", title[side]);
+        report_bar_chart(f, chart[side], "weight (rating points)", r.name, r.weight, r.n);
+        char note[512];
+        report_features_note(side, note, sizeof note);
+        fprintf(f, "<p class=\"note\">%s", note);
+        if (r.n < r.n_all) fprintf(f, " The %zu heaviest and lightest of %zu are shown.", r.n / 2, r.n_all);
+        fputs("</p>\n", f);
+        report_features_free(&r);
+    }
+    return 0;
+}
+
 int report_write_html(FILE *f, const report_data *d) {
     header(f, d);
     if (curves(f, d) < 0 || item_biases(f, d) < 0 || item_map(f, d) < 0 || spreadsheet(f, d) < 0 ||
-        user_biases(f, d) < 0)
+        user_biases(f, d) < 0 || side_features(f, d) < 0)
         return -1;
     fputs("<p class=\"note\">Written by factorlens " FL_VERSION
           " (<code>factorlens report</code>).</p>\n</body>\n</html>\n",

@@ -243,3 +243,84 @@ int report_sheet_get(const report_data *d, report_sheet *s) {
     free(active), free(users), free(items), free(cnt);
     return 0;
 }
+
+typedef struct feature_row {
+    const char *name;
+    double weight;
+    size_t group; /* first index of its group's name */
+} feature_row;
+
+static size_t group_len(const char *name) {
+    const char *eq = strchr(name, '=');
+    return eq ? (size_t)(eq - name) : strlen(name);
+}
+
+static int by_weight(const void *a, const void *b) {
+    const feature_row *x = a, *y = b;
+    if (x->weight != y->weight) return x->weight > y->weight ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int by_group_then_weight(const void *a, const void *b) {
+    const feature_row *x = a, *y = b;
+    if (x->group != y->group) return x->group < y->group ? -1 : 1;
+    if (x->weight != y->weight) return x->weight > y->weight ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+int report_features_get(const report_data *d, int side, report_features *r) {
+    memset(r, 0, sizeof *r);
+    const uint32_t n = fl_model_n_side_features(d->m, side);
+    if (!n) return 0;
+    feature_row *rows = malloc(n * sizeof *rows);
+    r->name = malloc(n * sizeof *r->name);
+    r->weight = malloc(n * sizeof *r->weight);
+    if (!rows || !r->name || !r->weight) {
+        free(rows);
+        report_features_free(r);
+        return -1;
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        float w = 0;
+        rows[j].name = fl_model_side_feature(d->m, side, j, &w);
+        rows[j].weight = w;
+        /* A group is named by its first feature's index, so groups keep the
+         * order the features file introduced them in. */
+        rows[j].group = j;
+        for (uint32_t e = 0; e < j; e++)
+            if (group_len(rows[e].name) == group_len(rows[j].name) &&
+                !strncmp(rows[e].name, rows[j].name, group_len(rows[j].name))) {
+                rows[j].group = rows[e].group;
+                break;
+            }
+    }
+    /* A long list (a generic file's thousands of tags) keeps its ends: the
+     * REPORT_N_FEATURES / 2 heaviest and lightest. */
+    size_t keep = n;
+    if (n > REPORT_N_FEATURES) {
+        qsort(rows, n, sizeof *rows, by_weight);
+        memmove(rows + REPORT_N_FEATURES / 2, rows + n - REPORT_N_FEATURES / 2,
+                REPORT_N_FEATURES / 2 * sizeof *rows);
+        keep = REPORT_N_FEATURES;
+    }
+    qsort(rows, keep, sizeof *rows, by_group_then_weight);
+    for (size_t j = 0; j < keep; j++) r->name[j] = rows[j].name, r->weight[j] = rows[j].weight;
+    r->n = keep;
+    r->n_all = n;
+    free(rows);
+    return 0;
+}
+
+void report_features_free(report_features *r) {
+    free(r->name);
+    free(r->weight);
+    memset(r, 0, sizeof *r);
+}
+
+void report_features_note(int side, char *buf, size_t len) {
+    snprintf(buf, len,
+             "Each bar is what the feature adds to a predicted rating by itself, averaged over "
+             "the samples, before its interactions with the %s side; features of one group "
+             "(before '=') are listed together, largest first.",
+             side == 0 ? "item" : "user");
+}

@@ -83,4 +83,20 @@ int report_sheet_get(const report_data *d, report_sheet *s); /* 0, or -1 */
 /* Background colour for an absolute error: green (0) through yellow to red (>= 2). */
 void report_error_colour(double e, char *out, size_t n);
 
+/* An fm model's side features with their learned weights (fl_model_side_feature),
+ * for side 0 (users) or 1 (items): grouped by the part of the name before '='
+ * (groups in order of first appearance), heaviest first inside a group. n == 0:
+ * none to show (another kind, or no features file on that side). Of more than
+ * REPORT_N_FEATURES, the REPORT_N_FEATURES / 2 heaviest and lightest. */
+#define REPORT_N_FEATURES 60 /* bars at most: the 30 heaviest and 30 lightest */
+typedef struct report_features {
+    size_t n, n_all; /* shown, and the side's features in all */
+    const char **name; /* [n] */
+    double *weight;    /* [n] */
+} report_features;
+int report_features_get(const report_data *d, int side, report_features *r); /* 0, or -1 */
+void report_features_free(report_features *r);
+/* The sentence under the chart. */
+void report_features_note(int side, char *buf, size_t len);
+
 #endif

@@ -363,6 +363,33 @@ static int user_biases(page *p, const report_data *d) {
     return 0;
 }
 
+/* fm models: what each side feature adds to a rating by itself. */
+static int side_features(page *p, const report_data *d) {
+    static const char *const title[2] = {"User features: what each adds to a rating",
+                                         "Item features: what each adds to a rating"};
+    static const char *const chart[2] = {"The learned weight of each user feature",
+                                         "The learned weight of each item feature"};
+    for (int side = 0; side < 2; side++) {
+        report_features r;
+        if (report_features_get(d, side, &r) < 0) return -1;
+        if (!r.n) continue;
+        heading(p, title[side]);
+        begin_figure(p);
+        end_figure(p, report_bar_chart(p->f, chart[side], "weight (rating points)", r.name,
+                                       r.weight, r.n));
+        char s[640];
+        report_features_note(side, s, sizeof s);
+        if (r.n < r.n_all) {
+            size_t len = strlen(s);
+            snprintf(s + len, sizeof s - len, " The %zu heaviest and lightest of %zu are shown.",
+                     r.n / 2, r.n_all);
+        }
+        note(p, s);
+        report_features_free(&r);
+    }
+    return 0;
+}
+
 static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned int length) {
     return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS
                                                       : CAIRO_STATUS_WRITE_ERROR;
@@ -420,7 +447,7 @@ int report_write_png(FILE *f, const report_data *d, char *why, size_t why_n) {
     header(&p, d);
     int rc = 0;
     if (curves(&p, d) < 0 || item_biases(&p, d) < 0 || item_map(&p, d) < 0 ||
-        spreadsheet(&p, d) < 0 || user_biases(&p, d) < 0)
+        spreadsheet(&p, d) < 0 || user_biases(&p, d) < 0 || side_features(&p, d) < 0)
         rc = -1;
     p.y += 24;
     text_at(p.f, MARGIN, p.y, "font-size=\"11\" fill=\"#777\"",

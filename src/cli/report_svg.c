@@ -264,3 +264,44 @@ void report_histogram(FILE *f, const char *title, const char *x_label, const dou
     fputs("</svg>\n", f);
     free(count);
 }
+
+#define BAR_ROW 16.0
+#define BAR_LEFT 190.0 /* room for the labels */
+
+double report_bar_chart(FILE *f, const char *title, const char *x_label,
+                        const char *const *label, const double *v, size_t n) {
+    double lo = 0, hi = 0;
+    for (size_t k = 0; k < n; k++) lo = v[k] < lo ? v[k] : lo, hi = v[k] > hi ? v[k] : hi;
+    if (!(lo < hi)) lo -= 0.5, hi += 0.5;
+    const double pad = (hi - lo) * 0.05, h = TOP + (double)n * BAR_ROW + BOTTOM;
+    lo -= lo < 0 ? pad : 0, hi += hi > 0 ? pad : 0;
+    const double span = W - BAR_LEFT - RIGHT;
+#define BX(x) (BAR_LEFT + ((x) - lo) / (hi - lo) * span)
+    begin(f, title, h);
+    double sx = tick_step(hi - lo, 8);
+    for (double t = ceil(lo / sx) * sx; t <= hi + 1e-12; t += sx)
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">%.3g</text>\n",
+                BX(t), BX(t), TOP, h - BOTTOM, BX(t), h - BOTTOM + 16, fabs(t) < sx * 1e-6 ? 0.0 : t);
+    for (size_t k = 0; k < n; k++) {
+        const double y = TOP + (double)k * BAR_ROW, x0 = BX(v[k] < 0 ? v[k] : 0),
+                     x1 = BX(v[k] < 0 ? 0 : v[k]);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#222\">",
+                BAR_LEFT - 6, y + BAR_ROW - 4);
+        report_escape(f, label[k]);
+        fprintf(f,
+                "</text><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                "fill=\"%s\"><title>%+.4f</title></rect>\n",
+                x0, y + 2, x1 - x0, BAR_ROW - 4, v[k] < 0 ? "#c0504d" : "#4f81bd", v[k]);
+    }
+    fprintf(f,
+            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#222\"/>\n",
+            BX(0), BX(0), TOP, h - BOTTOM);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">",
+            BAR_LEFT + span / 2, h - 12);
+    report_escape(f, x_label);
+    fputs("</text>\n</svg>\n", f);
+#undef BX
+    return h;
+}

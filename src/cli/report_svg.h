@@ -35,4 +35,10 @@ void report_scatter(FILE *f, const char *title, const char *x_label, const char 
 void report_histogram(FILE *f, const char *title, const char *x_label, const double *v, size_t n,
                       int n_bins);
 
+/* Horizontal bars of v (n values, negative ones to the left of a zero
+ * line), one labelled row each, in the order given. Returns the figure's
+ * height in pixels (it grows with n). */
+double report_bar_chart(FILE *f, const char *title, const char *x_label,
+                        const char *const *label, const double *v, size_t n);
+
 #endif

@@ -63,6 +63,9 @@ static int model_tensors(const fl_model *m, tensor *t) {
         ADD("user_feature_factors", DT_F32, uf_rows, k, k, m->uf_P, 2);
         ADD("user_feature_bias", DT_F32, 1, uf_rows, 0, m->uf_b, 1);
     }
+    /* fm: each item side feature's weight (the report shows them). */
+    const uint64_t if_n = m->if_b ? fl_idmap_size(m->if_names) : 0;
+    if (if_n) ADD("item_feature_bias", DT_F32, 1, if_n, 0, m->if_b, 1);
     ADD("seen_items", DT_U32, 1, (uint64_t)m->n_train, 0, m->seen_items, 1);
     ADD("item_count", DT_U32, 1, m->n_items, 0, m->item_count, 1);
 #undef ADD
@@ -76,6 +79,11 @@ static int model_tensors(const fl_model *m, tensor *t) {
         memset(&t[n], 0, sizeof t[n]);
         snprintf(t[n].name, sizeof t[n].name, "user_feature_names");
         t[n].dt = DT_U8, t[n].ndim = 1, t[n].ids = m->uf_names, n++;
+    }
+    if (if_n) {
+        memset(&t[n], 0, sizeof t[n]);
+        snprintf(t[n].name, sizeof t[n].name, "item_feature_names");
+        t[n].dt = DT_U8, t[n].ndim = 1, t[n].ids = m->if_names, n++;
     }
     return n;
 }
@@ -568,6 +576,31 @@ static fl_status read_feature_rows(loader *ld, fl_model *m, int *used) {
     return FL_OK;
 }
 
+/* fm: the optional weights of the item side features, copied to the heap
+ * (files written before they were kept have none). */
+static fl_status read_item_feature_weights(loader *ld, fl_model *m, int *used) {
+    tensor *t = fl_st_find(ld, "item_feature_bias");
+    if (!t) return FL_OK;
+    if (t->ndim != 1 || t->shape[0] < 1 || t->shape[0] > UINT32_MAX)
+        return BAD(ld, "%s: tensor 'item_feature_bias' has a bad shape", ld->path);
+    const uint64_t n = t->shape[0];
+    const void *b;
+    fl_status st;
+    if ((st = fl_st_expect(ld, "item_feature_bias", DT_F32, 1, n, 0, &b, used)) ||
+        (st = fl_st_check_finite(ld, "item_feature_bias", b, n)))
+        return st;
+    tensor *names = fl_st_find(ld, "item_feature_names");
+    if (!names || names->dt != DT_U8 || names->ndim != 1)
+        return BAD(ld, "%s: tensor 'item_feature_names' is missing or not one-dimensional U8",
+                   ld->path);
+    used[names - ld->t] = 1;
+    if ((st = fl_st_read_ids(ld, "item_feature_names", (uint32_t)n, &m->if_names))) return st;
+    if (!(m->if_b = malloc(n * sizeof *m->if_b)))
+        return fl_fail(ld->err, FL_ERR_NOMEM, "out of memory reading '%s'", ld->path);
+    memcpy(m->if_b, b, n * sizeof *m->if_b);
+    return FL_OK;
+}
+
 /* Everything beyond the layout: metadata, shapes, values; fills m. */
 static fl_status read_model(loader *ld, fl_model *m) {
     fl_status st = read_metadata(ld, m);
@@ -629,7 +662,9 @@ static fl_status read_model(loader *ld, fl_model *m) {
             return st;
         m->item_mean = at;
     }
-    if (fl_kind_fm(m->kind) && (st = read_feature_rows(ld, m, used))) return st;
+    if (fl_kind_fm(m->kind) && ((st = read_feature_rows(ld, m, used)) ||
+                                (st = read_item_feature_weights(ld, m, used))))
+        return st;
     if ((st = fl_model_set_means(m, ld->err))) return st;
     if ((st = fl_st_expect(ld, "seen_start", DT_U64, 1, nu + 1, 0, &seen_start, used)) ||
         (st = fl_st_expect(ld, "seen_items", DT_U32, 1, m->n_train, 0, &seen_items, used)) ||

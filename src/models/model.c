@@ -119,6 +119,8 @@ void fl_model_free(fl_model *m) {
     free(m->history);
     fl_idmap_free(m->uf_names);
     free(m->uf_P), free(m->uf_b);
+    fl_idmap_free(m->if_names);
+    free(m->if_b);
     free(m->mean_user), free(m->mean_item);
     fl_idmap_free(m->user_ids);
     fl_idmap_free(m->item_ids);
@@ -217,6 +219,16 @@ float fl_model_item_mean(const fl_model *m, uint32_t i) {
     return m->item_mean[i];
 }
 const fl_idmap *fl_model_item_ids(const fl_model *m) { return m->item_ids; }
+uint32_t fl_model_n_side_features(const fl_model *m, int side) {
+    if (side == 0) return m->uf_b && m->uf_names ? fl_idmap_size(m->uf_names) : 0;
+    return side == 1 && m->if_b && m->if_names ? fl_idmap_size(m->if_names) : 0;
+}
+const char *fl_model_side_feature(const fl_model *m, int side, uint32_t j, float *weight) {
+    if (j >= fl_model_n_side_features(m, side)) return NULL;
+    /* uf_b's row 0 is the user-id group's prior mean; feature j is row 1 + j. */
+    *weight = side == 0 ? m->uf_b[1 + j] : m->if_b[j];
+    return fl_idmap_name(side == 0 ? m->uf_names : m->if_names, j);
+}
 size_t fl_model_fold_in_floats(const fl_model *m) { return m->n_factors; }
 
 void fl_model_get_info(const fl_model *m, fl_model_info *o) {

@@ -75,6 +75,11 @@ struct fl_model {
      * for other kinds and for files written without them. Heap-owned. */
     fl_idmap *uf_names;
     float *uf_P, *uf_b;
+    /* fm with item features: feature j (named if_names[j]) and its
+     * averaged linear weight if_b[j]: what it adds to a rating by itself,
+     * for the report. NULL without item features. */
+    fl_idmap *if_names;
+    float *if_b;
     /* fm and svdpp: the average training user's and item's rows and biases
      * (heap; NULL for other kinds). An fm user's vector carries what a
      * biased model puts in its bias (the implicit group's sum, say), so an

@@ -437,6 +437,9 @@ typedef struct ensemble {
      * and its linear weight, summed over the samples. */
     int n_frows;
     double *frow, *flin;        /* [n_frows][n_items], [n_frows] */
+    /* Item side feature j's linear weight, summed over the samples. */
+    uint32_t n_ifeat;
+    double *ilin;               /* [n_ifeat] */
 } ensemble;
 
 static void feature_rows_add(ensemble *en, const gibbs *g) {
@@ -453,6 +456,7 @@ static void feature_rows_add(ensemble *en, const gibbs *g) {
         }
         en->flin[r] += v[k];
     }
+    for (uint32_t j = 0; j < en->n_ifeat; j++) en->ilin[j] += is->V[(size_t)(is->n_e + j) * D + k];
 }
 
 static void ensemble_add(ensemble *en, const gibbs *g, fl_pool *pool) {
@@ -467,7 +471,7 @@ static void ensemble_add(ensemble *en, const gibbs *g, fl_pool *pool) {
 /* The model of the samples averaged so far: the sketch's P Q^T for the
  * interactions, the linear parts and w0 averaged exactly. */
 static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_dataset *learn,
-                                const fl_features *uf, fl_model *layout, float lo, float hi,
+                                const fl_features *uf, const fl_features *itf, fl_model *layout, float lo, float hi,
                                 fl_model **out, fl_error *err) {
     float *P, *Q;
     int q;
@@ -504,6 +508,15 @@ static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_datas
     if ((st = fl_model_set_means(m, err))) {
         fl_model_free(m);
         return st;
+    }
+    if (itf && en->n_ifeat) {
+        m->if_names = fl_idmap_clone(itf->names);
+        m->if_b = malloc((size_t)en->n_ifeat * sizeof *m->if_b);
+        if (!m->if_names || !m->if_b) {
+            fl_model_free(m);
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory for the item features' weights");
+        }
+        for (uint32_t j = 0; j < en->n_ifeat; j++) m->if_b[j] = (float)(en->ilin[j] / en->n);
     }
     m->uf_names = uf ? fl_idmap_clone(uf->names) : fl_idmap_new();
     m->uf_P = malloc(((size_t)en->n_frows * q + 1) * sizeof *m->uf_P);
@@ -612,7 +625,9 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
         en.n_frows = 1 + (uf ? (int)fl_features_n_features(uf) : 0);
         en.frow = calloc((size_t)en.n_frows * g.sd[1].n_e + 1, sizeof *en.frow);
         en.flin = calloc((size_t)en.n_frows + 1, sizeof *en.flin);
-        if (!en.bu || !en.bi || !en.frow || !en.flin ||
+        en.n_ifeat = itf ? fl_features_n_features(itf) : 0;
+        en.ilin = calloc((size_t)en.n_ifeat + 1, sizeof *en.ilin);
+        if (!en.bu || !en.bi || !en.frow || !en.flin || !en.ilin ||
             fl_sketch_init(&en.sk, g.sd[0].n_e, g.sd[1].n_e, p->ensemble_rank, mix(p->seed ^ 0x5ce7)))
             st = fl_fail(err, FL_ERR_NOMEM, "out of memory for the samples' average");
     }
@@ -660,7 +675,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
         }
         if (s == n_samples) {
             /* The last sample: the report is the saved model's own error. */
-            st = ensemble_model(&en, p, learn, uf, &layout, lo, hi, &m, err);
+            st = ensemble_model(&en, p, learn, uf, itf, &layout, lo, hi, &m, err);
             if (st) break;
             fl_metrics mt;
             if (test && test->n_ratings &&
@@ -687,7 +702,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
             /* Asked to stop: the model is what has been kept so far (or
              * this sample alone). */
             if (!en.n) ensemble_add(&en, &g, pool);
-            st = ensemble_model(&en, p, learn, uf, &layout, lo, hi, &m, err);
+            st = ensemble_model(&en, p, learn, uf, itf, &layout, lo, hi, &m, err);
             break;
         }
     }
@@ -700,7 +715,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
     }
     free(layout.history);
     fl_sketch_free(&en.sk);
-    free(en.bu), free(en.bi), free(en.frow), free(en.flin);
+    free(en.bu), free(en.bi), free(en.frow), free(en.flin), free(en.ilin);
     free(tm.u), free(tm.i), free(tm.sum);
     gibbs_free(&g);
     if (st) {
