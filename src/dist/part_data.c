@@ -149,7 +149,7 @@ static fl_status rows_from(const trip *t, size_t n, int by_user, uint32_t lo, ui
         return nomem(err, "indexing the ratings");
     }
     for (size_t k = 0; k < n; k++) others[k] = by_user ? t[k].i : t[k].u;
-    memcpy(others + n, extra, n_extra * sizeof *extra);
+    if (n_extra) memcpy(others + n, extra, n_extra * sizeof *extra);
     *n_need = sort_unique(others, n + n_extra);
     *need = others;
     for (size_t k = 0; k < n; k++) {
