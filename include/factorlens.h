@@ -607,6 +607,25 @@ FL_API fl_status fl_train_distributed(const fl_comm *comm, const fl_dist_opts *o
                                       const fl_params *p, const fl_train_hooks *hooks,
                                       fl_model **out, fl_train_result *result, fl_error *err);
 
+/* ALS (dot or biased) on ratings that need not fit in memory: the file is
+ * read in parts, converted once into binary row files in work_dir (by user
+ * and by item, 8 bytes a rating each), and each half-step streams them
+ * block by block, at most about memory_bytes of ratings in memory at a
+ * time; the factors, the id maps and the row offsets stay in memory. The
+ * model is the one fl_train trains from the same file (the same solves over
+ * the same ratings in the same order); the test set is read whole. The row
+ * files are removed when training ends. */
+typedef struct fl_ooc_opts {
+    const char *ratings;        /* one plain ratings file */
+    const char *test;           /* or NULL */
+    const fl_read_opts *read;   /* for both; NULL: defaults */
+    const char *work_dir;       /* where the row files go */
+    double memory_bytes;        /* ratings in memory at a time (0: 256 MiB) */
+} fl_ooc_opts;
+FL_API fl_status fl_train_out_of_core(const fl_ooc_opts *o, const fl_params *p,
+                                      const fl_train_hooks *hooks, fl_model **out,
+                                      fl_train_result *result, fl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,16 +9,20 @@
 #include "mpi/comm_mpi.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_scale_option(cli_args *a, cli_scale_opts *s) {
     return cli_flag(a, "--distributed", &s->distributed) || cli_flag(a, "--resume", &s->resume) ||
            cli_str(a, "--checkpoint", &s->checkpoint) ||
-           cli_int(a, "--checkpoint-every", 1, 1000000, &s->checkpoint_every);
+           cli_int(a, "--checkpoint-every", 1, 1000000, &s->checkpoint_every) ||
+           cli_flag(a, "--out-of-core", &s->out_of_core) || cli_str(a, "--memory", &s->memory) ||
+           cli_str(a, "--work-dir", &s->work_dir);
 }
 
 int cli_scale_wanted(const cli_scale_opts *s) {
-    return s->distributed || s->resume || s->checkpoint || s->checkpoint_every;
+    return s->distributed || s->resume || s->checkpoint || s->checkpoint_every || s->out_of_core ||
+           s->memory || s->work_dir;
 }
 
 void cli_train_scale_help(FILE *f) {
@@ -32,7 +36,14 @@ void cli_train_scale_help(FILE *f) {
           "  --checkpoint-every N epochs between checkpoints (default 1)\n"
           "  --resume             continue from DIR's last complete checkpoint (same options,\n"
           "                       data and process count): the same model as a run never\n"
-          "                       stopped\n",
+          "                       stopped\n"
+          "  --out-of-core        ratings larger than memory: converted once to row files\n"
+          "                       (8 bytes a rating, by user and by item) and streamed block\n"
+          "                       by block; the same model as in memory\n"
+          "  --memory BYTES       ratings held in memory at a time out of core (K, M, G\n"
+          "                       suffixes; default 256M)\n"
+          "  --work-dir DIR       where the row files go (default: the directory of --out,\n"
+          "                       else the current one); removed when training ends\n",
           f);
 }
 
@@ -93,6 +104,71 @@ static void summary_human(const cli_scale_run *r, const fl_train_result *res,
                st->model_bytes / 1e6);
 }
 
+/* "64M" -> bytes; 0 when malformed. */
+static double parse_bytes(const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    double unit = 1;
+    if (*end == 'K' || *end == 'k') unit = 1 << 10, end++;
+    else if (*end == 'M' || *end == 'm') unit = 1 << 20, end++;
+    else if (*end == 'G' || *end == 'g') unit = (double)(1 << 30), end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (end == s || *end || !(v > 0) || !isfinite(v)) return 0;
+    return v * unit;
+}
+
+/* --out-of-core: one process, the ratings streamed from row files. */
+static int train_out_of_core(const cli_scale_opts *s, const cli_scale_run *r) {
+    double memory = 0;
+    if (s->memory && !(memory = parse_bytes(s->memory)))
+        return cli_error(2, "--memory takes a size in bytes, e.g. 67108864 or 64M (got '%s')",
+                         s->memory);
+    char dir[4096] = ".";
+    if (s->work_dir) {
+        snprintf(dir, sizeof dir, "%s", s->work_dir);
+    } else if (r->out && strrchr(r->out, '/')) {
+        snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(r->out, '/') - r->out), r->out);
+        if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    }
+    cli_interrupt_install();
+    cli_epoch_log log;
+    cli_epoch_log_init(&log, r->json, r->quiet, r->test != NULL, 0);
+    fl_train_hooks hooks = cli_epoch_log_hooks(&log);
+    fl_ooc_opts o = {r->ratings, r->test, r->ro, dir, memory};
+    fl_model *m = NULL;
+    fl_train_result res;
+    fl_error err = {0};
+    fl_status st = fl_train_out_of_core(&o, r->p, &hooks, &m, &res, &err);
+    cli_progress_clear(&log.bar);
+    if (st != FL_OK)
+        return cli_interrupted() ? cli_error(1, "interrupted; training stopped and no model was written")
+                                 : cli_fail(&err);
+    int rc = 0;
+    if (r->out && fl_model_save(m, r->out, &err) != FL_OK) rc = cli_fail(&err);
+    fl_model_info info;
+    fl_model_get_info(m, &info);
+    fl_dist_stats stats = {.n_users = info.n_users, .n_items = info.n_items,
+                           .n_ratings = info.n_train};
+    if (rc == 0 && r->test) {
+        /* The summary's test line counts the unknown ids as train's does. */
+        fl_dataset *test = NULL;
+        fl_metrics mt;
+        if (fl_dataset_read(r->test, r->ro, &test, &err) == FL_OK &&
+            fl_evaluate(m, test, FL_UNKNOWN_MEAN, &mt, &err) == FL_OK)
+            stats.n_test = mt.n, stats.n_unknown_users = mt.n_unknown_users,
+            stats.n_unknown_items = mt.n_unknown_items;
+        fl_dataset_free(test);
+    }
+    if (rc == 0 && r->json)
+        summary_json(r, &res, &stats, 1, info.params.n_threads);
+    else if (rc == 0) {
+        summary_human(r, &res, &stats, 1);
+        if (r->out) printf("saved    %s\n", r->out);
+    }
+    fl_model_free(m);
+    return rc;
+}
+
 int cli_train_scaled(const cli_scale_opts *s, const cli_scale_run *r) {
     if (r->other_split)
         return cli_error(2, "--distributed, --checkpoint and --resume train on --ratings and test "
@@ -101,9 +177,15 @@ int cli_train_scaled(const cli_scale_opts *s, const cli_scale_run *r) {
                             "factorlens split first)");
     if ((s->resume || s->checkpoint_every) && !s->checkpoint)
         return cli_error(2, "--resume and --checkpoint-every need --checkpoint DIR");
+    if ((s->memory || s->work_dir) && !s->out_of_core)
+        return cli_error(2, "--memory and --work-dir go with --out-of-core");
+    if (s->out_of_core && (s->distributed || s->checkpoint))
+        return cli_error(2, "--out-of-core trains in one process, without checkpoints: it "
+                            "cannot be combined with --distributed or --checkpoint");
     if (strcmp(r->ratings, "-") == 0 || (r->test && strcmp(r->test, "-") == 0))
         return cli_error(2, "--distributed, --checkpoint and --resume read files, not standard "
                             "input ('-')");
+    if (s->out_of_core) return train_out_of_core(s, r);
     fl_comm comm;
     fl_error err = {0};
     if (s->distributed) {

@@ -1,7 +1,8 @@
 /* train_scale.h — `factorlens train` beyond one process's memory or life:
  * --distributed (the processes of mpirun, over MPI), --checkpoint and
- * --resume. The options are parsed with train's own; a run that asks for
- * any of them goes through fl_train_distributed instead of fl_train. */
+ * --resume, --out-of-core. The options are parsed with train's own; a run that asks for
+ * any of them goes through fl_train_distributed (or fl_train_out_of_core) instead of
+ * fl_train. */
 #ifndef FL_CLI_TRAIN_SCALE_H
 #define FL_CLI_TRAIN_SCALE_H
 
@@ -14,6 +15,9 @@ typedef struct cli_scale_opts {
     int distributed, resume;
     const char *checkpoint;
     int checkpoint_every;
+    int out_of_core;
+    const char *memory;   /* --memory BYTES (K, M, G suffixes) */
+    const char *work_dir;
 } cli_scale_opts;
 
 /* 1 if the current option is one of these (consumed into s), else 0. */
