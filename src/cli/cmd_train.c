@@ -26,7 +26,7 @@ typedef struct train_cfg {
     float dropout[FL_MAX_LAYERS];
     fl_params p;
     fl_read_opts ro;
-    cli_scale_opts scale; /* --distributed, --checkpoint, --resume (train_scale.h) */
+    cli_scale_opts scale; /* --distributed, --checkpoint, --resume, --out-of-core (train_scale.h) */
 } train_cfg;
 
 static const char *const kind_choices[] = {"dot", "biased", "nn", "ials", "bpr", NULL};
