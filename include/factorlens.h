@@ -726,6 +726,89 @@ FL_API const char *const *fl_dataset_names(void);
 FL_API fl_status fl_fetch(const char *name, const fl_download_opts *o, char *dir, size_t dir_len,
                    fl_error *err);
 
+/* ---------------------------------------------------------------- training over processes */
+
+/* How the processes of a partitioned training talk: two collectives every
+ * process calls with the same sequence of arguments' shapes. The library
+ * holds no transport of its own; the factorlens command passes one over MPI
+ * (src/mpi), and fl_comm_self is the one-process case, which needs nothing.
+ * Byte counts are per process, in rank order; data from or to each process
+ * lies packed in rank order in the buffers. Each returns FL_OK or fills err. */
+typedef struct fl_comm {
+    int rank, size;
+    void *ctx;
+    /* Every process receives every process's send (counts[r] bytes from r). */
+    fl_status (*allgatherv)(void *ctx, const void *send, size_t n, void *recv,
+                            const size_t *counts, fl_error *err);
+    /* send_counts[r] bytes go to process r, recv_counts[r] come from it. */
+    fl_status (*alltoallv)(void *ctx, const void *send, const size_t *send_counts, void *recv,
+                           const size_t *recv_counts, fl_error *err);
+} fl_comm;
+
+/* The one-process transport: rank 0 of 1, collectives are copies. */
+FL_API void fl_comm_self(fl_comm *c);
+
+/* What a partitioned training moved between processes, counted in the
+ * library (bytes handed to the transport for other processes; a process's
+ * share to itself is not counted). Summed over all processes. */
+typedef struct fl_dist_stats {
+    uint64_t setup_bytes;     /* reading: ids, ratings to their owners, exchange plans */
+    uint64_t epoch_bytes;     /* the last epoch (factor rows, reductions) */
+    uint64_t model_bytes;     /* gathering the model on process 0 */
+    uint64_t predicted_epoch_bytes; /* the communication model's figure (docs/capacity.md) */
+    uint32_t n_users, n_items;       /* global */
+    size_t n_ratings;                /* global, training */
+    uint64_t max_rank_ratings;       /* the most ratings one process holds (by user or by item) */
+    size_t n_test;                   /* global test ratings */
+    size_t n_unknown_users;          /* of them: user not in training (last epoch) */
+    size_t n_unknown_items;          /* of them: user known, item not */
+} fl_dist_stats;
+
+typedef struct fl_dist_opts {
+    const char *ratings;         /* one plain ratings file: each process parses its byte range */
+    const char *test;            /* or NULL; read the same way */
+    const fl_read_opts *read;    /* for both; NULL: defaults */
+    const char *checkpoint_dir;  /* NULL: no checkpoints */
+    int checkpoint_every;        /* epochs between checkpoints (0: 1) */
+    int resume;                  /* 1: continue from checkpoint_dir's last complete one */
+    fl_dist_stats *stats;        /* filled as training goes (before each epoch_end hook); may be NULL */
+} fl_dist_opts;
+
+/* ALS (dot or biased) over the processes of comm, each holding a block of
+ * users and a block of items and only its share of the ratings: each
+ * half-step exchanges just the factor rows a process's ratings use
+ * (all-to-all). Every process calls it with the same arguments; hooks run on
+ * every process with the same reports (return values are agreed: any
+ * process stopping stops all). Process 0 gets the model (the others *out =
+ * NULL), the same one fl_train trains single-process from the same file, up
+ * to the order of floating-point sums in the reports. With a checkpoint
+ * directory each process writes its state every checkpoint_every epochs
+ * (atomically, checksummed, with a manifest naming the epoch, seed, process
+ * count and a fingerprint of the data); resume continues from the last
+ * complete one and ends with the same model as an uninterrupted run. */
+FL_API fl_status fl_train_distributed(const fl_comm *comm, const fl_dist_opts *o,
+                                      const fl_params *p, const fl_train_hooks *hooks,
+                                      fl_model **out, fl_train_result *result, fl_error *err);
+
+/* ALS (dot or biased) on ratings that need not fit in memory: the file is
+ * read in parts, converted once into binary row files in work_dir (by user
+ * and by item, 8 bytes a rating each), and each half-step streams them
+ * block by block, at most about memory_bytes of ratings in memory at a
+ * time; the factors, the id maps and the row offsets stay in memory. The
+ * model is the one fl_train trains from the same file (the same solves over
+ * the same ratings in the same order); the test set is read whole. The row
+ * files are removed when training ends. */
+typedef struct fl_ooc_opts {
+    const char *ratings;        /* one plain ratings file */
+    const char *test;           /* or NULL */
+    const fl_read_opts *read;   /* for both; NULL: defaults */
+    const char *work_dir;       /* where the row files go */
+    double memory_bytes;        /* ratings in memory at a time (0: 256 MiB) */
+} fl_ooc_opts;
+FL_API fl_status fl_train_out_of_core(const fl_ooc_opts *o, const fl_params *p,
+                                      const fl_train_hooks *hooks, fl_model **out,
+                                      fl_train_result *result, fl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

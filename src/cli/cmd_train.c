@@ -10,6 +10,7 @@
 #include "cli/messages.h"
 #include "cli/read_options.h"
 #include "cli/train_help.h"
+#include "cli/train_scale.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ typedef struct train_cfg {
     float dropout[FL_MAX_LAYERS];
     fl_params p;
     fl_read_opts ro;
+    cli_scale_opts scale; /* --distributed, --checkpoint, --resume, --out-of-core (train_scale.h) */
 } train_cfg;
 
 static const char *const kind_choices[] = {"dot",  "biased", "nn",    "ials",
@@ -76,7 +78,7 @@ static void parse(cli_args *a, train_cfg *c) {
                cli_int(a, "--threads", 0, 1024, &p->n_threads) || cli_u64(a, "--seed", &p->seed) ||
                cli_str(a, "--out", &c->out) || cli_flag(a, "--json", &c->json) ||
                cli_flag(a, "--quiet", &c->quiet) || cli_flag(a, "-h|--help", &dummy) ||
-               cli_read_option(a, &c->ro));
+               cli_read_option(a, &c->ro) || cli_scale_option(a, &c->scale));
     }
 }
 
@@ -366,6 +368,11 @@ static int train_main(int argc, char **argv) {
     train_cfg c;
     int rc = configure(argc, argv, &c);
     if (rc) return rc;
+    if (cli_scale_wanted(&c.scale)) {
+        cli_scale_run run = {&c.p, &c.ro, c.ratings, c.test, c.out, c.json, c.quiet,
+                             c.holdout > 0 || c.holdout_user > 0 || c.temporal > 0 || c.folds};
+        return cli_train_scaled(&c.scale, &run);
+    }
     if ((rc = load_features(&c))) {
         fl_features_free(c.uf);
         return rc;

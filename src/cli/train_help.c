@@ -6,6 +6,7 @@
 
 #include "cli/messages.h"
 #include "cli/read_options.h"
+#include "cli/train_scale.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -246,6 +247,7 @@ void cli_train_help(FILE *f) {
     model_options(f, &d);
     implicit_options(f);
     fm_options(f);
+    cli_train_scale_help(f);
     fputs("Output:\n", f);
     row(f, "--out FILE", "save the trained model (default: not saved)");
     row(f, "--json",

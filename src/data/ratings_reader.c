@@ -11,6 +11,7 @@
  * The duplicate check adds a bit per item, and 4 bytes per rating only for
  * a file that does not keep each user's ratings together (duplicates.h). */
 #include "data/byte_source.h"
+#include "data/ratings_part.h"
 #include "data/dataset.h"
 #include "data/duplicates.h"
 #include "data/rating_values.h"
@@ -18,6 +19,10 @@
 #include "core/error.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
@@ -46,6 +51,8 @@ typedef struct parser {
     const char *fixed_user; /* one user's file: no user column, every rating is this id's */
     int ready;        /* separator, header and columns decided */
     int seen_header;  /* the first line was a header */
+    int probe;        /* reading a file's head only to decide the above (a part's set-up) */
+    int part;         /* one part of a file: may hold no ratings */
     int col[N_ROLES]; /* column of each role, -1 absent */
     int min_fields;
     size_t line;
@@ -378,8 +385,9 @@ static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err)
     if (!p->ready) {
         int is_header;
         fl_status st = setup(p, s, len, &is_header, err);
-        if (st || is_header) return st;
+        if (st || is_header || p->probe) return st;
     }
+    if (p->probe) return FL_OK;
     field f[MAX_FIELDS];
     int n = split(p, s, len, f);
     if (n < 0) return bad_line(p, err, "unterminated quoted field");
@@ -501,7 +509,7 @@ static fl_status one_user_repeats(const parser *p, fl_error *err) {
 
 static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err) {
     fl_dataset *d = p->b.d;
-    if (st == FL_OK && d->n_ratings == 0) {
+    if (st == FL_OK && d->n_ratings == 0 && !p->part) {
         if (d->n_skipped == 1)
             st = fl_fail(err, FL_ERR_DATA,
                          "%s: no ratings found: its one data line is malformed (%s)", p->name,
@@ -635,4 +643,111 @@ fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_r
     if (len == 0 || len > FL_MAX_ID_LEN)
         return fl_fail(err, FL_ERR_USAGE, "a user id of 1 to %d bytes is needed", FL_MAX_ID_LEN);
     return read_path(path, o, user_id, out, err);
+}
+
+/* The byte range of part `part` of n: from the first line that starts at or
+ * after size * part / n, to where the next part starts. */
+static fl_status part_bound(int fd, uint64_t size, int part, int n, const char *name,
+                            uint64_t *at, fl_error *err) {
+    uint64_t s = size * (uint64_t)part / (uint64_t)n;
+    if (part == 0 || s >= size) {
+        *at = part == 0 ? 0 : size;
+        return FL_OK;
+    }
+    char buf[65536];
+    for (uint64_t pos = s - 1; pos < size;) {
+        ssize_t got = pread(fd, buf, sizeof buf, (off_t)pos);
+        if (got <= 0) return fl_fail(err, FL_ERR_IO, "%s: cannot read: %s", name, strerror(errno));
+        const char *nl = memchr(buf, '\n', (size_t)got);
+        if (nl) {
+            *at = pos + (uint64_t)(nl - buf) + 1;
+            return FL_OK;
+        }
+        pos += (uint64_t)got;
+    }
+    *at = size;
+    return FL_OK;
+}
+
+/* Newlines in [0, end): the line number the part starts after. */
+static fl_status lines_before(int fd, uint64_t end, char *buf, const char *name, size_t *lines,
+                              fl_error *err) {
+    size_t n = 0;
+    for (uint64_t pos = 0; pos < end;) {
+        size_t want = end - pos < CHUNK ? (size_t)(end - pos) : CHUNK;
+        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        if (got <= 0) return fl_fail(err, FL_ERR_IO, "%s: cannot read: %s", name, strerror(errno));
+        for (const char *c = buf, *e = buf + got; (c = memchr(c, '\n', (size_t)(e - c))); c++) n++;
+        pos += (uint64_t)got;
+    }
+    *lines = n;
+    return FL_OK;
+}
+
+fl_status fl_dataset_read_part(const char *path, const fl_read_opts *o, int part, int n_parts,
+                               fl_dataset **out, fl_error *err) {
+    fl_read_opts def;
+    if (!o) fl_read_opts_default(&def), o = &def;
+    *out = NULL;
+    if (n_parts <= 1) return fl_dataset_read(path, o, out, err);
+    if (strcmp(path, "-") == 0)
+        return fl_fail(err, FL_ERR_USAGE, "standard input cannot be read in parts: give a file");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fl_fail(err, FL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    unsigned char magic[2] = {0, 0};
+    char *buf = NULL;
+    fl_status st = FL_OK;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        st = fl_fail(err, FL_ERR_IO, "%s: not a regular file", path);
+    else if (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        st = fl_fail(err, FL_ERR_USAGE,
+                     "%s is gzip-compressed, and a compressed file cannot be split into byte "
+                     "ranges: decompress it first, or write its parts with factorlens shard",
+                     path);
+    else if (!(buf = malloc(CHUNK)))
+        st = fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", path);
+    uint64_t size = (uint64_t)sb.st_size, begin_at = 0, end_at = 0;
+    if (st == FL_OK) st = part_bound(fd, size, part, n_parts, path, &begin_at, err);
+    if (st == FL_OK) st = part_bound(fd, size, part + 1, n_parts, path, &end_at, err);
+    parser p;
+    memset(&p, 0, sizeof p);
+    if (st == FL_OK) st = begin(&p, path, o, NULL, err);
+    p.part = 1;
+    size_t used;
+    if (st == FL_OK && begin_at > 0) {
+        /* Separator, header and columns come from the file's head, as for
+         * the whole file; then line numbers continue where the part starts. */
+        ssize_t got = pread(fd, buf, CHUNK, 0);
+        if (got < 0) st = fl_fail(err, FL_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        p.probe = 1;
+        if (st == FL_OK) st = feed(&p, buf, (size_t)got, got < (ssize_t)CHUNK, &used, err);
+        p.probe = 0;
+        if (st == FL_OK) st = lines_before(fd, begin_at, buf, path, &p.line, err);
+    }
+    size_t have = 0;
+    for (uint64_t pos = begin_at; st == FL_OK;) {
+        size_t want = CHUNK - have;
+        if (end_at - pos < want) want = (size_t)(end_at - pos);
+        ssize_t got = want ? pread(fd, buf + have, want, (off_t)pos) : 0;
+        if (got < 0) {
+            st = fl_fail(err, FL_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+            break;
+        }
+        pos += (uint64_t)got;
+        have += (size_t)got;
+        st = feed(&p, buf, have, got == 0, &used, err);
+        if (st || got == 0) break;
+        if (used == 0 && have == CHUNK) {
+            st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", path, p.line + 1,
+                         CHUNK);
+            break;
+        }
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    free(buf);
+    close(fd);
+    if (p.b.d == NULL) return st;
+    return finish(&p, st, out, err);
 }

@@ -20,6 +20,7 @@
  * either. */
 #include "core/error.h"
 #include "core/linalg.h"
+#include "train/als.h"
 #include "train/gram.h"
 #include "train/loss_simd.h"
 #include "train/trainer.h"
@@ -156,15 +157,19 @@ static void solve_rows(void *ctx, int task, int thread) {
     }
 }
 
+void fl_als_half(fl_trainer *t, const fl_rows *c, float *X, float *bx, const float *Y,
+                 const float *by, uint32_t n_rows) {
+    half_job j = {t, c, X, bx, Y, by, n_rows};
+    fl_pool_run(t->pool, ALS_TASKS, solve_rows, &j);
+}
+
 static fl_status als_epoch(fl_trainer *t, fl_error *err) {
     (void)err;
     fl_model *m = t->m;
     const size_t n = t->by_user.start[t->by_user.n_rows];
-    half_job users = {t, &t->by_user, m->P, m->bu, m->Q, m->bi, m->n_users};
-    fl_pool_run(t->pool, ALS_TASKS, solve_rows, &users);
+    fl_als_half(t, &t->by_user, m->P, m->bu, m->Q, m->bi, m->n_users);
     fl_trainer_progress(t, n / 2, n);
-    half_job items = {t, &t->by_item, m->Q, m->bi, m->P, m->bu, m->n_items};
-    fl_pool_run(t->pool, ALS_TASKS, solve_rows, &items);
+    fl_als_half(t, &t->by_item, m->Q, m->bi, m->P, m->bu, m->n_items);
     fl_trainer_progress(t, n, n);
     return FL_OK;
 }
