@@ -76,19 +76,26 @@ fi
 echo
 echo "| scaling | processes | ratings | epoch s | speed-up | efficiency | MB/epoch measured | MB/epoch predicted | measured/predicted | most ratings on one process |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-base=""
-for np in $RANKS; do
-    read -r r n sec bytes pred most < <(run "$np" "$strong")
-    [ -z "$base" ] && base=$sec
+# table_row strong|weak PROCESSES RATINGS SECONDS BYTES PREDICTED MOST BASE CORES: one row.
+table_row() {
     python3 -c "
 import sys
-r, n, sec, b, p, most, base, cores = sys.argv[1:]
+kind, r, n, sec, b, p, most, base, cores = sys.argv[1:]
 r, n, sec, b, p, most, base, cores = int(r), int(n), float(sec), int(b), int(p), int(most), float(base), int(cores)
 over = ' (oversubscribed)' if r > cores else ''
 sec = max(sec, 1e-9)
 ratio = f'{b / p:.2f}' if p else '–'
-print(f'| strong | {r}{over} | {n:,} | {sec:.3f} | {base / sec:.2f}x | {base / sec / r:.0%} | {b / 1e6:.2f} | {p / 1e6:.2f} | {ratio} | {most:,} |')
-" "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
+speedup = f'{base / sec:.2f}x' if kind == 'strong' else '–'
+eff = base / sec / r if kind == 'strong' else base / sec
+print(f'| {kind} | {r}{over} | {n:,} | {sec:.3f} | {speedup} | {eff:.0%} | {b / 1e6:.2f} | {p / 1e6:.2f} | {ratio} | {most:,} |')
+" "$@"
+}
+
+base=""
+for np in $RANKS; do
+    read -r r n sec bytes pred most < <(run "$np" "$strong")
+    [ -z "$base" ] && base=$sec
+    table_row strong "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
 done
 base=""
 for np in $RANKS; do
@@ -96,15 +103,7 @@ for np in $RANKS; do
     synth $((WEAK_N * np)) $((USERS * np * WEAK_N / N + 1)) $((ITEMS * np * WEAK_N / N + 1)) "$np" >"$weak"
     read -r r n sec bytes pred most < <(run "$np" "$weak")
     [ -z "$base" ] && base=$sec
-    python3 -c "
-import sys
-r, n, sec, b, p, most, base, cores = sys.argv[1:]
-r, n, sec, b, p, most, base, cores = int(r), int(n), float(sec), int(b), int(p), int(most), float(base), int(cores)
-over = ' (oversubscribed)' if r > cores else ''
-sec = max(sec, 1e-9)
-ratio = f'{b / p:.2f}' if p else '–'
-print(f'| weak | {r}{over} | {n:,} | {sec:.3f} | – | {base / sec:.0%} | {b / 1e6:.2f} | {p / 1e6:.2f} | {ratio} | {most:,} |')
-" "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
+    table_row weak "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
     rm -f "$weak"
 done
 echo

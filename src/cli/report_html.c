@@ -236,16 +236,12 @@ static int user_biases(FILE *f, const report_data *d) {
 
 /* fm models: what each side feature adds to a rating by itself. */
 static int side_features(FILE *f, const report_data *d) {
-    static const char *const title[2] = {"User features: what each adds to a rating",
-                                         "Item features: what each adds to a rating"};
-    static const char *const chart[2] = {"The learned weight of each user feature",
-                                         "The learned weight of each item feature"};
     for (int side = 0; side < 2; side++) {
         report_features r;
         if (report_features_get(d, side, &r) < 0) return -1;
         if (!r.n) continue;
-        fprintf(f, "<h2>%s</h2>\n", title[side]);
-        report_bar_chart(f, chart[side], "weight (rating points)", r.name, r.weight, r.n);
+        fprintf(f, "<h2>%s</h2>\n", report_features_heading[side]);
+        report_bar_chart(f, report_features_chart[side], "weight (rating points)", r.name, r.weight, r.n);
         char note[512];
         report_features_note(side, note, sizeof note);
         fprintf(f, "<p class=\"note\">%s", note);

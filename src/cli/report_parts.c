@@ -317,6 +317,11 @@ void report_features_free(report_features *r) {
     memset(r, 0, sizeof *r);
 }
 
+const char *const report_features_heading[2] = {"User features: what each adds to a rating",
+                                                "Item features: what each adds to a rating"};
+const char *const report_features_chart[2] = {"The learned weight of each user feature",
+                                              "The learned weight of each item feature"};
+
 void report_features_note(int side, char *buf, size_t len) {
     snprintf(buf, len,
              "Each bar is what the feature adds to a predicted rating by itself, averaged over "

@@ -96,6 +96,8 @@ typedef struct report_features {
 } report_features;
 int report_features_get(const report_data *d, int side, report_features *r); /* 0, or -1 */
 void report_features_free(report_features *r);
+/* Each side's heading and chart title, [0] users, [1] items. */
+extern const char *const report_features_heading[2], *const report_features_chart[2];
 /* The sentence under the chart. */
 void report_features_note(int side, char *buf, size_t len);
 

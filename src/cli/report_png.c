@@ -365,17 +365,13 @@ static int user_biases(page *p, const report_data *d) {
 
 /* fm models: what each side feature adds to a rating by itself. */
 static int side_features(page *p, const report_data *d) {
-    static const char *const title[2] = {"User features: what each adds to a rating",
-                                         "Item features: what each adds to a rating"};
-    static const char *const chart[2] = {"The learned weight of each user feature",
-                                         "The learned weight of each item feature"};
     for (int side = 0; side < 2; side++) {
         report_features r;
         if (report_features_get(d, side, &r) < 0) return -1;
         if (!r.n) continue;
-        heading(p, title[side]);
+        heading(p, report_features_heading[side]);
         begin_figure(p);
-        end_figure(p, report_bar_chart(p->f, chart[side], "weight (rating points)", r.name,
+        end_figure(p, report_bar_chart(p->f, report_features_chart[side], "weight (rating points)", r.name,
                                        r.weight, r.n));
         char s[640];
         report_features_note(side, s, sizeof s);
