@@ -199,6 +199,12 @@ static void fm_options(FILE *f) {
         "fm: add each user's rated items and each item's raters as feature groups (weights "
         "1/sqrt(count)); the raters ('flipped') gained 0.012 RMSE on ml-100k u1 (svdpp has the "
         "rated items only)");
+    row(f, "--time-bins N",
+        "fm, svdpp: timeSVD++'s item bias per time bin: the training period cut into N equal "
+        "bins, a bias per item and bin (needs timestamps; exit 2 without). A rating is scored "
+        "in its timestamp's bin (the nearest one outside the period); predict and recommend, "
+        "which have no timestamp, use the item's latest bin with training ratings (default 0: "
+        "off)");
     rowf(f, "--samples N", "mcmc: Gibbs samples drawn, the same as --epochs (default %d)", m.epochs);
     rowf(f, "--burn-in N", "mcmc: first samples left out of the average (default %d)", m.burn_in);
     rowf(f, "--ensemble-rank R",

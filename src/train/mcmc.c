@@ -72,6 +72,14 @@ typedef struct gibbs {
     uint64_t *i_start;          /* [n_items + 1] */
     uint32_t *i_r;              /* rating indices (by-user order) of each item */
     double w0, alpha;
+    /* Time bins (timeSVD++'s b_i,Bin(t)): nb per item, each rating's bin,
+     * the per item and bin biases and their group's prior. nb 0: none. */
+    int nb;
+    uint32_t t_lo, t_hi;
+    uint32_t *bin;              /* [n] in by-user order */
+    uint32_t *last_bin;         /* [n_items] the item's latest bin with a rating */
+    double *tb;                 /* [n_items][nb] */
+    double tb_mu, tb_lam;
     int sampling;               /* 0: als, the conditional means with fixed priors */
     uint64_t seed;
     int sample, cur_side, cur_f;
@@ -232,6 +240,15 @@ static fl_status build_ratings(gibbs *g, const fl_dataset *d, fl_error *err) {
     g->y = malloc(g->n * sizeof *g->y);
     g->e = malloc(g->n * sizeof *g->e);
     uint64_t *fill = malloc(((size_t)(nu > ni ? nu : ni) + 1) * sizeof *fill);
+    if (g->nb) {
+        g->bin = malloc(g->n * sizeof *g->bin);
+        g->tb = calloc((size_t)ni * g->nb, sizeof *g->tb);
+        g->last_bin = calloc((size_t)ni + 1, sizeof *g->last_bin);
+        if (!g->bin || !g->tb || !g->last_bin) {
+            free(fill);
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory for the time bins");
+        }
+    }
     if (!g->u_start || !g->i_start || !g->r_user || !g->r_item || !g->i_r || !g->y || !g->e ||
         !fill) {
         free(fill);
@@ -244,10 +261,13 @@ static fl_status build_ratings(gibbs *g, const fl_dataset *d, fl_error *err) {
     for (size_t t = 0; t < g->n; t++) {
         uint64_t at = fill[d->users[t]]++;
         g->r_user[at] = d->users[t], g->r_item[at] = d->items[t], g->y[at] = d->ratings[t];
+        if (g->nb) g->bin[at] = (uint32_t)fl_time_bin(g->t_lo, g->t_hi, g->nb, d->times[t]);
     }
     memcpy(fill, g->i_start, ((size_t)ni + 1) * sizeof *fill);
     for (size_t r = 0; r < g->n; r++) g->i_r[fill[g->r_item[r]]++] = (uint32_t)r;
     free(fill);
+    for (size_t r = 0; g->nb && r < g->n; r++)
+        if (g->bin[r] > g->last_bin[g->r_item[r]]) g->last_bin[g->r_item[r]] = g->bin[r];
     return FL_OK;
 }
 
@@ -280,7 +300,8 @@ static void residual_task(void *ctx, int task, int thread) {
     const uint32_t lo = (uint32_t)((uint64_t)nu * task / TASKS), hi = (uint32_t)((uint64_t)nu * (task + 1) / TASKS);
     for (uint32_t u = lo; u < hi; u++)
         for (uint64_t r = g->u_start[u]; r < g->u_start[u + 1]; r++)
-            g->e[r] = g->y[r] - predict_rating(g, u, g->r_item[r]);
+            g->e[r] = g->y[r] - predict_rating(g, u, g->r_item[r]) -
+                      (g->nb ? g->tb[(size_t)g->r_item[r] * g->nb + g->bin[r]] : 0.0);
 }
 
 /* A_e, B_e for the current side and dimension; S_old keeps S[e][f]. */
@@ -375,6 +396,51 @@ static void draw_side_dim(gibbs *g, fl_pool *pool, int s, int f) {
     fl_pool_run(pool, TASKS, update_task, g);
 }
 
+/* The time-bin biases of a range of items: b_i,b's conditional given the
+ * residuals of item i's ratings in bin b (items' ratings are disjoint, so
+ * ranges run in parallel); the residuals move with each draw. */
+static void time_bins_task(void *ctx, int task, int thread) {
+    (void)thread;
+    gibbs *g = ctx;
+    const int nb = g->nb;
+    const uint32_t ni = g->sd[1].n_e;
+    fl_rng rng;
+    stream(&rng, g, 1 + (uint64_t)task);
+    double *n = malloc((size_t)nb * 2 * sizeof *n), *sum = n + nb;
+    if (!n) return; /* the biases stay as they are: still a valid chain */
+    const uint32_t lo = (uint32_t)((uint64_t)ni * task / TASKS), hi = (uint32_t)((uint64_t)ni * (task + 1) / TASKS);
+    for (uint32_t i = lo; i < hi; i++) {
+        double *b = g->tb + (size_t)i * nb;
+        memset(n, 0, (size_t)nb * 2 * sizeof *n);
+        for (uint64_t t = g->i_start[i]; t < g->i_start[i + 1]; t++) {
+            uint32_t r = g->i_r[t];
+            n[g->bin[r]] += 1.0, sum[g->bin[r]] += g->e[r] + b[g->bin[r]];
+        }
+        for (int k = 0; k < nb; k++) {
+            double prec = g->tb_lam + g->alpha * n[k];
+            double v = (g->tb_lam * g->tb_mu + g->alpha * sum[k]) / prec +
+                       (g->sampling ? fl_rng_normal(&rng) / sqrt(prec) : 0.0);
+            sum[k] = v - b[k]; /* now the change */
+            b[k] = v;
+        }
+        for (uint64_t t = g->i_start[i]; t < g->i_start[i + 1]; t++) {
+            uint32_t r = g->i_r[t];
+            g->e[r] -= sum[g->bin[r]];
+        }
+    }
+    free(n);
+}
+
+/* The time-bin group's Normal-Gamma hyper-parameters, as draw_hyper's. */
+static void draw_time_hyper(gibbs *g, fl_rng *rng) {
+    const size_t m = (size_t)g->sd[1].n_e * g->nb;
+    double sum = 0.0, sq = 0.0;
+    for (size_t t = 0; t < m; t++) sum += g->tb[t], sq += (g->tb[t] - g->tb_mu) * (g->tb[t] - g->tb_mu);
+    const double n = (double)m, mu = g->tb_mu;
+    g->tb_lam = gamma1(rng, (1.0 + n + 1.0) / 2.0) / ((1.0 + sq + mu * mu) / 2.0);
+    g->tb_mu = sum / (n + 1.0) + fl_rng_normal(rng) / sqrt((n + 1.0) * g->tb_lam);
+}
+
 /* Normal-Gamma hyper-parameters of every group and dimension of side s. */
 static void draw_hyper(gibbs *g, int s, fl_rng *rng) {
     side *sd = &g->sd[s];
@@ -423,7 +489,7 @@ static void draw_global(gibbs *g, fl_rng *rng) {
 static void gibbs_free(gibbs *g) {
     side_free(&g->sd[0]), side_free(&g->sd[1]);
     free(g->u_start), free(g->i_start), free(g->r_user), free(g->r_item), free(g->i_r);
-    free(g->y), free(g->e);
+    free(g->y), free(g->e), free(g->bin), free(g->tb), free(g->last_bin);
 }
 
 /* ------------------------------------------------------------ the ensemble */
@@ -431,6 +497,7 @@ static void gibbs_free(gibbs *g) {
 typedef struct ensemble {
     fl_sketch sk;               /* the factors' average interaction */
     double *bu, *bi, w0;        /* summed linear parts */
+    double *tb;                 /* [n_items][nb] summed time-bin biases, or NULL */
     int n;                      /* samples in it */
     /* New users from features: row 0 the user-id group's prior mean, row
      * 1 + j user side feature j; per row its interaction with every item
@@ -460,13 +527,16 @@ static void ensemble_add(ensemble *en, const gibbs *g, fl_pool *pool) {
     for (uint32_t e = 0; e < g->sd[0].n_e; e++) en->bu[e] += g->sd[0].S[(size_t)e * g->D + g->k];
     for (uint32_t e = 0; e < g->sd[1].n_e; e++) en->bi[e] += g->sd[1].S[(size_t)e * g->D + g->k];
     en->w0 += g->w0;
+    if (g->nb)
+        for (size_t t = 0; t < (size_t)g->sd[1].n_e * g->nb; t++) en->tb[t] += g->tb[t];
     feature_rows_add(en, g);
     en->n++;
 }
 
 /* The model of the samples averaged so far: the sketch's P Q^T for the
  * interactions, the linear parts and w0 averaged exactly. */
-static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_dataset *learn,
+static fl_status ensemble_model(ensemble *en, const gibbs *g, const fl_params *p,
+                                const fl_dataset *learn,
                                 const fl_features *uf, fl_model *layout, float lo, float hi,
                                 fl_model **out, fl_error *err) {
     float *P, *Q;
@@ -492,6 +562,21 @@ static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_datas
         m->bi[i] = (float)(en->bi[i] / en->n);
     }
     free(P), free(Q);
+    if (g->nb) {
+        /* bi takes the item's latest bin; the others are kept relative to it. */
+        const int nb = g->nb;
+        m->tb_delta = malloc((size_t)m->n_items * nb * sizeof *m->tb_delta + 1);
+        if (!m->tb_delta) {
+            fl_model_free(m);
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory for the time bins");
+        }
+        for (uint32_t i = 0; i < m->n_items; i++) {
+            const double *b = en->tb + (size_t)i * nb, base = b[g->last_bin[i]] / en->n;
+            m->bi[i] = (float)(en->bi[i] / en->n + base);
+            for (int k = 0; k < nb; k++) m->tb_delta[(size_t)i * nb + k] = (float)(b[k] / en->n - base);
+        }
+        m->time_lo = g->t_lo, m->time_hi = g->t_hi;
+    }
     m->offset = (float)(en->w0 / en->n);
     m->global_mean = fl_dataset_mean(learn);
     m->rating_lo = lo, m->rating_hi = hi;
@@ -528,24 +613,29 @@ static fl_status ensemble_model(ensemble *en, const fl_params *p, const fl_datas
 typedef struct test_map {
     size_t n;
     int64_t *u, *i;
+    int32_t *bin;               /* the rating's time bin, or -1: the item's latest */
     double *sum;                /* summed predictions of the kept samples */
 } test_map;
 
-static fl_status map_test(const fl_dataset *test, const fl_dataset *learn, test_map *tm,
-                          fl_error *err) {
+static fl_status map_test(const fl_dataset *test, const fl_dataset *learn, const gibbs *g,
+                          test_map *tm, fl_error *err) {
     memset(tm, 0, sizeof *tm);
     if (!test || !test->n_ratings) return FL_OK;
     tm->n = test->n_ratings;
     tm->u = malloc(tm->n * sizeof *tm->u);
     tm->i = malloc(tm->n * sizeof *tm->i);
     tm->sum = calloc(tm->n, sizeof *tm->sum);
-    if (!tm->u || !tm->i || !tm->sum) return fl_fail(err, FL_ERR_NOMEM, "out of memory for the test set");
+    tm->bin = malloc(tm->n * sizeof *tm->bin);
+    if (!tm->u || !tm->i || !tm->sum || !tm->bin) return fl_fail(err, FL_ERR_NOMEM, "out of memory for the test set");
     for (size_t t = 0; t < tm->n; t++) {
         uint32_t x;
         const char *a = fl_idmap_name(test->user_ids, test->users[t]);
         const char *b = fl_idmap_name(test->item_ids, test->items[t]);
         tm->u[t] = fl_idmap_find(learn->user_ids, a, strlen(a), &x) ? (int64_t)x : -1;
         tm->i[t] = fl_idmap_find(learn->item_ids, b, strlen(b), &x) ? (int64_t)x : -1;
+        tm->bin[t] = g->nb && test->times ? fl_time_bin(g->t_lo, g->t_hi, g->nb, test->times[t])
+                     : g->nb && tm->i[t] >= 0 ? (int32_t)g->last_bin[tm->i[t]]
+                                              : -1;
     }
     return FL_OK;
 }
@@ -553,8 +643,9 @@ static fl_status map_test(const fl_dataset *test, const fl_dataset *learn, test_
 /* What a model of this sample predicts for test rating t (unclipped). */
 static double predict_test(const gibbs *g, const test_map *tm, size_t t) {
     int64_t u = tm->u[t], i = tm->i[t];
-    if (u >= 0 && i >= 0) return predict_rating(g, (uint32_t)u, (uint32_t)i);
-    double z = g->w0;
+    const double tb = g->nb && i >= 0 ? g->tb[(size_t)i * g->nb + tm->bin[t]] : 0.0;
+    if (u >= 0 && i >= 0) return predict_rating(g, (uint32_t)u, (uint32_t)i) + tb;
+    double z = g->w0 + tb;
     if (u >= 0) z += g->sd[0].S[(size_t)u * g->D + g->k];
     if (i >= 0) z += g->sd[1].S[(size_t)i * g->D + g->k];
     return z;
@@ -598,21 +689,37 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
         if (learn->ratings[t] < lo) lo = learn->ratings[t];
         if (learn->ratings[t] > hi) hi = learn->ratings[t];
     }
-    fl_status st = build_ratings(&g, learn, err);
+    fl_status st = FL_OK;
+    if (p->time_bins > 0) {
+        if (!learn->times || !learn->n_ratings)
+            return fl_fail(err, FL_ERR_USAGE,
+                           "--time-bins needs the ratings' timestamps, and %s has none (read it "
+                           "with a timestamp column)",
+                           source && *source ? source : "the training set");
+        g.nb = p->time_bins;
+        g.t_lo = g.t_hi = learn->times[0];
+        for (size_t t = 0; t < learn->n_ratings; t++) {
+            if (learn->times[t] < g.t_lo) g.t_lo = learn->times[t];
+            if (learn->times[t] > g.t_hi) g.t_hi = learn->times[t];
+        }
+        g.tb_lam = p->reg_bias > 0 ? p->reg_bias : 1.0;
+    }
+    if (!st) st = build_ratings(&g, learn, err);
     if (!st)
         st = build_side(&g, 0, learn, uf, (p->implicit & FL_IMPLICIT_USER_ITEMS) != 0, &layout,
                         &layout.n_without[0], &layout.n_unused[0], err);
     if (!st)
         st = build_side(&g, 1, learn, itf, (p->implicit & FL_IMPLICIT_ITEM_USERS) != 0, &layout,
                         &layout.n_without[1], &layout.n_unused[1], err);
-    if (!st) st = map_test(test, learn, &tm, err);
+    if (!st) st = map_test(test, learn, &g, &tm, err);
     if (!st) {
         en.bu = calloc(g.sd[0].n_e + 1, sizeof *en.bu);
         en.bi = calloc(g.sd[1].n_e + 1, sizeof *en.bi);
+        en.tb = calloc((size_t)g.sd[1].n_e * g.nb + 1, sizeof *en.tb);
         en.n_frows = 1 + (uf ? (int)fl_features_n_features(uf) : 0);
         en.frow = calloc((size_t)en.n_frows * g.sd[1].n_e + 1, sizeof *en.frow);
         en.flin = calloc((size_t)en.n_frows + 1, sizeof *en.flin);
-        if (!en.bu || !en.bi || !en.frow || !en.flin ||
+        if (!en.bu || !en.bi || !en.tb || !en.frow || !en.flin ||
             fl_sketch_init(&en.sk, g.sd[0].n_e, g.sd[1].n_e, p->ensemble_rank, mix(p->seed ^ 0x5ce7)))
             st = fl_fail(err, FL_ERR_NOMEM, "out of memory for the samples' average");
     }
@@ -645,6 +752,14 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
             for (int f = 0; f < g.D; f++) draw_side_dim(&g, pool, side_no, f);
         recompute_sums(&g, 0), recompute_sums(&g, 1);
         fl_pool_run(pool, TASKS, residual_task, &g);
+        if (g.nb) {
+            g.cur_side = 3, g.cur_f = 0;
+            if (g.sampling) {
+                stream(&rng, &g, 0);
+                draw_time_hyper(&g, &rng);
+            }
+            fl_pool_run(pool, TASKS, time_bins_task, &g);
+        }
         fl_epoch_report rep = {.epoch = s, .epochs = n_samples};
         double se = 0.0;
         for (size_t r = 0; r < g.n; r++) se += g.e[r] * g.e[r];
@@ -660,7 +775,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
         }
         if (s == n_samples) {
             /* The last sample: the report is the saved model's own error. */
-            st = ensemble_model(&en, p, learn, uf, &layout, lo, hi, &m, err);
+            st = ensemble_model(&en, &g, p, learn, uf, &layout, lo, hi, &m, err);
             if (st) break;
             fl_metrics mt;
             if (test && test->n_ratings &&
@@ -687,7 +802,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
             /* Asked to stop: the model is what has been kept so far (or
              * this sample alone). */
             if (!en.n) ensemble_add(&en, &g, pool);
-            st = ensemble_model(&en, p, learn, uf, &layout, lo, hi, &m, err);
+            st = ensemble_model(&en, &g, p, learn, uf, &layout, lo, hi, &m, err);
             break;
         }
     }
@@ -700,8 +815,8 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
     }
     free(layout.history);
     fl_sketch_free(&en.sk);
-    free(en.bu), free(en.bi), free(en.frow), free(en.flin);
-    free(tm.u), free(tm.i), free(tm.sum);
+    free(en.bu), free(en.bi), free(en.tb), free(en.frow), free(en.flin);
+    free(tm.u), free(tm.i), free(tm.sum), free(tm.bin);
     gibbs_free(&g);
     if (st) {
         fl_model_free(m);

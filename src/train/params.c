@@ -96,6 +96,7 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
     p->burn_in = FM_BURN_IN;
     p->ensemble_rank = FM_RANK;
     p->implicit = 0;
+    p->time_bins = 0;
     if (kind == FL_MODEL_FM || kind == FL_MODEL_SVDPP) {
         p->n_factors = FM_FACTORS;
         p->init_std = 0.1f;
@@ -140,6 +141,9 @@ const char *fl_params_check(const fl_params *p) {
             return "ensemble-rank must be between 1 and 4096";
         if (p->implicit < 0 || p->implicit > (FL_IMPLICIT_USER_ITEMS | FL_IMPLICIT_ITEM_USERS))
             return "implicit must be a combination of FL_IMPLICIT_USER_ITEMS and FL_IMPLICIT_ITEM_USERS";
+        if (p->time_bins < 0 || p->time_bins > 10000) return "time-bins must be between 0 and 10000";
+    } else if (p->time_bins != 0) {
+        return "--time-bins is for fm and svdpp models";
     }
     if (p->n_factors < 1 || p->n_factors > 4096) return "factors must be between 1 and 4096";
     if (p->epochs < 1 || p->epochs > 100000) return "epochs must be between 1 and 100000";
