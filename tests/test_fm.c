@@ -5,13 +5,15 @@
  * training reported; the same seed gives the same model for any thread
  * count; fold-in works for fm, and its objective's gradient checks
  * (analytic against numeric) for fm and svdpp; the side-feature reader's
- * forms and errors; --time-bins follows planted drift and round-trips. */
+ * forms and errors; --solver sgd's objective gradient-checked and its
+ * training; --time-bins follows planted drift and round-trips. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include "factorlens.h"
+#include "train/fm_sgd.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -606,6 +608,89 @@ static void test_time_bins(void **state) {
     fl_dataset_free(train), fl_dataset_free(test), fl_dataset_free(plain), fl_dataset_free(plain_test);
 }
 
+/* --solver sgd's per-rating objective (fl_fm_sgd_objective, the loss its
+ * steps follow): the analytic gradient of every feature vector against
+ * central differences, for an fm rating (user id, a side feature, three
+ * rated items at 1/sqrt(3); item id, two genres, two raters at
+ * 1/sqrt(2)) and an svdpp one (user id and rated items; item id). */
+static void sgd_gradient_check(int n_u, const float *ux, int n_i, const float *ix) {
+    enum { K = 5, D = K + 1, MAXF = 8 };
+    double V[2][MAXF][D], gu[MAXF * D], gi[MAXF * D];
+    const double *uv[MAXF], *iv[MAXF];
+    uint64_t s = 17;
+    for (int side = 0; side < 2; side++)
+        for (int j = 0; j < MAXF; j++)
+            for (int f = 0; f < D; f++) V[side][j][f] = 0.5 * gauss(&s);
+    for (int j = 0; j < MAXF; j++) uv[j] = V[0][j], iv[j] = V[1][j];
+    const double w0 = 3.4, y = 4.0, reg = 0.07, reg_bias = 0.02;
+    fl_fm_sgd_objective(K, w0, y, n_u, uv, ux, n_i, iv, ix, reg, reg_bias, gu, gi);
+    for (int side = 0; side < 2; side++)
+        for (int j = 0; j < (side ? n_i : n_u); j++)
+            for (int f = 0; f < D; f++) {
+                const double h = 1e-5, keep = V[side][j][f];
+                V[side][j][f] = keep + h;
+                double up = fl_fm_sgd_objective(K, w0, y, n_u, uv, ux, n_i, iv, ix, reg, reg_bias, NULL, NULL);
+                V[side][j][f] = keep - h;
+                double down = fl_fm_sgd_objective(K, w0, y, n_u, uv, ux, n_i, iv, ix, reg, reg_bias, NULL, NULL);
+                V[side][j][f] = keep;
+                double numeric = (up - down) / (2.0 * h), analytic = (side ? gi : gu)[j * D + f];
+                if (!(fabs(numeric - analytic) <= 1e-6 * (1.0 + fabs(analytic))))
+                    fail_msg("side %d feature %d dim %d: analytic %g, numeric %g", side, j, f, analytic, numeric);
+            }
+}
+
+static void test_sgd_gradient_fm(void **state) {
+    (void)state;
+    const float r3 = 1.0f / sqrtf(3.0f), r2 = 1.0f / sqrtf(2.0f);
+    const float ux[5] = {1.0f, 1.0f, r3, r3, r3}, ix[5] = {1.0f, 1.0f, 1.0f, r2, r2};
+    sgd_gradient_check(5, ux, 5, ix);
+}
+
+static void test_sgd_gradient_svdpp(void **state) {
+    (void)state;
+    const float r4 = 0.5f;
+    const float ux[5] = {1.0f, r4, r4, r4, r4}, ix[1] = {1.0f};
+    sgd_gradient_check(5, ux, 1, ix);
+}
+
+/* --solver sgd end to end: it learns the planted ratings well beyond the
+ * biases, reports per epoch, and the same seed gives the same model for
+ * 1 and 2 threads (SGD itself runs on one). */
+static void test_sgd_trains(void **state) {
+    (void)state;
+    static planted t;
+    plant(&t, 5);
+    fl_dataset *train, *test;
+    make_data(&t, 0, &train, &test);
+    fl_model *m[2];
+    fl_train_result res[2];
+    for (int th = 0; th < 2; th++) {
+        fl_params p;
+        fl_params_init(&p, FL_MODEL_SVDPP, FL_SOLVER_SGD);
+        p.n_factors = 4, p.n_threads = th + 1, p.seed = 3;
+        fl_error err = {0};
+        if (fl_train_features(train, test, &p, NULL, NULL, NULL, &m[th], &res[th], &err) != FL_OK)
+            fail_msg("training failed: %s", err.msg);
+    }
+    assert_int_equal(res[0].epochs_run, res[0].last.epochs);
+    double se = 0.0, se_bias = 0.0;
+    fl_error err;
+    for (size_t k = 0; k < test->n_ratings; k++) {
+        const char *a = fl_idmap_name(test->user_ids, test->users[k]);
+        const char *b = fl_idmap_name(test->item_ids, test->items[k]);
+        int u = atoi(a + 1), i = atoi(b + 1);
+        float y0, y1;
+        assert_int_equal(fl_predict(m[0], a, b, FL_UNKNOWN_MEAN, &y0, &err), FL_OK);
+        assert_int_equal(fl_predict(m[1], a, b, FL_UNKNOWN_MEAN, &y1, &err), FL_OK);
+        assert_memory_equal(&y0, &y1, sizeof y0);
+        double d = y0 - truth(&t, u, i), db = 3.5 + t.bu[u] + t.bi[i] - truth(&t, u, i);
+        se += d * d, se_bias += db * db;
+    }
+    if (!(se < 0.6 * se_bias)) fail_msg("sgd: SE %.3f against the biases' %.3f", se, se_bias);
+    fl_model_free(m[0]), fl_model_free(m[1]);
+    fl_dataset_free(train), fl_dataset_free(test);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovers_planted),
@@ -617,6 +702,9 @@ int main(void) {
         cmocka_unit_test(test_gradient_fm),
         cmocka_unit_test(test_gradient_svdpp),
         cmocka_unit_test(test_time_bins),
+        cmocka_unit_test(test_sgd_gradient_fm),
+        cmocka_unit_test(test_sgd_gradient_svdpp),
+        cmocka_unit_test(test_sgd_trains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,8 @@
  * (Keeping c samples' vectors exactly costs k c floats a row; thinning to
  * 32 of 150 samples cost 0.003 RMSE on ml-100k u1.) */
 #include "train/mcmc.h"
+#include "train/fm_state.h"
+#include "train/fm_sgd.h"
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -49,41 +51,6 @@
 
 enum { TASKS = 64 };
 
-typedef struct side {
-    uint32_t n_e, n_f;          /* entities (users or items), features */
-    uint64_t *f_start;          /* [n_f + 1]: feature -> its entities */
-    uint32_t *f_ent;
-    float *f_x;
-    uint8_t *group_of;          /* [n_f] */
-    int n_groups;
-    double *mu, *lam;           /* [n_groups][D] hyper-parameters */
-    double *V;                  /* [n_f][D] */
-    double *S;                  /* [n_e][D] */
-    double *A, *B, *S_old;      /* [n_e], for the dimension being drawn */
-} side;
-
-typedef struct gibbs {
-    int k, D;
-    side sd[2];
-    size_t n;
-    uint64_t *u_start;          /* [n_users + 1] ratings by user */
-    uint32_t *r_user, *r_item;
-    double *y, *e;
-    uint64_t *i_start;          /* [n_items + 1] */
-    uint32_t *i_r;              /* rating indices (by-user order) of each item */
-    double w0, alpha;
-    /* Time bins (timeSVD++'s b_i,Bin(t)): nb per item, each rating's bin,
-     * the per item and bin biases and their group's prior. nb 0: none. */
-    int nb;
-    uint32_t t_lo, t_hi;
-    uint32_t *bin;              /* [n] in by-user order */
-    uint32_t *last_bin;         /* [n_items] the item's latest bin with a rating */
-    double *tb;                 /* [n_items][nb] */
-    double tb_mu, tb_lam;
-    int sampling;               /* 0: als, the conditional means with fixed priors */
-    uint64_t seed;
-    int sample, cur_side, cur_f;
-} gibbs;
 
 static uint64_t mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
@@ -114,10 +81,11 @@ static double gamma1(fl_rng *r, double shape) {
     }
 }
 
-static void side_free(side *s) {
+static void side_free(fm_side *s) {
     free(s->f_start), free(s->f_ent), free(s->f_x), free(s->group_of);
     free(s->mu), free(s->lam), free(s->V), free(s->S);
     free(s->A), free(s->B), free(s->S_old);
+    free(s->e_start), free(s->e_feat), free(s->e_x);
 }
 
 /* ------------------------------------------------------------ the design */
@@ -142,7 +110,7 @@ static int add_group(fl_model *m, int side_no, const char *name, uint32_t size) 
 static fl_status build_side(gibbs *g, int s, const fl_dataset *d, const fl_features *ft,
                             int implicit, fl_model *m, uint32_t *n_without, uint32_t *n_unused,
                             fl_error *err) {
-    side *sd = &g->sd[s];
+    fm_side *sd = &g->sd[s];
     const fl_idmap *ids = s == 0 ? d->user_ids : d->item_ids;
     const uint32_t n_e = fl_idmap_size(ids), n_o = fl_idmap_size(s == 0 ? d->item_ids : d->user_ids);
     const uint32_t n_side = ft ? fl_features_n_features(ft) : 0;
@@ -186,6 +154,21 @@ static fl_status build_side(gibbs *g, int s, const fl_dataset *d, const fl_featu
         }
     }
     *n_unused = ft ? fl_features_n_ids(ft) - matched : 0;
+    if (g->sgd) {
+        /* en is by entity already, each one's id first: SGD's lists. */
+        sd->e_start = calloc((size_t)n_e + 1, sizeof *sd->e_start);
+        sd->e_feat = malloc((n ? n : 1) * sizeof *sd->e_feat);
+        sd->e_x = malloc((n ? n : 1) * sizeof *sd->e_x);
+        if (!sd->e_start || !sd->e_feat || !sd->e_x) {
+            free(en);
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory building the feature groups");
+        }
+        for (size_t t = 0; t < n; t++) {
+            sd->e_start[en[t].e + 1]++;
+            sd->e_feat[t] = en[t].j, sd->e_x[t] = en[t].x;
+        }
+        for (uint32_t e = 0; e < n_e; e++) sd->e_start[e + 1] += sd->e_start[e];
+    }
     /* Transposed: each feature's entities, ascending. */
     sd->f_start = calloc((size_t)sd->n_f + 1, sizeof *sd->f_start);
     sd->f_ent = malloc((n ? n : 1) * sizeof *sd->f_ent);
@@ -275,7 +258,7 @@ static fl_status build_ratings(gibbs *g, const fl_dataset *d, fl_error *err) {
 
 /* S from V (exactly, once per sample, so increments do not drift). */
 static void recompute_sums(gibbs *g, int s) {
-    side *sd = &g->sd[s];
+    fm_side *sd = &g->sd[s];
     const int D = g->D;
     memset(sd->S, 0, (size_t)sd->n_e * D * sizeof *sd->S);
     for (uint32_t j = 0; j < sd->n_f; j++)
@@ -309,7 +292,7 @@ static void sums_task(void *ctx, int task, int thread) {
     (void)thread;
     gibbs *g = ctx;
     const int s = g->cur_side, f = g->cur_f, D = g->D, lin = f == g->k;
-    side *sd = &g->sd[s];
+    fm_side *sd = &g->sd[s];
     const double *So = g->sd[1 - s].S;
     const uint32_t lo = (uint32_t)((uint64_t)sd->n_e * task / TASKS);
     const uint32_t hi = (uint32_t)((uint64_t)sd->n_e * (task + 1) / TASKS);
@@ -333,7 +316,7 @@ static void sums_task(void *ctx, int task, int thread) {
 }
 
 /* Draws feature j's value in the current dimension; updates S and B. */
-static void draw_feature(gibbs *g, side *sd, uint32_t j, fl_rng *rng) {
+static void draw_feature(gibbs *g, fm_side *sd, uint32_t j, fl_rng *rng) {
     const int f = g->cur_f, D = g->D;
     const int grp = sd->group_of[j];
     const double lam = sd->lam[(size_t)grp * D + f], mu = sd->mu[(size_t)grp * D + f];
@@ -360,7 +343,7 @@ static void draw_feature(gibbs *g, side *sd, uint32_t j, fl_rng *rng) {
 static void ids_task(void *ctx, int task, int thread) {
     (void)thread;
     gibbs *g = ctx;
-    side *sd = &g->sd[g->cur_side];
+    fm_side *sd = &g->sd[g->cur_side];
     fl_rng rng;
     stream(&rng, g, 1 + (uint64_t)task);
     const uint32_t lo = (uint32_t)((uint64_t)sd->n_e * task / TASKS);
@@ -373,7 +356,7 @@ static void update_task(void *ctx, int task, int thread) {
     (void)thread;
     gibbs *g = ctx;
     const int s = g->cur_side, f = g->cur_f, D = g->D, lin = f == g->k;
-    const side *me = &g->sd[s], *other = &g->sd[1 - s];
+    const fm_side *me = &g->sd[s], *other = &g->sd[1 - s];
     const uint32_t nu = g->sd[0].n_e;
     const uint32_t lo = (uint32_t)((uint64_t)nu * task / TASKS), hi = (uint32_t)((uint64_t)nu * (task + 1) / TASKS);
     for (uint32_t u = lo; u < hi; u++)
@@ -386,7 +369,7 @@ static void update_task(void *ctx, int task, int thread) {
 }
 
 static void draw_side_dim(gibbs *g, fl_pool *pool, int s, int f) {
-    side *sd = &g->sd[s];
+    fm_side *sd = &g->sd[s];
     g->cur_side = s, g->cur_f = f;
     fl_pool_run(pool, TASKS, sums_task, g);
     fl_pool_run(pool, TASKS, ids_task, g);
@@ -443,7 +426,7 @@ static void draw_time_hyper(gibbs *g, fl_rng *rng) {
 
 /* Normal-Gamma hyper-parameters of every group and dimension of side s. */
 static void draw_hyper(gibbs *g, int s, fl_rng *rng) {
-    side *sd = &g->sd[s];
+    fm_side *sd = &g->sd[s];
     const int D = g->D;
     double *n = calloc((size_t)sd->n_groups, sizeof *n);
     double *sum = calloc((size_t)sd->n_groups * D, sizeof *sum);
@@ -507,7 +490,7 @@ typedef struct ensemble {
 } ensemble;
 
 static void feature_rows_add(ensemble *en, const gibbs *g) {
-    const side *us = &g->sd[0], *is = &g->sd[1];
+    const fm_side *us = &g->sd[0], *is = &g->sd[1];
     const int k = g->k, D = g->D;
     for (int r = 0; r < en->n_frows; r++) {
         const double *v = r == 0 ? us->mu : us->V + (size_t)(us->n_e + (uint32_t)r - 1) * D;
@@ -675,6 +658,7 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
     memset(&g, 0, sizeof g);
     g.k = p->n_factors, g.D = p->n_factors + 1, g.seed = p->seed;
     g.sampling = p->solver == FL_SOLVER_MCMC;
+    g.sgd = p->solver == FL_SOLVER_SGD;
     const int n_samples = p->epochs;
     /* als: the model is the last sweep's parameters alone. */
     const int burn = !g.sampling ? n_samples - 1 : p->burn_in < n_samples ? p->burn_in : n_samples - 1;
@@ -746,13 +730,20 @@ fl_status fl_mcmc_train(const fl_dataset *learn, const char *source, const fl_da
         g.cur_side = 2, g.cur_f = 0;
         fl_rng rng;
         stream(&rng, &g, 0);
-        draw_global(&g, &rng);
-        if (g.sampling) draw_hyper(&g, 0, &rng), draw_hyper(&g, 1, &rng);
-        for (int side_no = 0; side_no < 2; side_no++)
-            for (int f = 0; f < g.D; f++) draw_side_dim(&g, pool, side_no, f);
+        if (g.sgd) {
+            if (fl_fm_sgd_epoch(&g, p->lr, p->reg_factors, p->reg_bias, &rng)) {
+                st = fl_fail(err, FL_ERR_NOMEM, "out of memory in epoch %d", s);
+                break;
+            }
+        } else {
+            draw_global(&g, &rng);
+            if (g.sampling) draw_hyper(&g, 0, &rng), draw_hyper(&g, 1, &rng);
+            for (int side_no = 0; side_no < 2; side_no++)
+                for (int f = 0; f < g.D; f++) draw_side_dim(&g, pool, side_no, f);
+        }
         recompute_sums(&g, 0), recompute_sums(&g, 1);
         fl_pool_run(pool, TASKS, residual_task, &g);
-        if (g.nb) {
+        if (g.nb && !g.sgd) {
             g.cur_side = 3, g.cur_f = 0;
             if (g.sampling) {
                 stream(&rng, &g, 0);

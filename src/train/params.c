@@ -23,6 +23,11 @@
 #define FM_RANK 256
 #define FM_ALS_REG 30.0f      /* plain L2 per feature vector (libFM's ALS), not sqrt(n)-weighted */
 #define FM_ALS_REG_BIAS 10.0f
+/* sgd: per-rating L2 on each feature vector the rating touches. */
+#define FM_SGD_LR 0.01f
+#define FM_SGD_REG 0.04f
+#define FM_SGD_REG_BIAS 0.01f
+#define FM_SGD_EPOCHS 30
 
 /* What depends on the solver alone: its step size, penalties and epochs. */
 static void solver_defaults(fl_params *p, fl_solver solver) {
@@ -102,6 +107,10 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
         p->init_std = 0.1f;
         if (kind == FL_MODEL_SVDPP) p->implicit = FL_IMPLICIT_USER_ITEMS;
         if (solver == FL_SOLVER_ALS) p->reg_factors = FM_ALS_REG, p->reg_bias = FM_ALS_REG_BIAS;
+        if (solver == FL_SOLVER_SGD) {
+            p->lr = FM_SGD_LR, p->reg_factors = FM_SGD_REG, p->reg_bias = FM_SGD_REG_BIAS;
+            p->epochs = FM_SGD_EPOCHS;
+        }
     }
     if (kind == FL_MODEL_NN) {
         p->n_layers = 2;
@@ -128,8 +137,7 @@ const char *fl_params_check(const fl_params *p) {
     if (p->solver < FL_SOLVER_SGD || p->solver > FL_SOLVER_MCMC)
         return "solver must be sgd, adam, als or mcmc";
     const int fm = p->kind == FL_MODEL_FM || p->kind == FL_MODEL_SVDPP;
-    if (fm && p->solver != FL_SOLVER_MCMC && p->solver != FL_SOLVER_ALS)
-        return "fm and svdpp train with --solver mcmc or als (sgd is not built yet)";
+    if (fm && p->solver == FL_SOLVER_ADAM) return "fm and svdpp train with --solver mcmc, als or sgd";
     if (!fm && p->solver == FL_SOLVER_MCMC) return "--solver mcmc trains fm and svdpp models only";
     if (fm) {
         if (p->y_lo < p->y_hi || p->y_auto) return "fm and svdpp take no --y-range";
