@@ -107,6 +107,13 @@ static inline int fl_kind_has_bias(fl_model_kind k) {
     return fl_kind_mf_biased(k) || k == FL_MODEL_NN;
 }
 
+/* fm and svdpp: fold-in's ridge strengths around the average user when
+ * training set none of its own (mcmc: --reg and --reg-bias default to
+ * these; an sgd model's --reg is a per-rating step penalty, far weaker:
+ * fold-in uses these instead). docs/defaults.md has the measurements. */
+#define FL_FM_FOLD_IN_REG 40.0f
+#define FL_FM_FOLD_IN_REG_BIAS 4.0f
+
 /* The kinds trained by sampling over feature groups (train/mcmc.c). */
 static inline int fl_kind_fm(fl_model_kind k) { return k == FL_MODEL_FM || k == FL_MODEL_SVDPP; }
 

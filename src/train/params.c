@@ -1,6 +1,7 @@
 /* params.c — hyper-parameter defaults, validation and names.
  * Why each default is what it is: docs/defaults.md. */
 #include "factorlens.h"
+#include "models/model.h"
 
 #include <float.h>
 #include <math.h>
@@ -24,8 +25,8 @@
 #define FM_ALS_REG 30.0f      /* plain L2 per feature vector (libFM's ALS), not sqrt(n)-weighted */
 #define FM_ALS_REG_BIAS 10.0f
 /* sgd: per-rating L2 on each feature vector the rating touches. */
-#define FM_SGD_LR 0.01f
-#define FM_SGD_REG 0.04f
+#define FM_SGD_LR 0.03f
+#define FM_SGD_REG 0.1f
 #define FM_SGD_REG_BIAS 0.01f
 #define FM_SGD_EPOCHS 30
 
@@ -56,8 +57,8 @@ static void solver_defaults(fl_params *p, fl_solver solver) {
         /* Sampling tunes no step or penalty; reg_* serve fold-in only (the
          * ridge towards the average user, docs/defaults.md). */
         p->lr = 0.0f;
-        p->reg_factors = 40.0f;
-        p->reg_bias = 4.0f;
+        p->reg_factors = FL_FM_FOLD_IN_REG;
+        p->reg_bias = FL_FM_FOLD_IN_REG_BIAS;
         p->epochs = FM_SAMPLES;
         break;
     }
