@@ -222,9 +222,9 @@ static void fm_options(FILE *f) {
             "  conditional means with fixed priors (plain L2: --reg %g, --reg-bias %g,\n"
             "  %d epochs).\n"
             "  With --solver sgd: plain SGD on the same model, one thread (the implicit\n"
-            "  groups' shared vectors would make parallel steps depend on scheduling):\n"
-            "  --lr %g decaying 7%% an epoch, --reg %g and --reg-bias %g per rating,\n"
-            "  %d epochs; fold-in then uses the mcmc strengths above.\n",
+            "  groups' shared vectors would make parallel steps depend on scheduling), a\n"
+            "  step of --lr %g decaying 7%% an epoch, --reg %g and --reg-bias %g per\n"
+            "  rating, %d epochs; fold-in then uses the mcmc strengths above.\n",
             m.n_factors, fl_solver_name(m.solver), (double)m.init_std, (double)m.reg_factors,
             (double)m.reg_bias, (double)v.reg_factors,
             (double)v.reg_bias, v.epochs, (double)g.lr, (double)g.reg_factors, (double)g.reg_bias,
