@@ -334,6 +334,12 @@ typedef struct fl_params {
     /* fm, svdpp: implicit feature groups, FL_IMPLICIT_* bits: the items the
      * user rated (SVD++), the users who rated the item ("flipped"). */
     int implicit;
+    /* fm, svdpp: timeSVD++'s item bias per time bin, b_i,Bin(t): the
+     * training ratings' period cut into time_bins equal bins (0: off; the
+     * ratings need timestamps). A rating with a timestamp is predicted with
+     * its bin (the nearest one outside the period); one without (predict,
+     * recommend) with the item's latest bin that has training ratings. */
+    int time_bins;
 } fl_params;
 
 #define FL_IMPLICIT_USER_ITEMS 1 /* each user's rated items, weight 1/sqrt(count) */

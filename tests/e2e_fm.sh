@@ -3,7 +3,8 @@
 # lines or repeated (id, feature) pairs fail with file:line and exit 4; an
 # fm model trained with u.user, u.item and --implicit saves, `info` lists its
 # feature groups, and the loaded model scores the test set exactly as
-# training reported, and predict --user-feature rates for a new user.
+# training reported, and predict --user-feature rates for a new user;
+# --time-bins and --solver sgd round-trip through a saved file too.
 # Usage: bash tests/e2e_fm.sh /path/to/factorlens   (FACTORLENS_DATA: the data root)
 set -euo pipefail
 
@@ -70,4 +71,38 @@ PY
 grep -Eq '^[1-5]\.[0-9][0-9]$' pred.txt || { cat pred.txt >&2; fail "predict --user-feature printed no rating"; }
 expect 3 "user feature 'planet=mars' is not in the model" \
     "$BIN" predict fm.model --user newcomer --item 50 --user-feature planet=mars
+
+# --time-bins: refused without timestamps (exit 2); with them the saved
+# svdpp model scores the test set (each rating in its own bin) as training
+# reported, info shows the bins, and predict (no timestamp) still rates.
+cut -f1-3 base >base.notimes
+expect 2 "--time-bins needs the ratings' timestamps" \
+    "$BIN" train --ratings base.notimes --model svdpp --time-bins 4 --quiet
+"$BIN" train --ratings base --test test --model svdpp --samples 12 --burn-in 4 --factors 4 \
+    --threads 2 --quiet --time-bins 4 --json --out tb.model >tb.json
+"$BIN" eval tb.model --ratings test --json >tb_eval.json 2>tb_eval.err
+python3 - tb.json tb_eval.json <<'PY'
+import json, sys
+train = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+ev = json.loads(open(sys.argv[2]).read().splitlines()[-1])
+if ev["rmse"] != train["test_rmse"]:
+    sys.exit("FAIL: the loaded --time-bins model scores %r, training reported %r" % (ev["rmse"], train["test_rmse"]))
+print("ok: the loaded --time-bins model scores the test set as training reported (%.6f)" % ev["rmse"])
+PY
+"$BIN" info tb.model >tb_info.txt
+grep -q "time bins     4" tb_info.txt || { cat tb_info.txt >&2; fail "info lacks the time bins"; }
+"$BIN" predict tb.model --user 1 --item 50 >tb_pred.txt || fail "predict on a --time-bins model"
+# --solver sgd trains fm with side features and the saved model scores as reported.
+# shellcheck disable=SC2086
+"$BIN" train --ratings base --test test --model fm --solver sgd --epochs 3 --factors 4 --quiet \
+    --user-features "$D/u.user" --implicit --json --out sgd.model >sgd.json
+"$BIN" eval sgd.model --ratings test --json >sgd_eval.json 2>sgd_eval.err
+python3 - sgd.json sgd_eval.json <<'PY'
+import json, sys
+train = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+ev = json.loads(open(sys.argv[2]).read().splitlines()[-1])
+if ev["rmse"] != train["test_rmse"]:
+    sys.exit("FAIL: the loaded sgd fm model scores %r, training reported %r" % (ev["rmse"], train["test_rmse"]))
+print("ok: the loaded sgd fm model scores the test set as training reported (%.6f)" % ev["rmse"])
+PY
 echo "e2e_fm: all checks passed"

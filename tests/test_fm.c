@@ -5,13 +5,15 @@
  * training reported; the same seed gives the same model for any thread
  * count; fold-in works for fm, and its objective's gradient checks
  * (analytic against numeric) for fm and svdpp; the side-feature reader's
- * forms and errors. */
+ * forms and errors; --solver sgd's objective gradient-checked and its
+ * training; --time-bins follows planted drift and round-trips. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include "factorlens.h"
+#include "train/fm_sgd.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -510,6 +512,184 @@ static void test_feature_files(void **state) {
     fl_dataset_free(d);
 }
 
+/* --time-bins: items whose bias drifts across four periods. The binned
+ * model follows the drift (the plain one cannot), a loaded file scores
+ * what training reported, 1 and 2 threads agree, a rating without a
+ * timestamp is predicted in the item's latest bin, and a set without
+ * timestamps is refused. */
+enum { T0 = 1000000000, SPAN = 4000000, BINS = 4 };
+
+static double drift(int i, int b) { return 0.6 * sin(1.7 * i + 2.1 * b); }
+
+static void make_timed(const planted *t, fl_dataset **train, fl_dataset **test) {
+    *train = fl_dataset_new(NU * PER_USER, 1);
+    *test = fl_dataset_new(NU * 5, 1);
+    uint64_t s = 7;
+    fl_error err;
+    for (int u = 0; u < NU; u++)
+        for (int k = 0; k < PER_USER + 5; k++) {
+            int i = (int)(lcg(&s) % NI);
+            uint32_t when = T0 + (uint32_t)(unif(&s) * (SPAN - 1));
+            int b = (int)((uint64_t)(when - T0) * BINS / SPAN);
+            char a[16], c[16];
+            snprintf(a, sizeof a, "u%d", u), snprintf(c, sizeof c, "i%d", i);
+            float r = (float)(truth(t, u, i) + drift(i, b) + 0.2 * gauss(&s));
+            assert_int_equal(fl_dataset_add(k < PER_USER ? *train : *test, a, c, r, when, &err), FL_OK);
+        }
+}
+
+static fl_model *train_bins(const fl_dataset *train, const fl_dataset *test, int bins, int threads,
+                            fl_train_result *res) {
+    fl_params p;
+    fl_params_init(&p, FL_MODEL_SVDPP, FL_SOLVER_DEFAULT);
+    p.n_factors = 4, p.epochs = 40, p.burn_in = 10, p.ensemble_rank = 16, p.n_threads = threads;
+    p.seed = 5, p.time_bins = bins;
+    fl_model *m = NULL;
+    fl_error err = {0};
+    if (fl_train_features(train, test, &p, NULL, NULL, NULL, &m, res, &err) != FL_OK)
+        fail_msg("training failed: %s", err.msg);
+    return m;
+}
+
+static void test_time_bins(void **state) {
+    (void)state;
+    static planted t;
+    plant(&t, 4);
+    fl_dataset *train, *test;
+    make_timed(&t, &train, &test);
+    fl_train_result r0, r1, r2;
+    fl_model *m0 = train_bins(train, test, 0, 2, &r0);
+    fl_model *m1 = train_bins(train, test, BINS, 1, &r1);
+    fl_model *m2 = train_bins(train, test, BINS, 2, &r2);
+    /* The drift's spread is 0.6 / sqrt(2) = 0.42, the noise 0.2. */
+    if (!(r1.last.test_rmse < 0.75 * r0.last.test_rmse))
+        fail_msg("time bins %.4f, without %.4f", r1.last.test_rmse, r0.last.test_rmse);
+    assert_memory_equal(&r1.last.test_rmse, &r2.last.test_rmse, sizeof r1.last.test_rmse);
+    char path[] = "/tmp/fl_test_fm_bins_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    fl_error err;
+    assert_int_equal(fl_model_save(m1, path, &err), FL_OK);
+    fl_model *ld;
+    assert_int_equal(fl_model_load(path, &ld, &err), FL_OK);
+    unlink(path);
+    fl_metrics mt;
+    assert_int_equal(fl_evaluate(ld, test, FL_UNKNOWN_MEAN, &mt, &err), FL_OK);
+    assert_memory_equal(&mt.rmse, &r1.last.test_rmse, sizeof mt.rmse);
+    fl_model_info in;
+    fl_model_get_info(ld, &in);
+    assert_int_equal(in.params.time_bins, BINS);
+    /* Without a timestamp: the latest bin, i.e. a rating at the period's
+     * end (every item here has ratings in the last bin). */
+    for (int i = 0; i < NI; i += 7) {
+        char c[16];
+        snprintf(c, sizeof c, "i%d", i);
+        fl_dataset *one = fl_dataset_new(1, 1);
+        float y;
+        assert_int_equal(fl_dataset_add(one, "u3", c, 0.0f, T0 + SPAN, &err), FL_OK);
+        assert_int_equal(fl_evaluate(ld, one, FL_UNKNOWN_MEAN, &mt, &err), FL_OK);
+        assert_int_equal(fl_predict(ld, "u3", c, FL_UNKNOWN_MEAN, &y, &err), FL_OK);
+        assert_float_equal(y, mt.rmse, 1e-6);
+        fl_dataset_free(one);
+    }
+    /* No timestamps: a usage error, not a model. */
+    fl_dataset *plain, *plain_test;
+    make_data(&t, 0, &plain, &plain_test);
+    fl_params p;
+    fl_params_init(&p, FL_MODEL_SVDPP, FL_SOLVER_DEFAULT);
+    p.time_bins = BINS, p.epochs = 3, p.burn_in = 1;
+    fl_model *none = NULL;
+    fl_train_result rr;
+    assert_int_equal(fl_train_features(plain, NULL, &p, NULL, NULL, NULL, &none, &rr, &err), FL_ERR_USAGE);
+    assert_null(none);
+    assert_non_null(strstr(err.msg, "timestamps"));
+    fl_model_free(m0), fl_model_free(m1), fl_model_free(m2), fl_model_free(ld);
+    fl_dataset_free(train), fl_dataset_free(test), fl_dataset_free(plain), fl_dataset_free(plain_test);
+}
+
+/* --solver sgd's per-rating objective (fl_fm_sgd_objective, the loss its
+ * steps follow): the analytic gradient of every feature vector against
+ * central differences, for an fm rating (user id, a side feature, three
+ * rated items at 1/sqrt(3); item id, two genres, two raters at
+ * 1/sqrt(2)) and an svdpp one (user id and rated items; item id). */
+static void sgd_gradient_check(int n_u, const float *ux, int n_i, const float *ix) {
+    enum { K = 5, D = K + 1, MAXF = 8 };
+    double V[2][MAXF][D], gu[MAXF * D], gi[MAXF * D];
+    const double *uv[MAXF], *iv[MAXF];
+    uint64_t s = 17;
+    for (int side = 0; side < 2; side++)
+        for (int j = 0; j < MAXF; j++)
+            for (int f = 0; f < D; f++) V[side][j][f] = 0.5 * gauss(&s);
+    for (int j = 0; j < MAXF; j++) uv[j] = V[0][j], iv[j] = V[1][j];
+    const double w0 = 3.4, y = 4.0, reg = 0.07, reg_bias = 0.02;
+    fl_fm_sgd_objective(K, w0, y, n_u, uv, ux, n_i, iv, ix, reg, reg_bias, gu, gi);
+    for (int side = 0; side < 2; side++)
+        for (int j = 0; j < (side ? n_i : n_u); j++)
+            for (int f = 0; f < D; f++) {
+                const double h = 1e-5, keep = V[side][j][f];
+                V[side][j][f] = keep + h;
+                double up = fl_fm_sgd_objective(K, w0, y, n_u, uv, ux, n_i, iv, ix, reg, reg_bias, NULL, NULL);
+                V[side][j][f] = keep - h;
+                double down = fl_fm_sgd_objective(K, w0, y, n_u, uv, ux, n_i, iv, ix, reg, reg_bias, NULL, NULL);
+                V[side][j][f] = keep;
+                double numeric = (up - down) / (2.0 * h), analytic = (side ? gi : gu)[j * D + f];
+                if (!(fabs(numeric - analytic) <= 1e-6 * (1.0 + fabs(analytic))))
+                    fail_msg("side %d feature %d dim %d: analytic %g, numeric %g", side, j, f, analytic, numeric);
+            }
+}
+
+static void test_sgd_gradient_fm(void **state) {
+    (void)state;
+    const float r3 = 1.0f / sqrtf(3.0f), r2 = 1.0f / sqrtf(2.0f);
+    const float ux[5] = {1.0f, 1.0f, r3, r3, r3}, ix[5] = {1.0f, 1.0f, 1.0f, r2, r2};
+    sgd_gradient_check(5, ux, 5, ix);
+}
+
+static void test_sgd_gradient_svdpp(void **state) {
+    (void)state;
+    const float r4 = 0.5f;
+    const float ux[5] = {1.0f, r4, r4, r4, r4}, ix[1] = {1.0f};
+    sgd_gradient_check(5, ux, 1, ix);
+}
+
+/* --solver sgd end to end: it learns the planted ratings well beyond the
+ * biases, reports per epoch, and the same seed gives the same model for
+ * 1 and 2 threads (SGD itself runs on one). */
+static void test_sgd_trains(void **state) {
+    (void)state;
+    static planted t;
+    plant(&t, 5);
+    fl_dataset *train, *test;
+    make_data(&t, 0, &train, &test);
+    fl_model *m[2];
+    fl_train_result res[2];
+    for (int th = 0; th < 2; th++) {
+        fl_params p;
+        fl_params_init(&p, FL_MODEL_SVDPP, FL_SOLVER_SGD);
+        p.n_factors = 4, p.n_threads = th + 1, p.seed = 3;
+        fl_error err = {0};
+        if (fl_train_features(train, test, &p, NULL, NULL, NULL, &m[th], &res[th], &err) != FL_OK)
+            fail_msg("training failed: %s", err.msg);
+    }
+    assert_int_equal(res[0].epochs_run, res[0].last.epochs);
+    double se = 0.0, se_bias = 0.0;
+    fl_error err;
+    for (size_t k = 0; k < test->n_ratings; k++) {
+        const char *a = fl_idmap_name(test->user_ids, test->users[k]);
+        const char *b = fl_idmap_name(test->item_ids, test->items[k]);
+        int u = atoi(a + 1), i = atoi(b + 1);
+        float y0, y1;
+        assert_int_equal(fl_predict(m[0], a, b, FL_UNKNOWN_MEAN, &y0, &err), FL_OK);
+        assert_int_equal(fl_predict(m[1], a, b, FL_UNKNOWN_MEAN, &y1, &err), FL_OK);
+        assert_memory_equal(&y0, &y1, sizeof y0);
+        double d = y0 - truth(&t, u, i), db = 3.5 + t.bu[u] + t.bi[i] - truth(&t, u, i);
+        se += d * d, se_bias += db * db;
+    }
+    if (!(se < 0.6 * se_bias)) fail_msg("sgd: SE %.3f against the biases' %.3f", se, se_bias);
+    fl_model_free(m[0]), fl_model_free(m[1]);
+    fl_dataset_free(train), fl_dataset_free(test);
+}
 
 /* Item side features' weights (the report's bars): one per feature with its
  * name, kept by the model file. Items of the kind "good" are planted half a
@@ -580,6 +760,10 @@ int main(void) {
         cmocka_unit_test(test_item_feature_weights),
         cmocka_unit_test(test_gradient_fm),
         cmocka_unit_test(test_gradient_svdpp),
+        cmocka_unit_test(test_time_bins),
+        cmocka_unit_test(test_sgd_gradient_fm),
+        cmocka_unit_test(test_sgd_gradient_svdpp),
+        cmocka_unit_test(test_sgd_trains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

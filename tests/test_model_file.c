@@ -134,12 +134,12 @@ static fl_model *make_model(fl_model_kind kind, int squash, const fl_dataset *d)
 
 static int same_float(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-#define FL_PARAMS_SIZE_KNOWN 168 /* LP64: 36 four-byte fields, seed, valid_fraction, patience */
+#define FL_PARAMS_SIZE_KNOWN 176 /* LP64: 37 four-byte fields, seed, valid_fraction, patience */
 
 /* Every fl_params field is stored in the file's metadata. A new field
  * changes this size: add it to model_file.c, the docs and the checks here.
  * (burn_in, ensemble_rank and implicit are fm and svdpp's: stored for those
- * kinds only; test_fm round-trips such a model.) */
+ * kinds only, time_bins only when set; test_fm round-trips such models.) */
 static void test_params_fields_known(void **state) {
     assert_int_equal(sizeof(fl_params), FL_PARAMS_SIZE_KNOWN);
 }

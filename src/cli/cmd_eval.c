@@ -152,7 +152,13 @@ int cmd_eval(int argc, char **argv) {
     fl_model *m = NULL;
     fl_dataset *d = NULL;
     int rc = cli_load_model(model_path, &m);
-    if (rc == 0) rc = cli_load_ratings(ratings, &ro, &d);
+    if (rc == 0) {
+        /* A model with time bins scores each rating in its own bin. */
+        fl_model_info in;
+        fl_model_get_info(m, &in);
+        if (in.params.time_bins > 0) ro.keep_times = 1;
+        rc = cli_load_ratings(ratings, &ro, &d);
+    }
     fl_metrics mt = {0};
     fl_error err = {0};
     if (fold_in) {

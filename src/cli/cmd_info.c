@@ -17,7 +17,8 @@ static void print_help(void) {
            "training time, source file, creation time and file size; for fm and svdpp\n"
            "models also the samples, the feature groups (side, name, features) and the ids\n"
            "without a features row (JSON: groups, n_features, ensemble_rank, burn_in,\n"
-           "users_without_features, items_without_features, ..._feature_rows_unused).\n"
+           "time_bins (0: none), users_without_features, items_without_features,\n"
+           "..._feature_rows_unused).\n"
            "\n"
            "  --json               print one JSON object (default: text)\n"
            "  -h, --help           this help\n");
@@ -108,6 +109,8 @@ static void print_groups(const fl_model *m) {
         total += n;
     }
     printf("features      %llu in %d groups\n", (unsigned long long)total, fl_model_n_groups(m));
+    if (in.params.time_bins > 0)
+        printf("time bins     %d: an item bias per bin of the training period\n", in.params.time_bins);
     for (int side = 0; side < 2; side++) {
         uint32_t without, unused;
         fl_model_feature_rows(m, side, &without, &unused);
@@ -186,6 +189,7 @@ int cmd_info(int argc, char **argv) {
             }
             json_object_set_new(o, "burn_in", json_integer(in.params.burn_in));
             json_object_set_new(o, "ensemble_rank", json_integer(in.params.ensemble_rank));
+            json_object_set_new(o, "time_bins", json_integer(in.params.time_bins));
         }
         if (cli_json_print(o) != 0) rc = cli_error(1, "could not write to standard output");
     } else {

@@ -61,6 +61,7 @@ static void parse(cli_args *a, train_cfg *c) {
                cli_str(a, "--user-features", &c->user_features) ||
                cli_str(a, "--item-features", &c->item_features) ||
                cli_flag(a, "--implicit", &c->implicit_flag) ||
+               cli_int(a, "--time-bins", 0, 10000, &p->time_bins) ||
                cli_float(a, "--lr", 0, HUGE_VAL, &p->lr) ||
                cli_float(a, "--reg", 0, HUGE_VAL, &p->reg_factors) ||
                cli_float(a, "--reg-bias", 0, HUGE_VAL, &p->reg_bias) ||
@@ -134,7 +135,7 @@ static int configure(int argc, char **argv, train_cfg *c) {
         return cli_error(2, "--user-features and --item-features need --model fm");
     const char *bad = fl_params_check(&c->p);
     if (bad) return cli_error(2, "%s", bad);
-    if (c->temporal > 0) c->ro.keep_times = 1;
+    if (c->temporal > 0 || c->p.time_bins > 0) c->ro.keep_times = 1;
     /* An implicit model's test score is its ranking: RMSE means nothing there. */
     if (fl_model_kind_implicit(c->p.kind)) c->ranking = 1;
     return 0;

@@ -185,9 +185,10 @@ static void implicit_options(FILE *f) {
 
 /* fm and svdpp: feature groups, Gibbs sampling and its defaults. */
 static void fm_options(FILE *f) {
-    fl_params m, v;
+    fl_params m, v, g;
     fl_params_init(&m, FL_MODEL_FM, FL_SOLVER_DEFAULT);
     fl_params_init(&v, FL_MODEL_FM, FL_SOLVER_ALS);
+    fl_params_init(&g, FL_MODEL_FM, FL_SOLVER_SGD);
     fputs("Factorization machines (--model fm, or svdpp: biased MF + the user's rated items):\n", f);
     row(f, "--user-features FILE",
         "fm: user side features: ml-100k u.user (age bucket, gender, occupation, zip's first "
@@ -200,6 +201,12 @@ static void fm_options(FILE *f) {
         "fm: add each user's rated items and each item's raters as feature groups (weights "
         "1/sqrt(count)); the raters ('flipped') gained 0.012 RMSE on ml-100k u1 (svdpp has the "
         "rated items only)");
+    row(f, "--time-bins N",
+        "fm, svdpp: timeSVD++'s item bias per time bin: the training period cut into N equal "
+        "bins, a bias per item and bin (needs timestamps; exit 2 without). A rating is scored "
+        "in its timestamp's bin (the nearest one outside the period); predict and recommend, "
+        "which have no timestamp, use the item's latest bin with training ratings (default 0: "
+        "off)");
     rowf(f, "--samples N", "mcmc: Gibbs samples drawn, the same as --epochs (default %d)", m.epochs);
     rowf(f, "--burn-in N", "mcmc: first samples left out of the average (default %d)", m.burn_in);
     rowf(f, "--ensemble-rank R",
@@ -214,10 +221,15 @@ static void fm_options(FILE *f) {
             "  model's.\n"
             "  With --solver als: libFM's coordinate descent on the same model, the\n"
             "  conditional means with fixed priors (plain L2: --reg %g, --reg-bias %g,\n"
-            "  %d epochs).\n",
+            "  %d epochs).\n"
+            "  With --solver sgd: plain SGD on the same model, one thread (the implicit\n"
+            "  groups' shared vectors would make parallel steps depend on scheduling), a\n"
+            "  step of --lr %g decaying 7%% an epoch, --reg %g and --reg-bias %g per\n"
+            "  rating, %d epochs; fold-in then uses the mcmc strengths above.\n",
             m.n_factors, fl_solver_name(m.solver), (double)m.init_std, (double)m.reg_factors,
             (double)m.reg_bias, (double)v.reg_factors,
-            (double)v.reg_bias, v.epochs);
+            (double)v.reg_bias, v.epochs, (double)g.lr, (double)g.reg_factors, (double)g.reg_bias,
+            g.epochs);
 }
 
 void cli_train_help(FILE *f) {

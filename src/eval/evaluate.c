@@ -74,6 +74,14 @@ static void eval_range(void *ctx, int task, int thread) {
         }
         float y = (u >= 0 && i >= 0) ? fl_predict_index(m, (uint32_t)u, (uint32_t)i)
                                      : fl_predict_fallback(m, u, i);
+        if (m->tb_delta && d->times && i >= 0) {
+            /* The rating's own time bin rather than the item's latest. */
+            const int nb = m->params.time_bins;
+            const int b = fl_time_bin(m->time_lo, m->time_hi, nb, d->times[r]);
+            y = fl_model_clip(m, (u >= 0 ? fl_predict_unclipped(m, (uint32_t)u, (uint32_t)i)
+                                         : fl_predict_fallback(m, u, i)) +
+                                     m->tb_delta[(size_t)i * nb + b]);
+        }
         double err = (double)y - d->ratings[r];
         p.se += err * err;
         p.ae += fabs(err);

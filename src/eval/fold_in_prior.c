@@ -37,7 +37,13 @@ void fl_fold_in_prior_get(const fl_model *m, size_t n_used, fl_fold_in_prior *ou
      * and these models' rows are not centred on zero. On the cold-start
      * protocol (ml-100k, 5 ratings) svdpp gave RMSE 0.917 with the
      * empirical-Bayes strengths below and 0.905 with these. */
-    if (fl_kind_fm(m->kind)) return;
+    if (fl_kind_fm(m->kind)) {
+        if (m->params.solver == FL_SOLVER_SGD) {
+            out->lambda_factors = FL_FM_FOLD_IN_REG * sqrtf((float)n_used);
+            out->lambda_bias = FL_FM_FOLD_IN_REG_BIAS;
+        }
+        return;
+    }
     const fl_epoch_report *r = kept_epoch(m);
     /* A solver without a penalty (a sampler's) may report none: its MSE alone. */
     const double s2 = r ? r->train_mse + (isfinite(r->reg_penalty) ? r->reg_penalty : 0) : NAN;

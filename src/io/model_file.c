@@ -66,6 +66,11 @@ static int model_tensors(const fl_model *m, tensor *t) {
     /* fm: each item side feature's weight (the report shows them). */
     const uint64_t if_n = m->if_b ? fl_idmap_size(m->if_names) : 0;
     if (if_n) ADD("item_feature_bias", DT_F32, 1, if_n, 0, m->if_b, 1);
+    /* fm with --time-bins: per item and bin, the bias beside item_bias's. */
+    if (m->tb_delta) {
+        const uint64_t nb = (uint64_t)m->params.time_bins;
+        ADD("item_time_bias", DT_F32, m->n_items, nb, nb, m->tb_delta, 2);
+    }
     ADD("seen_items", DT_U32, 1, (uint64_t)m->n_train, 0, m->seen_items, 1);
     ADD("item_count", DT_U32, 1, m->n_items, 0, m->item_count, 1);
 #undef ADD
@@ -344,6 +349,12 @@ static json_t *metadata(const fl_model *m) {
         bad |= set_fmt(o, "ensemble_rank", "%d", p->ensemble_rank);
         bad |= set_fmt(o, "implicit", "%d", p->implicit);
         bad |= set_groups(o, m);
+        /* Only with time bins, so files without them stay as they were. */
+        if (p->time_bins > 0) {
+            bad |= set_fmt(o, "time_bins", "%d", p->time_bins);
+            bad |= set_fmt(o, "time_lo", "%u", m->time_lo);
+            bad |= set_fmt(o, "time_hi", "%u", m->time_hi);
+        }
     }
     bad |= set_fmt(o, "offset", "%.9g", (double)m->offset);
     bad |= set_fmt(o, "global_mean", "%.9g", (double)m->global_mean);
@@ -466,6 +477,15 @@ static fl_status read_metadata(loader *ld, fl_model *m) {
          (st = fl_st_meta_int(ld, "ensemble_rank", 1, 4096, &p->ensemble_rank)) ||
          (st = fl_st_meta_int(ld, "implicit", 0, 3, &p->implicit)) || (st = read_groups(ld, m))))
         return st;
+    if (fl_kind_fm(p->kind) && json_object_get(ld->meta, "time_bins")) {
+        uint64_t lo, hi;
+        if ((st = fl_st_meta_int(ld, "time_bins", 1, 10000, &p->time_bins)) ||
+            (st = fl_st_meta_u64(ld, "time_lo", &lo)) || (st = fl_st_meta_u64(ld, "time_hi", &hi)))
+            return st;
+        if (lo > hi || hi > UINT32_MAX)
+            return BAD(ld, "%s: metadata 'time_lo' and 'time_hi' are not a period", path);
+        m->time_lo = (uint32_t)lo, m->time_hi = (uint32_t)hi;
+    }
     if (n_dropout != p->n_layers + 1)
         return BAD(ld, "%s: metadata 'dropout' needs %d values (one more than 'layers')", path,
                    p->n_layers + 1);
@@ -665,6 +685,15 @@ static fl_status read_model(loader *ld, fl_model *m) {
     if (fl_kind_fm(m->kind) && ((st = read_feature_rows(ld, m, used)) ||
                                 (st = read_item_feature_weights(ld, m, used))))
         return st;
+    if (p->time_bins > 0) {
+        const uint64_t nb = (uint64_t)p->time_bins;
+        if ((st = fl_st_expect(ld, "item_time_bias", DT_F32, 2, ni, nb, &at, used)) ||
+            (st = fl_st_check_finite(ld, "item_time_bias", at, ni * nb)))
+            return st;
+        if (!(m->tb_delta = malloc(ni * nb * sizeof *m->tb_delta + 1)))
+            return fl_fail(ld->err, FL_ERR_NOMEM, "out of memory reading '%s'", path);
+        memcpy(m->tb_delta, at, ni * nb * sizeof *m->tb_delta);
+    }
     if ((st = fl_model_set_means(m, ld->err))) return st;
     if ((st = fl_st_expect(ld, "seen_start", DT_U64, 1, nu + 1, 0, &seen_start, used)) ||
         (st = fl_st_expect(ld, "seen_items", DT_U32, 1, m->n_train, 0, &seen_items, used)) ||

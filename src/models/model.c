@@ -121,7 +121,7 @@ void fl_model_free(fl_model *m) {
     free(m->uf_P), free(m->uf_b);
     fl_idmap_free(m->if_names);
     free(m->if_b);
-    free(m->mean_user), free(m->mean_item);
+    free(m->mean_user), free(m->mean_item), free(m->tb_delta);
     fl_idmap_free(m->user_ids);
     fl_idmap_free(m->item_ids);
     free(m);

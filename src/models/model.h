@@ -87,6 +87,13 @@ struct fl_model {
      * fold-in shrinks towards the average user rather than towards zero. */
     float *mean_user, *mean_item;
     float mean_bu, mean_bi;
+    /* fm and svdpp with time_bins (params.time_bins bins): the training
+     * period [time_lo, time_hi] (unix seconds) and per item and bin the
+     * bin's bias minus the item's latest bin's, which bi already holds (so
+     * a prediction without a timestamp uses that bin). Heap; NULL when the
+     * model has no time bins. */
+    uint32_t time_lo, time_hi;
+    float *tb_delta;         /* [n_items][time_bins] */
     void *owned[4];          /* other heap arrays to free */
     /* The compact scan copy of the item side (models/scan_index.h), built
      * when a model is loaded, or NULL: top-n searches use it when present. */
@@ -105,8 +112,24 @@ static inline int fl_kind_has_bias(fl_model_kind k) {
     return fl_kind_mf_biased(k) || k == FL_MODEL_NN;
 }
 
+/* fm and svdpp: fold-in's ridge strengths around the average user when
+ * training set none of its own (mcmc: --reg and --reg-bias default to
+ * these; an sgd model's --reg is a per-rating step penalty, far weaker:
+ * fold-in uses these instead). docs/defaults.md has the measurements. */
+#define FL_FM_FOLD_IN_REG 40.0f
+#define FL_FM_FOLD_IN_REG_BIAS 4.0f
+
 /* The kinds trained by sampling over feature groups (train/mcmc.c). */
 static inline int fl_kind_fm(fl_model_kind k) { return k == FL_MODEL_FM || k == FL_MODEL_SVDPP; }
+
+/* The time bin of timestamp t among n equal bins of [lo, hi]; a time
+ * outside the period goes to the nearest bin. */
+static inline int fl_time_bin(uint32_t lo, uint32_t hi, int n, uint32_t t) {
+    if (t <= lo) return 0;
+    if (t >= hi) return n - 1;
+    int b = (int)((uint64_t)(t - lo) * (uint64_t)n / ((uint64_t)(hi - lo) + 1));
+    return b < n ? b : n - 1;
+}
 
 /* True if predictions are squashed into (y_lo, y_hi). */
 static inline int fl_model_squashes(const fl_params *p) { return p->y_lo < p->y_hi; }

@@ -34,14 +34,15 @@ static int all_rated(const fl_idmap *ids, const uint32_t *idx, size_t n) {
     return count == size;
 }
 
-fl_status fl_compact(const fl_dataset *d, const fl_dataset **out, fl_dataset **owned,
-                     fl_error *err) {
+fl_status fl_compact(const fl_dataset *d, int keep_times, const fl_dataset **out,
+                     fl_dataset **owned, fl_error *err) {
+    keep_times = keep_times && d->times;
     *owned = NULL;
     *out = d;
     if (all_rated(d->user_ids, d->users, d->n_ratings) &&
         all_rated(d->item_ids, d->items, d->n_ratings))
         return FL_OK;
-    fl_dataset *c = fl_dataset_new(d->n_ratings, 0);
+    fl_dataset *c = fl_dataset_new(d->n_ratings, keep_times);
     uint32_t *ru = malloc(((size_t)fl_idmap_size(d->user_ids) + 1) * sizeof *ru);
     uint32_t *ri = malloc(((size_t)fl_idmap_size(d->item_ids) + 1) * sizeof *ri);
     fl_status st = FL_OK;
@@ -53,6 +54,7 @@ fl_status fl_compact(const fl_dataset *d, const fl_dataset **out, fl_dataset **o
             c->users[r] = ru[d->users[r]];
             c->items[r] = ri[d->items[r]];
             c->ratings[r] = d->ratings[r];
+            if (keep_times) c->times[r] = d->times[r];
         }
         c->n_ratings = d->n_ratings;
         memcpy(c->source, d->source, sizeof c->source);

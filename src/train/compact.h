@@ -10,8 +10,10 @@
 
 #include "factorlens.h"
 
-/* *out is d itself (and *owned NULL) or a new compacted dataset (*owned = *out). */
-fl_status fl_compact(const fl_dataset *d, const fl_dataset **out, fl_dataset **owned,
-                     fl_error *err);
+/* *out is d itself (and *owned NULL) or a new compacted dataset (*owned =
+ * *out), with d's timestamps when keep_times (only --time-bins reads them:
+ * 4 bytes a rating otherwise unused). */
+fl_status fl_compact(const fl_dataset *d, int keep_times, const fl_dataset **out,
+                     fl_dataset **owned, fl_error *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* params.c — hyper-parameter defaults, validation and names.
  * Why each default is what it is: docs/defaults.md. */
 #include "factorlens.h"
+#include "models/model.h"
 
 #include <float.h>
 #include <math.h>
@@ -23,6 +24,11 @@
 #define FM_RANK 256
 #define FM_ALS_REG 30.0f      /* plain L2 per feature vector (libFM's ALS), not sqrt(n)-weighted */
 #define FM_ALS_REG_BIAS 10.0f
+/* sgd: per-rating L2 on each feature vector the rating touches. */
+#define FM_SGD_LR 0.03f
+#define FM_SGD_REG 0.1f
+#define FM_SGD_REG_BIAS 0.01f
+#define FM_SGD_EPOCHS 30
 
 /* What depends on the solver alone: its step size, penalties and epochs. */
 static void solver_defaults(fl_params *p, fl_solver solver) {
@@ -51,8 +57,8 @@ static void solver_defaults(fl_params *p, fl_solver solver) {
         /* Sampling tunes no step or penalty; reg_* serve fold-in only (the
          * ridge towards the average user, docs/defaults.md). */
         p->lr = 0.0f;
-        p->reg_factors = 40.0f;
-        p->reg_bias = 4.0f;
+        p->reg_factors = FL_FM_FOLD_IN_REG;
+        p->reg_bias = FL_FM_FOLD_IN_REG_BIAS;
         p->epochs = FM_SAMPLES;
         break;
     }
@@ -96,11 +102,16 @@ void fl_params_init(fl_params *p, fl_model_kind kind, fl_solver solver) {
     p->burn_in = FM_BURN_IN;
     p->ensemble_rank = FM_RANK;
     p->implicit = 0;
+    p->time_bins = 0;
     if (kind == FL_MODEL_FM || kind == FL_MODEL_SVDPP) {
         p->n_factors = FM_FACTORS;
         p->init_std = 0.1f;
         if (kind == FL_MODEL_SVDPP) p->implicit = FL_IMPLICIT_USER_ITEMS;
         if (solver == FL_SOLVER_ALS) p->reg_factors = FM_ALS_REG, p->reg_bias = FM_ALS_REG_BIAS;
+        if (solver == FL_SOLVER_SGD) {
+            p->lr = FM_SGD_LR, p->reg_factors = FM_SGD_REG, p->reg_bias = FM_SGD_REG_BIAS;
+            p->epochs = FM_SGD_EPOCHS;
+        }
     }
     if (kind == FL_MODEL_NN) {
         p->n_layers = 2;
@@ -127,8 +138,7 @@ const char *fl_params_check(const fl_params *p) {
     if (p->solver < FL_SOLVER_SGD || p->solver > FL_SOLVER_MCMC)
         return "solver must be sgd, adam, als or mcmc";
     const int fm = p->kind == FL_MODEL_FM || p->kind == FL_MODEL_SVDPP;
-    if (fm && p->solver != FL_SOLVER_MCMC && p->solver != FL_SOLVER_ALS)
-        return "fm and svdpp train with --solver mcmc or als (sgd is not built yet)";
+    if (fm && p->solver == FL_SOLVER_ADAM) return "fm and svdpp train with --solver mcmc, als or sgd";
     if (!fm && p->solver == FL_SOLVER_MCMC) return "--solver mcmc trains fm and svdpp models only";
     if (fm) {
         if (p->y_lo < p->y_hi || p->y_auto) return "fm and svdpp take no --y-range";
@@ -140,6 +150,9 @@ const char *fl_params_check(const fl_params *p) {
             return "ensemble-rank must be between 1 and 4096";
         if (p->implicit < 0 || p->implicit > (FL_IMPLICIT_USER_ITEMS | FL_IMPLICIT_ITEM_USERS))
             return "implicit must be a combination of FL_IMPLICIT_USER_ITEMS and FL_IMPLICIT_ITEM_USERS";
+        if (p->time_bins < 0 || p->time_bins > 10000) return "time-bins must be between 0 and 10000";
+    } else if (p->time_bins != 0) {
+        return "--time-bins is for fm and svdpp models";
     }
     if (p->n_factors < 1 || p->n_factors > 4096) return "factors must be between 1 and 4096";
     if (p->epochs < 1 || p->epochs > 100000) return "epochs must be between 1 and 100000";

@@ -195,7 +195,7 @@ static fl_status prepare_data(run *r, const fl_dataset *train, const fl_params *
             return fl_fail(err, FL_ERR_DATA, "%s: no ratings of at least %g to train on",
                            train->source, (double)p->positive_min);
     }
-    fl_status st = fl_compact(*learn, learn, &r->owned_learn, err);
+    fl_status st = fl_compact(*learn, p->time_bins > 0, learn, &r->owned_learn, err);
     if (st != FL_OK) return st;
     if ((*learn)->n_ratings == 0)
         return fl_fail(err, FL_ERR_DATA, "%s: no ratings to train on", train->source);
