@@ -17,13 +17,10 @@
  * result does not depend on which thread takes which block or when: a seed
  * fixes the model.
  *
- * Layout: during an epoch the model's factor rows stand in the grid's
- * numbering (each block's rows contiguous, see grid.h); after it they are
- * put back in the model's order, in place, for evaluation and saving. One
- * copy of the factors instead of two: at 500k users x 50k items and k=32
- * that is 70 MB less at the peak of a 24.7M-rating run. */
+ * Layout: SGD works on its own copy of the factor rows in the grid's
+ * numbering (each block's rows contiguous, see grid.h) and writes them back
+ * in the model's order after every epoch, for evaluation and saving. */
 #include "core/error.h"
-#include "core/memory.h"
 #include "models/mf.h"
 #include "models/regularizer.h"
 #include "train/grid_sched.h"
@@ -35,70 +32,26 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef struct sgd_state {
-    float *P, *Q;            /* the model's factor rows, by grid position during an epoch */
+    float *P, *Q;            /* factor rows by grid position */
     fl_sgd_row *urow, *irow; /* per-row bias, AdaGrad sums and penalty share, by position */
     uint32_t *user_pos, *item_pos; /* model index -> position (the grid's at[] inverted) */
-    uint64_t *done;          /* scratch bits for the in-place reordering */
-    float *spare;            /* one row, likewise */
-    int by_position;         /* the rows are in the grid's order */
-    double train_mse;        /* of the last epoch, measured before the rows went back */
     fl_grid_sched sched;
     fl_sgd_kernel kernel;
     fl_loss_block_fn loss_block;
 } sgd_state;
 
-/* How far ahead along a cycle gather_rows fetches the rows it will read. */
-enum { GATHER_AHEAD = 16 };
-
-static inline void prefetch_row(const float *r, size_t bytes) {
-    for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch((const char *)r + b);
-}
-
-/* Rows [0, n) of rows rearranged in place so that row x afterwards holds
- * what row from[x] held (from is a permutation): each cycle of the
- * permutation is walked once with one row in hand. done has n bits.
- * Memory: each step reads a row at random (the write goes to the row read
- * the step before, in cache); the walk is a chain, so a second cursor runs
- * GATHER_AHEAD steps ahead on the same cycle and prefetches, which keeps
- * that many misses in flight instead of one. from[] (4 bytes a row) stays
- * in L2/L3. */
-static void gather_rows(float *rows, size_t stride, const uint32_t *from, uint32_t n, uint64_t *done,
-                        float *spare) {
-    const size_t row = stride * sizeof(float);
-    memset(done, 0, ((size_t)n + 63) / 64 * sizeof *done);
-    for (uint32_t start = 0; start < n; start++) {
-        if (done[start / 64] >> (start % 64) & 1) continue;
-        memcpy(spare, rows + (size_t)start * stride, row);
-        uint32_t x = start, ahead = start;
-        for (int k = 0; k < GATHER_AHEAD && (ahead = from[ahead]) != start; k++)
-            prefetch_row(rows + (size_t)ahead * stride, row);
-        for (;;) {
-            done[x / 64] |= (uint64_t)1 << (x % 64);
-            uint32_t y = from[x];
-            if (y == start) {
-                memcpy(rows + (size_t)x * stride, spare, row);
-                break;
-            }
-            memcpy(rows + (size_t)x * stride, rows + (size_t)y * stride, row);
-            x = y;
-            if (ahead != start && (ahead = from[ahead]) != start)
-                prefetch_row(rows + (size_t)ahead * stride, row);
-        }
-    }
-}
-
-/* The factor rows into the grid's order (by_position) or back into the
- * model's. */
-static void arrange(fl_trainer *t, int by_position) {
-    sgd_state *s = t->state;
-    const fl_model *m = t->m;
-    if (s->by_position == by_position) return;
-    const fl_grid *g = &t->grid;
-    gather_rows(s->P, m->stride, by_position ? g->user_at : s->user_pos, m->n_users, s->done, s->spare);
-    gather_rows(s->Q, m->stride, by_position ? g->item_at : s->item_pos, m->n_items, s->done, s->spare);
-    s->by_position = by_position;
+/* Factor rows are hit at random within a block: on 2 MiB pages a block's rows
+ * need a handful of TLB entries instead of hundreds. */
+static float *rows_alloc(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge) return aligned_alloc(64, bytes ? bytes : 64);
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    float *p = aligned_alloc(huge, rounded);
+    if (p) madvise(p, rounded, MADV_HUGEPAGE); /* a hint; failure is harmless */
+    return p;
 }
 
 static fl_status sgd_init(fl_trainer *t, fl_error *err) {
@@ -111,29 +64,27 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
     size_t nu = m->n_users ? m->n_users : 1, ni = m->n_items ? m->n_items : 1;
     const fl_grid *g = &t->grid;
     size_t row = m->stride * sizeof(float);
-    /* Factor rows are hit at random within a block: on 2 MiB pages a
-     * block's rows need a handful of TLB entries instead of hundreds. */
-    s->P = m->P, s->Q = m->Q;
-    fl_memory_prefer_huge(m->P, (nu + ni) * row);
-    s->done = malloc(((nu > ni ? nu : ni) + 63) / 64 * sizeof *s->done);
-    s->spare = malloc(row);
+    s->P = rows_alloc(nu * row);
+    s->Q = rows_alloc(ni * row);
     s->urow = malloc(nu * sizeof *s->urow);
     s->irow = malloc(ni * sizeof *s->irow);
     s->user_pos = malloc(nu * sizeof *s->user_pos);
     s->item_pos = malloc(ni * sizeof *s->item_pos);
-    if (!s->done || !s->spare || !s->urow || !s->irow || !s->user_pos || !s->item_pos)
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD state");
+    if (!s->P || !s->Q || !s->urow || !s->irow || !s->user_pos || !s->item_pos)
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD working copy");
     fl_status st = fl_grid_sched_init(&s->sched, g->nb, err);
     if (st != FL_OK) return st;
     /* Sums start at 1 so the first steps are exactly lr. */
     for (uint32_t pos = 0; pos < m->n_users; pos++) {
         uint32_t u = g->user_at[pos], c = fl_model_user_count(m, u);
         s->user_pos[u] = pos;
+        memcpy(s->P + (size_t)pos * m->stride, m->P + (size_t)u * m->stride, row);
         s->urow[pos] = (fl_sgd_row){m->bu ? m->bu[u] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
     for (uint32_t pos = 0; pos < m->n_items; pos++) {
         uint32_t i = g->item_at[pos], c = m->item_count[i];
         s->item_pos[i] = pos;
+        memcpy(s->Q + (size_t)pos * m->stride, m->Q + (size_t)i * m->stride, row);
         s->irow[pos] = (fl_sgd_row){m->bi ? m->bi[i] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
     s->kernel = fl_sgd_pick(NULL);
@@ -144,8 +95,7 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
 static void sgd_release(fl_trainer *t) {
     sgd_state *s = t->state;
     if (!s) return;
-    arrange(t, 0); /* the model's rows in the model's order, whatever happened */
-    free(s->done), free(s->spare), free(s->urow), free(s->irow);
+    free(s->P), free(s->Q), free(s->urow), free(s->irow);
     free(s->user_pos), free(s->item_pos);
     fl_grid_sched_free(&s->sched);
     free(s);
@@ -171,30 +121,46 @@ static void sgd_block(fl_trainer *t, int b, void *ctx) {
     st->kernel(&j);
 }
 
-static void loss_blocks(void *ctx, int task, int thread);
+/* Copying the rows back is a few percent of an epoch on one thread, and
+ * plain memory traffic: it is split over the pool like the blocks. */
+enum { WRITE_BACK_TASKS = 16 };
+
+/* The model's rows [lo, hi) and their biases from the working copy, which
+ * holds model row x at position pos[x]. In the model's order, so the writes
+ * stream and only the reads jump: twice as fast as the other way round. */
+static void copy_back(float *dst, float *bias, const float *src, const fl_sgd_row *rec,
+                      const uint32_t *pos, uint32_t lo, uint32_t hi, size_t stride) {
+    for (uint32_t x = lo; x < hi; x++) {
+        memcpy(dst + (size_t)x * stride, src + (size_t)pos[x] * stride, stride * sizeof(float));
+        if (bias) bias[x] = rec[pos[x]].bias;
+    }
+}
+
+static void write_back(void *ctx, int task, int thread) {
+    (void)thread;
+    fl_trainer *t = ctx;
+    const sgd_state *s = t->state;
+    fl_model *m = t->m;
+    const uint64_t nu = m->n_users, ni = m->n_items;
+    copy_back(m->P, m->bu, s->P, s->urow, s->user_pos, (uint32_t)(nu * task / WRITE_BACK_TASKS),
+              (uint32_t)(nu * (task + 1) / WRITE_BACK_TASKS), m->stride);
+    copy_back(m->Q, m->bi, s->Q, s->irow, s->item_pos, (uint32_t)(ni * task / WRITE_BACK_TASKS),
+              (uint32_t)(ni * (task + 1) / WRITE_BACK_TASKS), m->stride);
+}
 
 static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
     (void)err;
     sgd_state *s = t->state;
-    arrange(t, 1);
     fl_grid_sched_epoch(&s->sched, t, sgd_block, NULL);
-    /* The training MSE while the rows are in the grid's order (see
-     * loss_blocks), then the rows and biases back in the model's order:
-     * evaluation and saving read the model. */
-    s->train_mse = fl_trainer_mse(t, loss_blocks, t->grid.n);
-    fl_model *m = t->m;
-    if (m->bu)
-        for (uint32_t u = 0; u < m->n_users; u++) m->bu[u] = s->urow[s->user_pos[u]].bias;
-    if (m->bi)
-        for (uint32_t i = 0; i < m->n_items; i++) m->bi[i] = s->irow[s->item_pos[i]].bias;
-    arrange(t, 0);
+    /* Back into the model's order: evaluation and saving read the model. */
+    fl_pool_run(t->pool, WRITE_BACK_TASKS, write_back, t);
     return FL_OK;
 }
 
-/* The training MSE while the rows are in the grid's order: a block's
- * ratings find their rows close together (in L2, as in the epoch itself),
- * where the model's own order scatters them; the values are the model's, so
- * each prediction is fl_predict_index's, bit for bit. */
+/* The training MSE from the working copy: its rows are in the grid's order,
+ * so a block's ratings find their rows close together (in L2, as in the
+ * epoch itself), where the model's own order scatters them; the rows hold
+ * the model's values, so each prediction is fl_predict_index's, bit for bit. */
 static void loss_blocks(void *ctx, int task, int thread) {
     (void)thread;
     fl_loss_run *pass = ctx;
@@ -219,6 +185,6 @@ static void loss_blocks(void *ctx, int task, int thread) {
     pass->se[task] = se;
 }
 
-static double sgd_train_mse(fl_trainer *t) { return ((const sgd_state *)t->state)->train_mse; }
+static double sgd_train_mse(fl_trainer *t) { return fl_trainer_mse(t, loss_blocks, t->grid.n); }
 
 const fl_solver_ops fl_sgd_ops = {sgd_init, sgd_epoch, sgd_release, sgd_train_mse};

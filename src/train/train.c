@@ -218,7 +218,7 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
     }
     double solver = 0;
     switch (fl_kind_fm(p->kind) ? FL_SOLVER_MCMC : p->solver) {
-    case FL_SOLVER_SGD: solver = rows * 24 + (consumed ? 0 : n * 12); break; /* works on the model's rows */
+    case FL_SOLVER_SGD: solver = rows * stride * 4 + rows * 24 + (consumed ? 0 : n * 12); break;
     case FL_SOLVER_ADAM: solver = 3 * rows * stride * 4 + rows * 32 + n * 4; break;
     case FL_SOLVER_ALS:
         solver = n * (consumed ? 4 : 12) + rows * 16;
