@@ -243,6 +243,20 @@ static void test_relabelling_changes_nothing(void **state) {
     }
 }
 
+/* m written to a temporary file and loaded back. */
+static fl_model *save_and_load(const fl_model *m) {
+    char path[] = "/tmp/fl_test_fm_model_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    fl_error err;
+    assert_int_equal(fl_model_save(m, path, &err), FL_OK);
+    fl_model *ld;
+    assert_int_equal(fl_model_load(path, &ld, &err), FL_OK);
+    unlink(path);
+    return ld;
+}
+
 static void test_save_load_and_threads(void **state) {
     (void)state;
     static planted t;
@@ -252,15 +266,8 @@ static void test_save_load_and_threads(void **state) {
     fl_train_result r1, r2;
     fl_model *m1 = train_fm(train, test, NULL, 1, &r1);
     fl_model *m2 = train_fm(train, test, NULL, 2, &r2);
-    char path[] = "/tmp/fl_test_fm_model_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    fl_model *ld = save_and_load(m1);
     fl_error err;
-    assert_int_equal(fl_model_save(m1, path, &err), FL_OK);
-    fl_model *ld;
-    assert_int_equal(fl_model_load(path, &ld, &err), FL_OK);
-    unlink(path);
     /* What training reported last is the loaded model's error, exactly. */
     fl_metrics mt;
     assert_int_equal(fl_evaluate(ld, test, FL_UNKNOWN_MEAN, &mt, &err), FL_OK);
@@ -565,15 +572,8 @@ static void test_time_bins(void **state) {
     if (!(r1.last.test_rmse < 0.75 * r0.last.test_rmse))
         fail_msg("time bins %.4f, without %.4f", r1.last.test_rmse, r0.last.test_rmse);
     assert_memory_equal(&r1.last.test_rmse, &r2.last.test_rmse, sizeof r1.last.test_rmse);
-    char path[] = "/tmp/fl_test_fm_bins_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    fl_model *ld = save_and_load(m1);
     fl_error err;
-    assert_int_equal(fl_model_save(m1, path, &err), FL_OK);
-    fl_model *ld;
-    assert_int_equal(fl_model_load(path, &ld, &err), FL_OK);
-    unlink(path);
     fl_metrics mt;
     assert_int_equal(fl_evaluate(ld, test, FL_UNKNOWN_MEAN, &mt, &err), FL_OK);
     assert_memory_equal(&mt.rmse, &r1.last.test_rmse, sizeof mt.rmse);
@@ -730,14 +730,7 @@ static void test_item_feature_weights(void **state) {
     }
     assert_null(fl_model_side_feature(m, 1, 2, &w));
     assert_true(good - plain > 0.2f);
-    char mpath[] = "/tmp/fl_test_fm_model_XXXXXX";
-    fd = mkstemp(mpath);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_int_equal(fl_model_save(m, mpath, &err), FL_OK);
-    fl_model *ld;
-    assert_int_equal(fl_model_load(mpath, &ld, &err), FL_OK);
-    unlink(mpath);
+    fl_model *ld = save_and_load(m);
     assert_int_equal(fl_model_n_side_features(ld, 1), 2);
     for (uint32_t j = 0; j < 2; j++) {
         float a, b;
