@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "factorlens.h"
+#include "data/idmap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,40 @@ static void test_decimal_ids(void **state) {
     fl_idmap_free(m);
 }
 
+/* Renumbering moves every id to its new index: names, lookups (hashed and
+ * by number), and interning afterwards (known ids keep their new index, a
+ * new one comes last). */
+static void test_renumber(void **state) {
+    (void)state;
+    fl_idmap *m = fl_idmap_new();
+    assert_non_null(m);
+    char name[32];
+    enum { N = 3000 };
+    for (int k = 0; k < N; k++) {
+        snprintf(name, sizeof name, k % 3 ? "%d" : "id-%d", k);
+        assert_int_equal(intern(m, name), (uint32_t)k);
+    }
+    static uint32_t at[N];
+    for (uint32_t k = 0; k < N; k++) at[k] = (k * 7919u + 13u) % N; /* 7919 is prime to N */
+    assert_int_equal(fl_idmap_renumber(m, at), FL_OK);
+    assert_int_equal(fl_idmap_size(m), N);
+    for (uint32_t k = 0; k < N; k++) {
+        snprintf(name, sizeof name, at[k] % 3 ? "%u" : "id-%u", at[k]);
+        assert_string_equal(fl_idmap_name(m, k), name);
+        uint32_t found = UINT32_MAX;
+        assert_int_equal(fl_idmap_find(m, name, strlen(name), &found), 1);
+        assert_int_equal(found, k);
+        assert_int_equal(intern(m, name), k);
+    }
+    assert_int_equal(intern(m, "new"), N);
+    assert_string_equal(fl_idmap_name(m, N), "new");
+    fl_idmap *c = fl_idmap_clone(m);
+    assert_non_null(c);
+    assert_int_equal(intern(c, "2"), intern(m, "2"));
+    fl_idmap_free(c);
+    fl_idmap_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
@@ -190,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_clone),
         cmocka_unit_test(test_decimal_ids),
+        cmocka_unit_test(test_renumber),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

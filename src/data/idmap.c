@@ -12,7 +12,7 @@
  * only a cache of what interning decided, so indices are the same with or
  * without it: "7" and "007" are different ids, and only the canonical
  * spelling (no sign, no leading zero) uses it. */
-#include "factorlens.h"
+#include "data/idmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -255,4 +255,36 @@ fl_idmap *fl_idmap_clone(const fl_idmap *m) {
     }
     if (m->pool_len) memcpy(c->pool, m->pool, m->pool_len);
     return c;
+}
+
+fl_status fl_idmap_renumber(fl_idmap *m, const uint32_t *at) {
+    const uint32_t n = m->n;
+    uint32_t *pos = malloc((n ? n : 1) * sizeof *pos);
+    uint64_t *hashes = malloc((n ? n : 1) * sizeof *hashes);
+    uint64_t *offsets = malloc((n ? n : 1) * sizeof *offsets);
+    char *pool = malloc(m->pool_len ? m->pool_len : 1);
+    if (!pos || !hashes || !offsets || !pool) {
+        free(pos), free(hashes), free(offsets), free(pool);
+        return FL_ERR_NOMEM;
+    }
+    size_t len = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        const uint32_t e = at[k];
+        const size_t end = e + 1 < n ? m->offsets[e + 1] : m->pool_len;
+        pos[e] = k;
+        hashes[k] = m->hashes[e];
+        offsets[k] = len;
+        memcpy(pool + len, m->pool + m->offsets[e], end - m->offsets[e]);
+        len += end - m->offsets[e];
+    }
+    for (uint32_t s = 0; s < m->n_slots; s++)
+        if ((uint32_t)m->slots[s])
+            m->slots[s] = (m->slots[s] >> 32) << 32 | (pos[(uint32_t)m->slots[s] - 1] + 1);
+    for (uint32_t k = 0; k < m->n_numbers; k++)
+        if (m->by_number[k]) m->by_number[k] = pos[m->by_number[k] - 1] + 1;
+    if (m->last) m->last = pos[m->last - 1] + 1;
+    free(m->hashes), free(m->offsets), free(m->pool), free(pos);
+    m->hashes = hashes, m->offsets = offsets, m->pool = pool;
+    m->cap = n, m->pool_cap = m->pool_len ? m->pool_len : 1;
+    return FL_OK;
 }

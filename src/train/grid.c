@@ -302,10 +302,10 @@ fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **ite
      * a 10-epoch run at 5M ratings). */
     memcpy(fill, seen_start, (size_t)g->n_users * sizeof *fill);
     for (int blk = 0; blk < nb * nb; blk++) {
-        const uint32_t *user_at = g->user_at + fl_grid_first(g->n_users, nb, blk / nb);
-        const uint32_t *item_at = g->item_at + fl_grid_first(g->n_items, nb, blk % nb);
+        const uint32_t u0 = fl_grid_first(g->n_users, nb, blk / nb);
+        const uint32_t i0 = fl_grid_first(g->n_items, nb, blk % nb);
         for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++)
-            item[fill[user_at[g->u[k]]]++] = item_at[g->i[k]];
+            item[fill[u0 + g->u[k]]++] = i0 + g->i[k];
     }
     free(fill);
     const uint32_t n_users = g->n_users, n_items = g->n_items;

@@ -24,7 +24,9 @@ typedef struct fl_grid {
     uint16_t *u, *i;         /* [n] user / item positions within the block's ranges */
     float *r;                /* [n] */
     uint32_t n_users, n_items;
-    uint32_t *user_at, *item_at; /* position -> the dataset's index */
+    /* position -> the dataset's index, as the build drew it; the trainer
+     * renumbers the model to positions and frees these (train.c) */
+    uint32_t *user_at, *item_at;
 } fl_grid;
 
 /* The first of n positions cut into nb ranges that falls in range b: range b
@@ -75,8 +77,9 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
 int fl_grid_tiles(const fl_grid *g, int stride);
 fl_status fl_grid_tile(fl_grid *g, int tiles, fl_error *err);
 void fl_grid_free(fl_grid *g);
-/* Turns the grid into the per-user lists of training items (dense model
- * indices, ascending within each user, in the CSR layout of seen_start) and
+/* Turns the grid into the per-user lists of training items (positions,
+ * which are the model's indices once it is renumbered to the grid's order;
+ * ascending within each user, in the CSR layout of seen_start) and
  * gives them to *items; the grid is freed. The lists take the room of the
  * ratings' values, which are freed first, so this never needs more memory
  * than the grid held. */

@@ -105,6 +105,10 @@ typedef struct run {
     float *best;            /* early stopping: parameters of the best epoch */
     size_t block_floats;
     size_t prepare_units;   /* of the "preparing" phase: the grid's passes and one more */
+    int continued;          /* the model came trained (fl_train_continue) */
+    /* fl_train_continue on the grid: the model's numbering before training,
+     * given back when it is done (renumber_to_grid) */
+    uint32_t *back_users, *back_items;
 } run;
 
 /* The training MSE from the training set (solvers that keep their own copy
@@ -151,6 +155,7 @@ static void run_free(run *r) {
     fl_dataset_free(r->owned_positive);
     fl_dataset_free(r->valid);
     free(r->best);
+    free(r->back_users), free(r->back_items);
 }
 
 /* The ratings of d >= min, in order, with d's id maps (copied). */
@@ -274,6 +279,7 @@ static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, con
  * the model never frees the set's. */
 static fl_status own_ids(run *r, fl_model *m, fl_error *err) {
     fl_dataset *d = (fl_dataset *)r->t.train;
+    if (m->user_ids != d->user_ids) return FL_OK; /* copies already (renumber_to_grid) */
     if (d == r->owned_learn || d == r->owned_split_train || d == r->owned_positive) {
         d->user_ids = d->item_ids = NULL;
         return FL_OK;
@@ -293,6 +299,47 @@ static int grid_progress(void *ctx, size_t done, size_t total) {
     (void)total;
     fl_trainer_phase(&r->t, "preparing", done, r->prepare_units);
     return r->t.cancelled;
+}
+
+/* The inverse of the permutation at of n: pos[at[k]] = k. */
+static uint32_t *inverse_of(const uint32_t *at, uint32_t n) {
+    uint32_t *pos = malloc((n ? n : 1) * sizeof *pos);
+    if (pos)
+        for (uint32_t k = 0; k < n; k++) pos[at[k]] = k;
+    return pos;
+}
+
+/* The grid's solvers (SGD, BPR) walk rows by grid position: the model takes
+ * the grid's numbering, so they update its own rows, which a block finds
+ * side by side, and no second copy of the factors is kept. The id maps it
+ * shares are renumbered with it when they are ours or were given with the
+ * ratings (fl_train_owned), else the model renumbers copies. A continued
+ * model gets its numbering back at the end (finish_continued). */
+static fl_status renumber_to_grid(run *r, fl_error *err) {
+    fl_trainer *t = &r->t;
+    fl_model *m = t->m;
+    fl_grid *g = &t->grid;
+    const fl_dataset *d = t->train;
+    const int ours = d == r->owned_learn || d == r->owned_split_train || d == r->owned_positive ||
+                     d == r->consumable;
+    if (!r->continued && !ours && m->user_ids == d->user_ids) {
+        fl_idmap *users = fl_idmap_clone(m->user_ids), *items = fl_idmap_clone(m->item_ids);
+        if (!users || !items) {
+            fl_idmap_free(users), fl_idmap_free(items);
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory copying the id maps into the model");
+        }
+        m->user_ids = users, m->item_ids = items;
+    }
+    if (r->continued) {
+        r->back_users = inverse_of(g->user_at, g->n_users);
+        r->back_items = inverse_of(g->item_at, g->n_items);
+        if (!r->back_users || !r->back_items)
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory renumbering the model");
+    }
+    fl_status st = fl_model_renumber(m, g->user_at, g->item_at, r->continued, err);
+    free(g->user_at), free(g->item_at);
+    g->user_at = g->item_at = NULL;
+    return st;
 }
 
 /* Threads and the layout the solver walks the ratings in (SGD's block grid,
@@ -330,6 +377,8 @@ static fl_status start_layout(run *r, fl_rng *rng, fl_error *err) {
         fl_status st = fl_grid_build(source, mine != NULL, nb, rng, &watch, &t->grid, err);
         if (st != FL_OK) return st;
         st = fl_grid_tile(&t->grid, fl_grid_tiles(&t->grid, (int)m->stride), err);
+        if (st != FL_OK) return st;
+        st = renumber_to_grid(r, err);
         if (st != FL_OK) return st;
     } else if (p->solver == FL_SOLVER_ALS) {
         fl_status st = fl_rows_build(source, mine != NULL, m->n_users, m->n_items, &t->by_user,
@@ -381,8 +430,28 @@ static fl_status record_epoch(fl_model *m, const fl_epoch_report *rep, fl_error 
     return FL_OK;
 }
 
-/* The epochs: solver pass, losses, evaluation, report, stopping rules. */
+static fl_status run_epochs(run *r, const fl_dataset *test, const fl_eval_ids *valid_ids,
+                            const fl_eval_ids *test_ids, fl_train_result *res, fl_error *err);
+
+/* The epochs: solver pass, losses, evaluation, report, stopping rules. The
+ * sets scored after each epoch have their ids matched to the model once. */
 static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl_error *err) {
+    fl_trainer *t = &r->t;
+    /* An implicit model's scores are no ratings: no RMSE to watch. */
+    const int rates = !fl_model_kind_implicit(t->m->kind);
+    fl_eval_ids valid_ids = {0}, test_ids = {0};
+    fl_status st = FL_OK;
+    if (rates && r->valid) st = fl_eval_ids_match(t->m, r->valid, &valid_ids, err);
+    if (st == FL_OK && rates && test && test->n_ratings)
+        st = fl_eval_ids_match(t->m, test, &test_ids, err);
+    if (st == FL_OK) st = run_epochs(r, test, &valid_ids, &test_ids, res, err);
+    fl_eval_ids_free(&valid_ids);
+    fl_eval_ids_free(&test_ids);
+    return st;
+}
+
+static fl_status run_epochs(run *r, const fl_dataset *test, const fl_eval_ids *valid_ids,
+                            const fl_eval_ids *test_ids, fl_train_result *res, fl_error *err) {
     fl_trainer *t = &r->t;
     const fl_params *p = t->p;
     const fl_train_hooks *hooks = t->hooks;
@@ -410,13 +479,11 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
                            e, mse_text, (double)p->lr);
         rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
         fl_metrics mt;
-        /* An implicit model's scores are no ratings: no RMSE to watch. */
-        const int rates = !fl_model_kind_implicit(t->m->kind);
-        if (rates && r->valid &&
-            fl_evaluate_on(t->pool, t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+        if (valid_ids->user &&
+            fl_evaluate_matched(t->pool, t->m, r->valid, valid_ids, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.valid_rmse = mt.rmse;
-        if (rates && test && test->n_ratings &&
-            fl_evaluate_on(t->pool, t->m, test, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+        if (test_ids->user &&
+            fl_evaluate_matched(t->pool, t->m, test, test_ids, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.test_rmse = mt.rmse, rep.test_mae = mt.mae, rep.test_mse = mt.mse;
         rep.seconds = now_seconds() - te;
         rep.solve_seconds = solved;
@@ -609,11 +676,16 @@ fl_status fl_train_continue(fl_model *m, const fl_dataset *learn, const fl_datas
     t->hooks = hooks;
     t->m = m;
     t->train = learn;
+    r.continued = 1;
     fl_rng_seed(&t->rng, p->seed);
     fl_train_result res;
     memset(&res, 0, sizeof res);
     fl_status st = start_solver(&r, err);
     if (st == FL_OK) st = epochs(&r, test, &res, err);
+    if (r.back_users) { /* the model's own numbering again (renumber_to_grid) */
+        fl_status back = fl_model_renumber(m, r.back_users, r.back_items, 1, err);
+        if (st == FL_OK) st = back;
+    }
     t->m = NULL;
     run_free(&r);
     if (st == FL_OK && result) *result = res;

@@ -1,0 +1,13 @@
+/* idmap.h — what the library does to an id map beyond the public calls. */
+#ifndef FL_DATA_IDMAP_H
+#define FL_DATA_IDMAP_H
+
+#include "factorlens.h"
+
+/* Renumbers the ids: index k afterwards is the id that had index at[k]
+ * (at is a permutation of 0..size-1). The names are laid out again in the
+ * new order (a name's length is the distance to the next one). On failure
+ * (FL_ERR_NOMEM) the map is unchanged. */
+fl_status fl_idmap_renumber(fl_idmap *m, const uint32_t *at);
+
+#endif
