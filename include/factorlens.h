@@ -420,7 +420,8 @@ FL_API fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const
 /* Like fl_train, but train's rating arrays may become the solver's working
  * copy instead of being duplicated, which halves peak memory on large data.
  * On return (success or not) train holds no ratings (n_ratings is 0); its id
- * maps and source remain. */
+ * maps and source remain (the same ids, numbered as the model numbers them:
+ * SGD and BPR number users and items in their grid's random order). */
 FL_API fl_status fl_train_owned(fl_dataset *train, const fl_dataset *test, const fl_params *p,
                          const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                          fl_error *err);
