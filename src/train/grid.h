@@ -14,6 +14,7 @@
 #ifndef FL_TRAIN_GRID_H
 #define FL_TRAIN_GRID_H
 
+#include "core/pool.h"
 #include "core/rng.h"
 #include "factorlens.h"
 
@@ -44,38 +45,38 @@ static inline uint32_t fl_grid_item_pos(const fl_grid *g, int blk, size_t k) {
 }
 
 /* Progress of a build, which makes FL_GRID_PASSES passes over the ratings:
- * fn hears, now and then, how many of the FL_GRID_PASSES x n ratings to pass
- * over are done. When it returns nonzero the build stops after the pass
- * and fails with FL_ERR_CANCELLED. */
-#define FL_GRID_PASSES 5
+ * fn hears, now and then (from the calling thread), how many of the
+ * FL_GRID_PASSES x n ratings to pass over are done. When it returns nonzero
+ * the build stops after the pass and fails with FL_ERR_CANCELLED. */
+#define FL_GRID_PASSES 4
 typedef struct fl_grid_watch {
     int (*fn)(void *ctx, size_t done, size_t total);
     void *ctx;
     int stop; /* set by the build when fn asked to stop */
 } fl_grid_watch;
 
-/* With consume, the grid takes d's rating arrays (d is left with none) instead
- * of copying them: one copy of the ratings in memory instead of two. The
- * layout is the same either way. watch may be NULL. */
-fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid_watch *watch,
-                        fl_grid *g, fl_error *err);
-/* Inside a block, the ratings in tiles x tiles tiles (the block's row and
- * column ranges each cut into `tiles` bands), the tiles in snake order, so
- * consecutive tiles share a band of rows or of columns; within a tile the
- * ratings keep their shuffled order. A block whose rows do not fit a core's
- * L2 fetches them from L3 over and over; a tile's rows fit, and the snake
- * keeps a row band in L2 across its tiles, so a user row is fetched about
- * once per block and an item row about once per row band. The blocks
- * themselves stay large: cutting the grid finer to the same size paid less
- * (each row is then fetched once per smaller block, with fewer updates to
- * share it). Measured in BENCHMARKS.md.
- * fl_grid_tiles is the count for a stride: 1 (the order as it is) for
- * blocks with at most twice FL_GRID_TILE_BYTES of rows, else tiles of at
- * most FL_GRID_TILE_BYTES, at most 16 a side. Deterministic, and independent
- * of the thread count. */
+/* Lays d's ratings out in nb x nb blocks. With consume, the grid takes d's
+ * rating arrays (d is left with none) instead of copying them: one copy of
+ * the ratings in memory instead of two. The layout is the same either way,
+ * and on any pool (NULL: the calling thread alone): rng alone decides it.
+ *
+ * Inside a block the ratings come in tiles x tiles tiles (the block's row
+ * and column ranges each cut into `tiles` bands; fl_grid_tiles(g, stride)
+ * of them, 1 when stride is 0), the tiles in snake order, so consecutive
+ * tiles share a band of rows or of columns, and each tile shuffled. A block
+ * whose rows do not fit a core's L2 fetches them from L3 over and over; a
+ * tile's rows fit, and the snake keeps a row band in L2 across its tiles,
+ * so a user row is fetched about once per block and an item row about once
+ * per row band. The blocks themselves stay large: cutting the grid finer to
+ * the same size paid less (each row is then fetched once per smaller block,
+ * with fewer updates to share it). watch may be NULL. */
+fl_status fl_grid_build(fl_dataset *d, int consume, int nb, int stride, fl_pool *pool,
+                        fl_rng *rng, fl_grid_watch *watch, fl_grid *g, fl_error *err);
+/* Tiles per side for a stride: 1 for blocks with at most twice
+ * FL_GRID_TILE_BYTES of rows, else tiles of at most FL_GRID_TILE_BYTES, at
+ * most 16 a side. Deterministic, and independent of the thread count. */
 #define FL_GRID_TILE_BYTES (256u << 10)
 int fl_grid_tiles(const fl_grid *g, int stride);
-fl_status fl_grid_tile(fl_grid *g, int tiles, fl_error *err);
 void fl_grid_free(fl_grid *g);
 /* Turns the grid into the per-user lists of training items (positions,
  * which are the model's indices once it is renumbered to the grid's order;

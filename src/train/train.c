@@ -374,9 +374,8 @@ static fl_status start_layout(run *r, fl_rng *rng, fl_error *err) {
     if (p->solver == FL_SOLVER_SGD) {
         int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);
         fl_grid_watch watch = {grid_progress, r, 0};
-        fl_status st = fl_grid_build(source, mine != NULL, nb, rng, &watch, &t->grid, err);
-        if (st != FL_OK) return st;
-        st = fl_grid_tile(&t->grid, fl_grid_tiles(&t->grid, (int)m->stride), err);
+        fl_status st = fl_grid_build(source, mine != NULL, nb, (int)m->stride, t->pool, rng, &watch,
+                                     &t->grid, err);
         if (st != FL_OK) return st;
         st = renumber_to_grid(r, err);
         if (st != FL_OK) return st;
