@@ -410,6 +410,10 @@ static void test_every_model_and_solver(void **state) {
         fl_params p;
         fl_params_init(&p, cases[c].kind, cases[c].solver);
         if (cases[c].kind == FL_MODEL_NN) p.reg_factors = 3.0f, p.epochs = 5;
+        /* dot with Adam is far from done after its 10 default epochs here:
+         * over seeds 1-12 half missed the bar (either way of drawing the
+         * starting rows); with 20 the worst of them is 0.753 against 0.814. */
+        if (cases[c].kind == FL_MODEL_DOT && cases[c].solver == FL_SOLVER_ADAM) p.epochs = 20;
         fl_train_result res;
         fl_model *m = train_ok(f, &p, &res);
         /* An MLP learns a planted dot product only roughly: a weaker bar. */

@@ -29,6 +29,7 @@
 #include "eval/predict.h"
 #include "models/model.h"
 #include "train/als.h"
+#include "train/init.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,25 +79,21 @@ static fl_status check_params(const fl_params *p, fl_error *err) {
     return FL_OK;
 }
 
-/* The model's starting rows, as fl_train draws them: every user's factors,
- * then every item's, from the one stream of the seed; each process keeps
- * its own. (ALS solves the users first, so only the items' matter, but a
- * row whose system fails keeps its start, as in one process.) */
+/* The model's starting rows, as fl_train draws them (fl_init_row): each
+ * process draws only its own. (ALS solves the users first, so only the
+ * items' matter, but a row whose system fails keeps its start, as in one
+ * process.) */
 static void init_rows(dist_run *r) {
     fl_rng rng;
     fl_rng_seed(&rng, r->p.seed);
+    const uint64_t base = fl_rng_next(&rng);
     const int k = r->p.n_factors;
     const uint32_t stride = r->view.stride;
-    for (uint32_t u = 0; u < r->pt.n_users; u++)
-        for (int f = 0; f < k; f++) {
-            float v = (float)(r->p.init_std * fl_rng_normal(&rng));
-            if (u >= r->pt.u_lo && u < r->pt.u_hi) r->s.P[(size_t)(u - r->pt.u_lo) * stride + f] = v;
-        }
-    for (uint32_t i = 0; i < r->pt.n_items; i++)
-        for (int f = 0; f < k; f++) {
-            float v = (float)(r->p.init_std * fl_rng_normal(&rng));
-            if (i >= r->pt.i_lo && i < r->pt.i_hi) r->s.Q[(size_t)(i - r->pt.i_lo) * stride + f] = v;
-        }
+    for (uint32_t u = r->pt.u_lo; u < r->pt.u_hi; u++)
+        fl_init_row(r->s.P + (size_t)(u - r->pt.u_lo) * stride, k, r->p.init_std, base, u);
+    for (uint32_t i = r->pt.i_lo; i < r->pt.i_hi; i++)
+        fl_init_row(r->s.Q + (size_t)(i - r->pt.i_lo) * stride, k, r->p.init_std, base,
+                    (uint64_t)r->pt.n_users + i);
 }
 
 static fl_status setup(dist_run *r, const fl_dist_opts *o, fl_error *err) {

@@ -12,6 +12,7 @@
 #include "models/nn.h"
 #include "models/regularizer.h"
 #include "train/compact.h"
+#include "train/init.h"
 #include "train/mcmc.h"
 #include "train/trainer.h"
 
@@ -51,48 +52,6 @@ static const fl_solver_ops *solver_ops(fl_model_kind kind, fl_solver s) {
     case FL_SOLVER_MCMC: return NULL; /* fm, svdpp: mcmc.c runs its own loop */
     }
     return NULL;
-}
-
-/* Starting point: small random factors, zero biases, and an offset that puts
- * every first prediction at the training mean (through the inverse sigmoid
- * when squashing), so early epochs learn deviations, not the mean. */
-static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng) {
-    const int k = (int)m->n_factors;
-    for (uint32_t u = 0; u < m->n_users; u++)
-        for (int f = 0; f < k; f++)
-            m->P[(size_t)u * m->stride + f] = (float)(p->init_std * fl_rng_normal(rng));
-    for (uint32_t i = 0; i < m->n_items; i++)
-        for (int f = 0; f < k; f++)
-            m->Q[(size_t)i * m->stride + f] = (float)(p->init_std * fl_rng_normal(rng));
-    m->offset = 0.0f;
-    if (fl_kind_has_bias(m->kind)) {
-        float target = mean;
-        if (fl_model_squashes(p)) {
-            float s = (mean - p->y_lo) / (p->y_hi - p->y_lo);
-            if (s < 0.01f) s = 0.01f;
-            if (s > 0.99f) s = 0.99f;
-            target = logf(s / (1.0f - s));
-        }
-        m->offset = target;
-    }
-    /* Dense layers: He-uniform for ReLU layers, so activations keep their
-     * scale through the stack; the output layer starts near zero. */
-    for (int l = 0; l < m->n_dense; l++) {
-        fl_dense *d = &m->dense[l];
-        int last = l == m->n_dense - 1;
-        float a = last ? 0.01f : sqrtf(6.0f / (float)d->n_in);
-        for (size_t j = 0; j < (size_t)d->n_in * d->n_out; j++)
-            d->w[j] = (float)((2.0 * fl_rng_uniform(rng) - 1.0) * a);
-        for (int o = 0; o < d->n_out; o++) d->b[o] = 0.0f;
-    }
-}
-
-/* How many numbers init_params draws: two per normal (each factor), one per
- * uniform (each dense weight). */
-static uint64_t init_draws(const fl_model *m) {
-    uint64_t n = 2 * (uint64_t)m->n_factors * ((uint64_t)m->n_users + m->n_items);
-    for (int l = 0; l < m->n_dense; l++) n += (uint64_t)m->dense[l].n_in * m->dense[l].n_out;
-    return n;
 }
 
 typedef struct run {
@@ -243,7 +202,7 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
 }
 
 /* The model, its counts and its statistics, but not yet its starting
- * parameters (init_params): those are written once the ratings are laid out,
+ * parameters (fl_init_params): those are written once the ratings are laid out,
  * so the factors take no memory while the ratings are at their largest. It
  * shares learn's id maps until own_ids. */
 static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, const fl_params *p,
@@ -583,17 +542,17 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
         r.params = t->m->params;
         t->p = &r.params;
         /* The layout is built before the starting factors are written, but
-         * drawn after them in the seed's stream as it always was: from a copy
-         * of the generator moved past init_params's draws (35M steps, a few
-         * tens of ms, at 550k rows x k=32), so a seed gives the same model. */
+         * drawn after them in the seed's stream: from a copy of the
+         * generator moved past fl_init_params's draws, so a seed gives the same
+         * model. */
         layout_rng = t->rng;
-        for (uint64_t k = init_draws(t->m); k > 0; k--) fl_rng_next(&layout_rng);
+        for (uint64_t k = fl_init_draws(t->m); k > 0; k--) fl_rng_next(&layout_rng);
         after_init = layout_rng;
         st = start_layout(&r, &layout_rng, err);
     }
     if (st == FL_OK) {
-        init_params(t->m, t->p, t->m->global_mean, &t->rng);
-        assert(memcmp(&t->rng, &after_init, sizeof after_init) == 0 && "init_draws is init_params's count");
+        fl_init_params(t->m, t->p, t->m->global_mean, &t->rng, t->pool);
+        assert(memcmp(&t->rng, &after_init, sizeof after_init) == 0 && "fl_init_draws is fl_init_params's count");
         (void)after_init; /* (the check is gone under NDEBUG) */
         t->rng = layout_rng; /* on from where the layout left it */
         st = start_state(&r, err);
