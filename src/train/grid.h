@@ -83,8 +83,9 @@ void fl_grid_free(fl_grid *g);
  * ascending within each user, in the CSR layout of seen_start) and
  * gives them to *items; the grid is freed. The lists take the room of the
  * ratings' values, which are freed first, so this never needs more memory
- * than the grid held. */
-fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **items, fl_error *err);
+ * than the grid held. Row ranges run on the pool (NULL: this thread). */
+fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, fl_pool *pool, uint32_t **items,
+                          fl_error *err);
 
 /* Stratum s (0 <= s < nb) is the set of blocks (b, (b + s) mod nb): nb blocks
  * that share no row and no column range. Every block is in exactly one. */

@@ -569,7 +569,7 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
             t->m->seen_items = t->by_user.col;
             t->by_user.col = NULL;
         } else {
-            st = fl_grid_to_seen(&t->grid, t->m->seen_start, &t->m->seen_items, err);
+            st = fl_grid_to_seen(&t->grid, t->m->seen_start, t->pool, &t->m->seen_items, err);
         }
         fl_trainer_phase(t, "finishing", 1, 1); /* the last word: no cancelling here */
     }
