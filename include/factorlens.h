@@ -711,6 +711,14 @@ FL_API fl_status fl_user_from_features(const fl_model *m, const char *const *fea
 /* safetensors container; see docs/model-format.md. Written atomically
  * (temp file + fsync + rename); a checksum covers header and payload. */
 FL_API fl_status fl_model_save(const fl_model *m, const char *path, fl_error *err);
+/* fl_model_save telling progress now and then (every few MiB, from the
+ * calling thread): bytes done of the total, which is twice the file's size
+ * (the file is hashed, then written). Nonzero from progress stops the save
+ * with FL_ERR_CANCELLED; no file is written and an existing one is left as
+ * it was. progress may be NULL. */
+FL_API fl_status fl_model_save_progress(const fl_model *m, const char *path,
+                                        int (*progress)(void *ctx, uint64_t done, uint64_t total),
+                                        void *ctx, fl_error *err);
 /* Maps the file read-only and verifies it; refuses corrupt or truncated files
  * with FL_ERR_MODEL_FILE. */
 FL_API fl_status fl_model_load(const char *path, fl_model **out, fl_error *err);

@@ -422,18 +422,7 @@ static int train_features_main(train_cfg *cp) {
         cli_epoch_log_init(&log, c.json, c.quiet, test != NULL, c.p.valid_fraction > 0);
         rc = run_one(&c, train, test, &log, &m, &r);
     }
-    if (rc == 0 && c.out) {
-        /* Nothing to count while the file is written, but a large model
-         * takes a moment: say what is happening. */
-        cli_progress bar;
-        cli_progress_init(&bar, !c.quiet && cli_stderr_is_tty());
-        char text[300];
-        snprintf(text, sizeof text, "saving %s", c.out);
-        cli_progress_show(&bar, text);
-        st = fl_model_save(m, c.out, &err);
-        cli_progress_clear(&bar);
-        if (st != FL_OK) rc = cli_fail(&err);
-    }
+    if (rc == 0 && c.out) rc = cli_save_model_shown(m, c.out, !c.quiet);
     if (rc == 0) {
         if (c.json) {
             json_t *o = summary_json(&c, &r);
