@@ -149,6 +149,13 @@ typedef struct fl_read_opts {
      * FL_ERR_CANCELLED. NULL (the default): none. */
     int (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* Threads parsing a plain (not gzip) file, each its own byte range of
+     * whole lines: 0 (the default) all cores, at most one per MiB of file;
+     * 1 the calling thread alone. The dataset is the same whatever the
+     * count: ids indexed in order of first appearance, the same arrays, the
+     * same messages. progress is then called from one thread at a time,
+     * not always the caller's. */
+    int n_threads;
 } fl_read_opts;
 
 FL_API void fl_read_opts_default(fl_read_opts *o);

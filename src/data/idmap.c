@@ -12,7 +12,7 @@
  * only a cache of what interning decided, so indices are the same with or
  * without it: "7" and "007" are different ids, and only the canonical
  * spelling (no sign, no leading zero) uses it. */
-#include "factorlens.h"
+#include "data/idmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +171,16 @@ fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *ind
     fl_status st = intern_hashed(m, id, len, index);
     if (st == FL_OK) remember_number(m, number, *index);
     return st;
+}
+
+fl_status fl_idmap_intern_number(fl_idmap *m, uint32_t number, const char *id, size_t len,
+                                 uint32_t *index) {
+    if (number < m->n_numbers && m->by_number[number]) {
+        *index = m->by_number[number] - 1;
+        m->last = *index + 1;
+        return FL_OK;
+    }
+    return fl_idmap_intern(m, id, len, index);
 }
 
 static fl_status intern_hashed(fl_idmap *m, const char *id, size_t len, uint32_t *index) {

@@ -14,6 +14,7 @@
 #include "data/ratings_part.h"
 #include "data/dataset.h"
 #include "data/duplicates.h"
+#include "data/idmap.h"
 #include "data/rating_values.h"
 
 #include "core/error.h"
@@ -55,6 +56,8 @@ typedef struct parser {
     int part;         /* one part of a file: may hold no ratings */
     int col[N_ROLES]; /* column of each role, -1 absent */
     int min_fields;
+    int fast_last;    /* last column the fast path reads; -1: fast path off */
+    signed char role_at[MAX_FIELDS]; /* role of each column the fast path reads, or COL_SKIP */
     size_t line;
     fl_dataset_builder b;
     int check_duplicates;
@@ -148,6 +151,9 @@ static int id_of(parser *p, field f, int slot, field *out) {
     return 0;
 }
 
+static const double pow10_table[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+
 /* Strict decimal: [+-]digits[.digits][e[+-]digits] or nan/inf (rejected by
  * the caller as not finite). The common "4" / "3.5" stays on a fast path. */
 static int parse_rating(field f, float *out) {
@@ -168,9 +174,7 @@ static int parse_rating(field f, float *out) {
             mant = mant * 10 + (uint64_t)(s[k++] - '0'), digits++, frac++;
     }
     if (k == f.len && digits > 0) {
-        static const double p10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-        *out = (float)((double)mant / p10[frac]);
+        *out = (float)((double)mant / pow10_table[frac]);
         return 0;
     }
     char buf[64];
@@ -350,6 +354,14 @@ static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_
     p->min_fields = 0;
     for (int r = 0; r < N_ROLES; r++)
         if (p->col[r] + 1 > p->min_fields) p->min_fields = p->col[r] + 1;
+    /* The fast path reads every column the general path needs to be there;
+     * a timestamp only when it is kept (the general path checks it only
+     * then), other columns it skips. */
+    p->fast_last = p->fixed_user || p->min_fields > MAX_FIELDS ? -1 : p->min_fields - 1;
+    for (int c = 0; c < MAX_FIELDS; c++) p->role_at[c] = COL_SKIP;
+    for (int r = 0; r < N_ROLES && p->fast_last >= 0; r++)
+        if (p->col[r] >= 0 && (r != F_TIME || p->b.d->times))
+            p->role_at[p->col[r]] = (signed char)r;
     p->ready = 1;
     return FL_OK;
 }
@@ -376,7 +388,147 @@ static fl_status bad_line(parser *p, fl_error *err, const char *fmt, ...) {
 
 static int shown(field f) { return f.len > 40 ? 40 : (int)f.len; }
 
+/* ---- The fast path: one pass over a line of the common shape (decimal ids
+ * in canonical spelling, a plain decimal rating, an integer timestamp, the
+ * detected separator, no quotes or blanks around fields). It takes a line
+ * only when the general path would make the same rating of it, and leaves
+ * every other line (and so every message) to the general path. */
+
+typedef struct fast_rating {
+    uint32_t user, item; /* the ids' values; their spellings below */
+    const char *user_id, *item_id;
+    size_t user_len, item_len;
+    float rating;
+    uint32_t time;
+} fast_rating;
+
+/* Bytes the fast path leaves to the general path wherever they are: quotes
+ * (fields may hold separators), NUL (refused) and a lone CR (ends a line). */
+static int plain_byte(char c) { return c != '"' && c != '\0' && c != '\r'; }
+
+/* Length of the separator at s[k], 0 if there is none. */
+static size_t sep_at(const parser *p, const char *s, size_t len, size_t k) {
+    if (p->sep_spaces) {
+        size_t j = k;
+        while (j < len && is_blank(s[j])) j++;
+        return j - k;
+    }
+    if (k + p->sep_len > len || s[k] != p->sep[0]) return 0;
+    return p->sep_len == 1 || memcmp(s + k, p->sep, p->sep_len) == 0 ? p->sep_len : 0;
+}
+
+static int is_digit(char c) { return (unsigned char)(c - '0') <= 9; }
+
+/* A canonical decimal id of at most 9 digits at s[*k]. */
+static int fast_id(const char *s, size_t len, size_t *k, uint32_t *value) {
+    size_t j = *k;
+    uint32_t v = 0;
+    while (j < len && is_digit(s[j]) && j - *k < 10) v = v * 10 + (uint32_t)(s[j++] - '0');
+    size_t n = j - *k;
+    if (n == 0 || n > 9 || (n > 1 && s[*k] == '0')) return 0;
+    *value = v;
+    *k = j;
+    return 1;
+}
+
+/* digits[.digits], at most 18 digits: parse_rating's own fast case, same value. */
+static int fast_rating_value(const char *s, size_t len, size_t *k, float *out) {
+    size_t j = *k;
+    uint64_t mant = 0;
+    int digits = 0, frac = 0;
+    for (; j < len && is_digit(s[j]); j++, digits++) {
+        if (digits == 18) return 0;
+        mant = mant * 10 + (uint64_t)(s[j] - '0');
+    }
+    if (j < len && s[j] == '.')
+        for (j++; j < len && is_digit(s[j]); j++, digits++, frac++) {
+            if (digits == 18) return 0;
+            mant = mant * 10 + (uint64_t)(s[j] - '0');
+        }
+    if (digits == 0) return 0;
+    *out = (float)((double)mant / pow10_table[frac]);
+    *k = j;
+    return 1;
+}
+
+/* parse_time's grammar: digits up to UINT32_MAX, an optional fraction dropped. */
+static int fast_time(const char *s, size_t len, size_t *k, uint32_t *out) {
+    size_t j = *k;
+    uint64_t v = 0;
+    for (; j < len && is_digit(s[j]); j++)
+        if ((v = v * 10 + (uint64_t)(s[j] - '0')) > UINT32_MAX) return 0;
+    if (j == *k) return 0;
+    if (j < len && s[j] == '.')
+        for (j++; j < len && is_digit(s[j]); j++) {
+        }
+    *out = (uint32_t)v;
+    *k = j;
+    return 1;
+}
+
+/* Reads line s[0..len) (its ending removed) into r; 0 when it is not of the
+ * fast shape. Cost: one look at each byte up to the last column read, and
+ * a scan of the rest for quotes, NUL and CR. */
+static int fast_line(const parser *p, const char *s, size_t len, fast_rating *r) {
+    if (p->fast_last < 0) return 0;
+    size_t k = 0;
+    if (p->sep_spaces)
+        while (k < len && is_blank(s[k])) k++;
+    for (int c = 0; c <= p->fast_last; c++) {
+        if (c > 0) {
+            size_t w = sep_at(p, s, len, k);
+            if (w == 0) return 0;
+            k += w;
+        }
+        size_t start = k;
+        switch (p->role_at[c]) {
+        case F_USER:
+            if (!fast_id(s, len, &k, &r->user)) return 0;
+            r->user_id = s + start, r->user_len = k - start;
+            break;
+        case F_ITEM:
+            if (!fast_id(s, len, &k, &r->item)) return 0;
+            r->item_id = s + start, r->item_len = k - start;
+            break;
+        case F_RATING:
+            if (!fast_rating_value(s, len, &k, &r->rating)) return 0;
+            break;
+        case F_TIME:
+            if (!fast_time(s, len, &k, &r->time)) return 0;
+            break;
+        default: /* a column not read: anything plain up to the next separator */
+            if (p->sep_spaces && k == len) return 0; /* blanks at the end are no field */
+            for (; k < len && sep_at(p, s, len, k) == 0; k++)
+                if (!plain_byte(s[k])) return 0;
+        }
+    }
+    if (k < len && sep_at(p, s, len, k) == 0) return 0; /* e.g. "4x": not a number */
+    for (; k < len; k++)
+        if (!plain_byte(s[k])) return 0;
+    const fl_read_opts *o = p->o;
+    if (o->scale_lo <= o->scale_hi && (r->rating < o->scale_lo || r->rating > o->scale_hi))
+        return 0; /* the general path says so */
+    if (!p->b.d->times) r->time = 0;
+    return 1;
+}
+
+/* Adds a rating the fast path read, as parse_line would have. */
+static fl_status add_fast(parser *p, const fast_rating *r, fl_error *err) {
+    if (p->values) fl_rating_values_add(p->values, r->rating, p->line);
+    uint32_t u, i;
+    fl_dataset *d = p->b.d;
+    if (fl_idmap_intern_number(d->user_ids, r->user, r->user_id, r->user_len, &u) ||
+        fl_idmap_intern_number(d->item_ids, r->item, r->item_id, r->item_len, &i) ||
+        fl_dataset_push(&p->b, u, i, r->rating, r->time))
+        return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
+    if (p->check_duplicates && fl_rating_lines_note(&p->lines, d->n_ratings - 1, p->line))
+        return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
+    return FL_OK;
+}
+
 static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err) {
+    fast_rating fr;
+    if (p->ready && !p->probe && fast_line(p, s, len, &fr)) return add_fast(p, &fr, err);
     if (!p->ready && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3; /* BOM */
     size_t k = 0;
     while (k < len && (is_blank(s[k]) || s[k] == '\r')) k++;
