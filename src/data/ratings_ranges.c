@@ -53,7 +53,7 @@ typedef struct job {
     range *r;
     int n, step;
     atomic_int stop;
-    int cancelled; /* set by the thread running task 0, read after the join */
+    int cancelled; /* set and read on the calling thread */
 } job;
 
 /* Newlines in b[0..n), eight bytes a step: a byte of x = w ^ "\n\n..." is
@@ -99,7 +99,8 @@ static void count_lines(job *j, range *r) {
 
 /* Tells the caller's progress hook the bytes parsed by all threads (each
  * count only grows, so the sum does); nonzero when it asks to stop. Called
- * by the thread running task 0 alone. */
+ * on the calling thread alone (the pool's thread 0), as the header promises
+ * of callbacks; it reports while it parses a range of its own. */
 static int report(job *j) {
     const fl_read_opts *o = j->p->o;
     if (!o->progress) return 0;
@@ -114,7 +115,7 @@ static int report(job *j) {
 /* Step 2: the range's lines into the arrays from index r->first. Lines end
  * at '\n' (a '\r' before it dropped); any other '\r' makes fast_line refuse
  * the line, as do blank lines, so line numbers run in step with ratings. */
-static void parse_range(job *j, int t) {
+static void parse_range(job *j, int t, int thread) {
     range *r = &j->r[t];
     const fl_ratings_parser *p = j->p;
     fl_dataset *d = p->b.d;
@@ -150,7 +151,7 @@ static void parse_range(job *j, int t) {
         memmove(r->buf, r->buf + c, have - c);
         have -= c;
         atomic_store_explicit(&r->done, pos - r->begin - have, memory_order_relaxed);
-        if (t == 0 && report(j)) return;
+        if (thread == 0 && report(j)) return;
         if (at_end) break;
         if (have == FIRST_CHUNK) goto bail; /* a line that long is for the general path */
     }
@@ -161,12 +162,11 @@ bail:
 }
 
 static void run_step(void *ctx, int task, int thread) {
-    (void)thread;
     job *j = ctx;
     if (j->step == 1)
         count_lines(j, &j->r[task]);
     else
-        parse_range(j, task);
+        parse_range(j, task, thread);
 }
 
 /* Step 3: the values ids[0..n) replaced by dense indices, each new value
