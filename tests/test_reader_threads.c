@@ -123,7 +123,8 @@ static int ranged(int threads, const fl_read_opts *base) {
     fl_dataset *d = NULL;
     fl_error err = {0};
     fl_status st = FL_OK;
-    int taken = fl_ratings_read_ranges(path, &o, &d, &st, &err);
+    uint64_t reported;
+    int taken = fl_ratings_read_ranges(path, &o, &d, &st, &reported, &err);
     fl_dataset_free(d);
     return taken && st == FL_OK;
 }
@@ -362,6 +363,20 @@ static void test_progress(void **state) {
     fl_dataset_free(d);
     assert_true(s.calls > 0);
     assert_int_equal(s.total, len);
+    /* A blank line late: the ranged reader gives up part-way and the
+     * general path reads the file again; the counts still only grow. */
+    t = random_ratings(400000, " ", 0, 5, &len);
+    for (char *c = strchr(t + len - 2000, '\n') + 1; *c != '\n'; c++) *c = ' ';
+    write_text(t, len);
+    free(t);
+    seen again = {0};
+    o.progress_ctx = &again;
+    assert_int_equal(read_with(2, &o, &d, &err), FL_OK);
+    fl_dataset_free(d);
+    assert_true(again.calls > 0);
+    fl_read_opts quiet = o;
+    quiet.progress = NULL;
+    assert_false(ranged(2, &quiet));
     seen stop = {.stop_at = 1};
     o.progress_ctx = &stop;
     assert_int_equal(read_with(2, &o, &d, &err), FL_ERR_CANCELLED);

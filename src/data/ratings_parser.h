@@ -90,8 +90,10 @@ int fl_ratings_decimal(const char *s, size_t len, size_t *k, float *out);
  * indexed in order of first appearance, so the dataset is the one reading
  * on one thread gives. Returns 0 (nothing done) when the file is not for it
  * (one thread, standard input, gzip, a line the fast path does not take):
- * the caller reads it the general way. Else 1, with *st the status. */
+ * the caller reads it the general way. Else 1, with *st the status.
+ * *reported: the last byte count given to o->progress (0 if none), which
+ * the general path must not report less than. */
 int fl_ratings_read_ranges(const char *path, const fl_read_opts *o, fl_dataset **out,
-                           fl_status *st, fl_error *err);
+                           fl_status *st, uint64_t *reported, fl_error *err);
 
 #endif

@@ -612,13 +612,31 @@ static fl_status read_path(const char *path, const fl_read_opts *o, const char *
     return fl_ratings_finish(&p, st, out, err);
 }
 
+/* A progress hook that never goes below a floor: after the ranged reader
+ * gave up on a file part-way, the general path starts over from byte 0, and
+ * a bar must not run backwards. */
+typedef struct floored {
+    const fl_read_opts *o;
+    uint64_t floor;
+} floored;
+
+static int progress_floored(void *ctx, uint64_t done, uint64_t total) {
+    const floored *f = ctx;
+    return f->o->progress(f->o->progress_ctx, done > f->floor ? done : f->floor, total);
+}
+
 fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out,
                           fl_error *err) {
     fl_read_opts def;
     if (!o) fl_read_opts_default(&def), o = &def;
     fl_status st;
-    if (fl_ratings_read_ranges(path, o, out, &st, err)) return st;
-    return read_path(path, o, NULL, out, err);
+    uint64_t reported;
+    if (fl_ratings_read_ranges(path, o, out, &st, &reported, err)) return st;
+    if (reported == 0) return read_path(path, o, NULL, out, err);
+    floored f = {o, reported};
+    fl_read_opts again = *o;
+    again.progress = progress_floored, again.progress_ctx = &f;
+    return read_path(path, &again, NULL, out, err);
 }
 
 fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_read_opts *o,
