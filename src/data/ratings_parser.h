@@ -88,8 +88,10 @@ int fl_ratings_decimal(const char *s, size_t len, size_t *k, float *out);
 /* Reads the plain file path on the threads o->n_threads asks for, each
  * parsing its byte range of whole lines by the fast path; ids are then
  * indexed in order of first appearance, so the dataset is the one reading
- * on one thread gives. Returns 0 (nothing done) when the file is not for it
- * (one thread, standard input, gzip, a line the fast path does not take):
+ * line by line gives. On one thread too: it does less per line than the
+ * streaming reader (no per-line calls, ids interned once per range, arrays
+ * sized exactly). Returns 0 (nothing done) when the file is not for it
+ * (standard input, gzip, a line the fast path does not take):
  * the caller reads it the general way. Else 1, with *st the status.
  * *reported: the last byte count given to o->progress (0 if none), which
  * the general path must not report less than. */

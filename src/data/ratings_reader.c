@@ -652,8 +652,8 @@ fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_r
 fl_status fl_ratings_part_bound(int fd, uint64_t size, int part, int n, const char *name,
                             uint64_t *at, fl_error *err) {
     uint64_t s = size * (uint64_t)part / (uint64_t)n;
-    if (part == 0 || s >= size) {
-        *at = part == 0 ? 0 : size;
+    if (s == 0 || s >= size) { /* s == 0 for the first part, or more parts than bytes */
+        *at = s == 0 ? 0 : size;
         return FL_OK;
     }
     char buf[65536];
