@@ -207,6 +207,43 @@ static void test_random_order(void **state) {
     free(t);
 }
 
+/* Users kept together (the usual export): the repeated-pair check runs per
+ * range; a run crossing ranges with its item repeated across the cuts is
+ * found as one thread finds it, and merged alike. */
+/* 400 users kept together, one of them with 12,000 ratings (a run crossing
+ * ranges); with repeat, that user's first item again as its last. */
+static void write_grouped(int repeat) {
+    size_t cap = 40000 * 24, k = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    for (int u = 0; u < 400; u++) {
+        int n = u == 150 ? 12000 : 60;
+        for (int i = 0; i < n; i++) {
+            int item = ((repeat && u == 150 && i == n - 1 ? 0 : i) * 7919 + u) % 20000;
+            k += (size_t)snprintf(t + k, cap - k, "%d,%d,%d\n", 1000 + u * 3, item, i % 5 + 1);
+        }
+    }
+    write_text(t, k);
+    free(t);
+}
+
+static void test_grouped_repeats(void **state) {
+    (void)state;
+    fl_read_opts o;
+    fl_read_opts_default(&o);
+    write_grouped(0);
+    assert_int_equal(check_all_counts(&o, NULL, 0), FL_OK);
+    assert_true(ranged(2, &o));
+    write_grouped(1);
+    char msg[256];
+    assert_int_equal(check_all_counts(&o, msg, sizeof msg), FL_ERR_DATA);
+    assert_non_null(strstr(msg, "user '1450' rated item '150' again"));
+    o.duplicates = FL_DUP_MEAN;
+    assert_int_equal(check_all_counts(&o, NULL, 0), FL_OK);
+    o.duplicates = FL_DUP_LAST;
+    assert_int_equal(check_all_counts(&o, NULL, 0), FL_OK);
+}
+
 static void test_ids_not_numbers(void **state) {
     (void)state;
     const char *t = "u1,i9,4\nu2,i9,3\nu1,i7,5\n007,8,1\n7,08,2\nu3,i1,2\n";
@@ -421,6 +458,7 @@ static void test_progress(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_order),
+        cmocka_unit_test(test_grouped_repeats),
         cmocka_unit_test(test_ids_not_numbers),
         cmocka_unit_test(test_header_crlf),
         cmocka_unit_test(test_double_colon),

@@ -12,6 +12,11 @@
  *      its decimal spelling), which is the order of first appearance in the
  *      file; then each thread replaces its range's values by their indices
  *      through that table by value. Only distinct ids are serial.
+ *   4. repeats: where the duplicate check applies and the file keeps each
+ *      user's ratings together (the common case), each thread looks for a
+ *      repeated (user, item) pair in the users' runs that start in its
+ *      ranges; with none anywhere, fl_dedupe (serial) has nothing to do and
+ *      is skipped. Otherwise it runs as ever, with its messages.
  * Any line the fast path does not take (a blank line, quotes, a bad rating,
  * ...) stops every thread, and the caller reads the whole file the general
  * way: every message and dialect stays the general path's, and this path
@@ -54,10 +59,14 @@ typedef struct range {
     uint32_t max_user, max_item;
     int bail;                 /* a line not for the fast path, or a short read */
     int nomem;                /* step 3 */
+    int no_repeat;            /* step 4: its runs hold no repeated pair */
     uint32_t *fresh;          /* step 3: values first seen in the range, in order */
     size_t n_fresh, cap_fresh;
     _Atomic uint64_t done;    /* bytes parsed, for progress */
 } range;
+
+/* What the pool runs on each range (steps 1-4 above; 3 in two parts). */
+enum { COUNT = 1, PARSE, FIRST_SEEN, TO_INDICES, REPEATS };
 
 /* One side's ids (users or items) in step 3. */
 typedef struct side {
@@ -221,16 +230,42 @@ static void to_indices(const side *sd, const range *r) {
     for (size_t k = 0; k < r->n_lines; k++) ids[k] = sd->table[ids[k]] - 1;
 }
 
+/* Step 4 for one range: 1 in r->no_repeat when users move by 0 or +1 from
+ * line to line across the range (so, numbered by first appearance, each
+ * user's ratings lie in one run) and no run starting in the range (it may
+ * end in a later one) holds an item twice. */
+static void check_repeats(const fl_dataset *d, range *r) {
+    const uint32_t *users = d->users, *items = d->items;
+    size_t s = r->first, e = r->first + r->n_lines, n = d->n_ratings;
+    for (size_t k = s ? s : 1; k < e; k++)
+        if (users[k] - users[k - 1] > 1u) return; /* a user seen before, further up */
+    size_t k = s;
+    while (k < e && k > 0 && users[k] == users[k - 1]) k++; /* the previous range's run */
+    unsigned char *bits = calloc((size_t)fl_idmap_size(d->item_ids) / 8 + 1, 1);
+    if (!bits) return;
+    int repeated = 0;
+    while (k < e && !repeated) {
+        size_t a = k;
+        for (uint32_t u = users[a]; k < n && users[k] == u; k++) {
+            uint32_t it = items[k];
+            repeated |= bits[it >> 3] >> (it & 7) & 1;
+            bits[it >> 3] |= (unsigned char)(1u << (it & 7));
+        }
+        for (size_t q = a; q < k; q++) bits[items[q] >> 3] = 0;
+    }
+    free(bits);
+    r->no_repeat = !repeated;
+}
+
 static void run_step(void *ctx, int task, int thread) {
     job *j = ctx;
-    if (j->step == 1)
-        count_lines(j, &j->r[task], j->buf[thread]);
-    else if (j->step == 2)
-        parse_range(j, task, thread);
-    else if (j->step == 3)
-        first_seen(j->side, &j->r[task]);
-    else
-        to_indices(j->side, &j->r[task]);
+    switch (j->step) {
+    case COUNT: count_lines(j, &j->r[task], j->buf[thread]); break;
+    case PARSE: parse_range(j, task, thread); break;
+    case FIRST_SEEN: first_seen(j->side, &j->r[task]); break;
+    case TO_INDICES: to_indices(j->side, &j->r[task]); break;
+    default: check_repeats(j->p->b.d, &j->r[task]);
+    }
 }
 
 /* Interns value v as its decimal spelling into m (by hand: snprintf was
@@ -256,7 +291,7 @@ static fl_status index_side(job *j, fl_pool *pool, side *sd, size_t n) {
     }
     fl_status st = FL_OK;
     j->side = sd;
-    j->step = 3;
+    j->step = FIRST_SEEN;
     fl_pool_run(pool, j->n, run_step, j);
     for (int t = 0; t < j->n && st == FL_OK; t++) {
         const range *r = &j->r[t];
@@ -268,7 +303,7 @@ static fl_status index_side(job *j, fl_pool *pool, side *sd, size_t n) {
             sd->table[v] = index + 1;
         }
     }
-    j->step = 4;
+    j->step = TO_INDICES;
     if (st == FL_OK) fl_pool_run(pool, j->n, run_step, j);
     free(sd->table);
     return st;
@@ -325,7 +360,7 @@ static int read_ranges(fl_ratings_parser *p, int fd, uint64_t size, int threads,
         if (t > 0) r[t - 1].end = r[t].begin;
     }
     r[n - 1].end = size;
-    job j = {.p = p, .fd = fd, .size = size, .r = r, .n = n, .step = 1, .buf = buf};
+    job j = {.p = p, .fd = fd, .size = size, .r = r, .n = n, .step = COUNT, .buf = buf};
     atomic_init(&j.stop, 0);
     fl_pool_run(pool, n, run_step, &j);
     size_t total = 0, first_line = data ? 2 : 1;
@@ -342,7 +377,7 @@ static int read_ranges(fl_ratings_parser *p, int fd, uint64_t size, int threads,
         done = 1;
         goto out;
     }
-    j.step = 2;
+    j.step = PARSE;
     fl_pool_run(pool, n, run_step, &j);
     *reported = j.reported;
     if (j.cancelled) {
@@ -367,6 +402,13 @@ static int read_ranges(fl_ratings_parser *p, int fd, uint64_t size, int threads,
     if (index_side(&j, pool, &users, total) || index_side(&j, pool, &items, total) ||
         (p->check_duplicates && fl_rating_lines_note_run(&p->lines, 0, first_line, total)))
         *st = fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", p->name);
+    if (*st == FL_OK && p->check_duplicates && total >= 2 && total <= UINT32_MAX) {
+        j.step = REPEATS;
+        fl_pool_run(pool, n, run_step, &j);
+        int clean = 1;
+        for (int t = 0; t < n; t++) clean &= r[t].no_repeat;
+        if (clean) p->check_duplicates = 0; /* fl_dedupe would find nothing */
+    }
 out:
     if (pool) fl_pool_free(pool);
     for (int t = 0; r && t < n; t++) free(r[t].values), free(r[t].fresh);
