@@ -337,8 +337,9 @@ static void test_cuts_inside_lines(void **state) {
     char t[4096];
     size_t k = 0;
     for (int l = 0; l < 60; l++)
-        k += (size_t)snprintf(t + k, sizeof t - k, "%d,%d,%d,%s\n", l % 2 ? 123456789 - l : l, l * 7,
-                              l % 5 + 1, l % 3 ? "x" : "a-much-longer-column-that-is-skipped");
+        k +=
+            (size_t)snprintf(t + k, sizeof t - k, "%d,%d,%d,%s\n", l % 2 ? 123456789 - l : l, l * 7,
+                             l % 5 + 1, l % 3 ? "x" : "a-much-longer-column-that-is-skipped");
     t[--k] = '\0'; /* no newline after the last line */
     write_text(t, k);
     assert_int_equal(check_all_counts(NULL, NULL, 0), FL_OK);
@@ -361,9 +362,23 @@ static void test_fewer_lines_than_threads(void **state) {
 static void test_unusual_lines(void **state) {
     (void)state;
     static const char *lines[] = {
-        "1,2,\"3\"",  "1, 2,3", "1,2,3 ", "+1,2,3",  "1,2,-3",   "1,2,3e0", "1,2,0x3",
-        "1,2,",       "1,2",    "1,2,3\r4,5,1", "1,2,nan", "1,2,3,\"x", "\xEF\xBB\xBF" "1,2,3",
-        "1,2,12345678901234567890", "1234567890,2,3", "1,2,3,4,5,6,7,8,9",
+        "1,2,\"3\"",
+        "1, 2,3",
+        "1,2,3 ",
+        "+1,2,3",
+        "1,2,-3",
+        "1,2,3e0",
+        "1,2,0x3",
+        "1,2,",
+        "1,2",
+        "1,2,3\r4,5,1",
+        "1,2,nan",
+        "1,2,3,\"x",
+        "\xEF\xBB\xBF"
+        "1,2,3",
+        "1,2,12345678901234567890",
+        "1234567890,2,3",
+        "1,2,3,4,5,6,7,8,9",
     };
     for (size_t l = 0; l < sizeof lines / sizeof *lines; l++) {
         char t[512];
@@ -389,7 +404,9 @@ static void test_far_ratings(void **state) {
     assert_non_null(t);
     for (int l = 0; l < 3000; l++)
         k += (size_t)snprintf(t + k, cap - k, "%d,%d,%s\n", l / 7, l % 7 + 3 * (l / 7),
-                              l == 1700 || l == 2900 ? "40" : l % 3 ? "4" : "2.5");
+                              l == 1700 || l == 2900 ? "40"
+                              : l % 3                ? "4"
+                                                     : "2.5");
     write_text(t, k);
     free(t);
     assert_int_equal(check_all_counts(NULL, NULL, 0), FL_OK);

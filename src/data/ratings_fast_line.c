@@ -22,7 +22,8 @@ INLINE int is_digit(char c) { return (unsigned char)(c - '0') <= 9; }
 INLINE int sep_here(const fl_ratings_parser *p, const char *s, const char *e) {
     if (p->sep_spaces) return s < e && fl_is_blank(*s);
     return s < e && *s == p->sep[0] &&
-           (p->sep_len == 1 || ((size_t)(e - s) >= p->sep_len && memcmp(s, p->sep, p->sep_len) == 0));
+           (p->sep_len == 1 ||
+            ((size_t)(e - s) >= p->sep_len && memcmp(s, p->sep, p->sep_len) == 0));
 }
 
 /* Moves *at past the separator there; 0 if there is none. */

@@ -10,7 +10,7 @@
 #include "data/rating_values.h"
 
 #define MAX_FIELDS 64
-#define CHUNK (8u << 20)     /* the longest line */
+#define CHUNK (8u << 20)       /* the longest line */
 #define FIRST_CHUNK (1u << 20) /* the buffer's size until a line needs more */
 
 enum { COL_SKIP = -1 };
@@ -21,24 +21,23 @@ typedef struct fl_ratings_parser {
     const fl_read_opts *o;
     char sep[8];
     size_t sep_len;
-    int sep_spaces;   /* runs of blanks separate fields */
+    int sep_spaces;         /* runs of blanks separate fields */
     const char *fixed_user; /* one user's file: no user column, every rating is this id's */
-    int ready;        /* separator, header and columns decided */
-    int seen_header;  /* the first line was a header */
-    int probe;        /* reading a file's head only to decide the above (a part's set-up) */
-    int part;         /* one part of a file: may hold no ratings */
-    int col[N_ROLES]; /* column of each role, -1 absent */
+    int ready;              /* separator, header and columns decided */
+    int seen_header;        /* the first line was a header */
+    int probe;              /* reading a file's head only to decide the above (a part's set-up) */
+    int part;               /* one part of a file: may hold no ratings */
+    int col[N_ROLES];       /* column of each role, -1 absent */
     int min_fields;
-    int fast_last;    /* last column the fast path reads; -1: fast path off */
+    int fast_last;                   /* last column the fast path reads; -1: fast path off */
     signed char role_at[MAX_FIELDS]; /* role of each column the fast path reads, or COL_SKIP */
     size_t line;
     fl_dataset_builder b;
     int check_duplicates;
-    fl_rating_lines lines; /* line of each rating, for duplicate messages */
+    fl_rating_lines lines;    /* line of each rating, for duplicate messages */
     fl_rating_values *values; /* without a scale: for ratings far from the rest */
     char unquoted[2][FL_MAX_ID_LEN + 1];
 } fl_ratings_parser;
-
 
 static inline int fl_is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -95,7 +94,7 @@ int fl_ratings_decimal(const char *s, size_t len, size_t *k, float *out);
  * the caller reads it the general way. Else 1, with *st the status.
  * *reported: the last byte count given to o->progress (0 if none), which
  * the general path must not report less than. */
-int fl_ratings_read_ranges(const char *path, const fl_read_opts *o, fl_dataset **out,
-                           fl_status *st, uint64_t *reported, fl_error *err);
+int fl_ratings_read_ranges(const char *path, const fl_read_opts *o, fl_dataset **out, fl_status *st,
+                           uint64_t *reported, fl_error *err);
 
 #endif

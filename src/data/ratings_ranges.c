@@ -57,12 +57,12 @@ typedef struct range {
     size_t first_line;        /* number of its first line (1-based) */
     fl_rating_values *values; /* its ratings' tally, when the parser keeps one */
     uint32_t max_user, max_item;
-    int bail;                 /* a line not for the fast path, or a short read */
-    int nomem;                /* step 3 */
-    int no_repeat;            /* step 4: its runs hold no repeated pair */
-    uint32_t *fresh;          /* step 3: values first seen in the range, in order */
+    int bail;        /* a line not for the fast path, or a short read */
+    int nomem;       /* step 3 */
+    int no_repeat;   /* step 4: its runs hold no repeated pair */
+    uint32_t *fresh; /* step 3: values first seen in the range, in order */
     size_t n_fresh, cap_fresh;
-    _Atomic uint64_t done;    /* bytes parsed, for progress */
+    _Atomic uint64_t done; /* bytes parsed, for progress */
 } range;
 
 /* What the pool runs on each range (steps 1-4 above; 3 in two parts). */
@@ -70,7 +70,7 @@ enum { COUNT = 1, PARSE, FIRST_SEEN, TO_INDICES, REPEATS };
 
 /* One side's ids (users or items) in step 3. */
 typedef struct side {
-    uint32_t *ids;   /* the dataset's array: values, then indices */
+    uint32_t *ids; /* the dataset's array: values, then indices */
     uint32_t max;
     uint32_t *table; /* [max + 1]: index + 1 of each value, 0 while unseen */
     fl_idmap *m;
@@ -81,8 +81,8 @@ typedef struct job {
     int fd;
     uint64_t size;
     range *r;
-    int n, step;  /* ranges; the step the pool runs */
-    char **buf;   /* [thread]: RANGE_BUF bytes each */
+    int n, step; /* ranges; the step the pool runs */
+    char **buf;  /* [thread]: RANGE_BUF bytes each */
     side *side;
     atomic_int stop;
     int cancelled;     /* set and read on the calling thread */
@@ -138,7 +138,8 @@ static int report(job *j) {
     const fl_read_opts *o = j->p->o;
     if (!o->progress) return 0;
     uint64_t done = 0;
-    for (int t = 0; t < j->n; t++) done += atomic_load_explicit(&j->r[t].done, memory_order_relaxed);
+    for (int t = 0; t < j->n; t++)
+        done += atomic_load_explicit(&j->r[t].done, memory_order_relaxed);
     j->reported = done;
     if (!o->progress(o->progress_ctx, done, j->size)) return 0;
     j->cancelled = 1;
@@ -260,11 +261,20 @@ static void check_repeats(const fl_dataset *d, range *r) {
 static void run_step(void *ctx, int task, int thread) {
     job *j = ctx;
     switch (j->step) {
-    case COUNT: count_lines(j, &j->r[task], j->buf[thread]); break;
-    case PARSE: parse_range(j, task, thread); break;
-    case FIRST_SEEN: first_seen(j->side, &j->r[task]); break;
-    case TO_INDICES: to_indices(j->side, &j->r[task]); break;
-    default: check_repeats(j->p->b.d, &j->r[task]);
+    case COUNT:
+        count_lines(j, &j->r[task], j->buf[thread]);
+        break;
+    case PARSE:
+        parse_range(j, task, thread);
+        break;
+    case FIRST_SEEN:
+        first_seen(j->side, &j->r[task]);
+        break;
+    case TO_INDICES:
+        to_indices(j->side, &j->r[task]);
+        break;
+    default:
+        check_repeats(j->p->b.d, &j->r[task]);
     }
 }
 
@@ -334,10 +344,10 @@ static int64_t read_head(fl_ratings_parser *p, int fd, char *buf, fl_error *err)
     return p->seen_header ? (int64_t)head : 0;
 }
 
-/* Steps 1-3 over the open plain file fd; 0 when the general path must read
+/* Steps 1-4 over the open plain file fd; 0 when the general path must read
  * it, else 1 with *st. p has begun; it is finished here either way. */
-static int read_ranges(fl_ratings_parser *p, int fd, uint64_t size, int threads,
-                       fl_dataset **out, fl_status *st, uint64_t *reported, fl_error *err) {
+static int read_ranges(fl_ratings_parser *p, int fd, uint64_t size, int threads, fl_dataset **out,
+                       fl_status *st, uint64_t *reported, fl_error *err) {
     int n = threads * RANGES_PER_THREAD;
     range *r = calloc((size_t)n, sizeof *r);
     char **buf = calloc((size_t)threads, sizeof *buf);
@@ -423,8 +433,8 @@ out:
     return 1;
 }
 
-int fl_ratings_read_ranges(const char *path, const fl_read_opts *o, fl_dataset **out,
-                           fl_status *st, uint64_t *reported, fl_error *err) {
+int fl_ratings_read_ranges(const char *path, const fl_read_opts *o, fl_dataset **out, fl_status *st,
+                           uint64_t *reported, fl_error *err) {
     *reported = 0;
     if (strcmp(path, "-") == 0) return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
