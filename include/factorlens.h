@@ -27,12 +27,13 @@
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
- *   - fl_train and fl_evaluate_ranking start their own threads (n_threads,
- *     0 = all cores) and join them before they return, as do
+ *   - fl_train, fl_evaluate_ranking and fl_dataset_read start their own
+ *     threads (n_threads, 0 = all cores) and join them before they return, as do
  *     fl_recommend_with and fl_recommend_folded_with when their options ask
  *     for more than one thread (their lists do not depend on the number);
  *     every other call runs on the caller's thread.
- *     Callbacks (fl_train_hooks, fl_download_opts) run on the calling thread.
+ *     Callbacks (fl_train_hooks, fl_download_opts, fl_read_opts.progress)
+ *     run on the calling thread.
  */
 #ifndef FACTORLENS_H
 #define FACTORLENS_H
@@ -149,6 +150,12 @@ typedef struct fl_read_opts {
      * FL_ERR_CANCELLED. NULL (the default): none. */
     int (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* Threads parsing a plain (not gzip) file, each its own byte range of
+     * whole lines: 0 (the default) all cores, at most one per MiB of file;
+     * 1 the calling thread alone. The dataset is the same whatever the
+     * count: ids indexed in order of first appearance, the same arrays, the
+     * same messages. progress is still called on the calling thread. */
+    int n_threads;
 } fl_read_opts;
 
 FL_API void fl_read_opts_default(fl_read_opts *o);

@@ -136,6 +136,7 @@ static int configure(int argc, char **argv, train_cfg *c) {
     const char *bad = fl_params_check(&c->p);
     if (bad) return cli_error(2, "%s", bad);
     if (c->temporal > 0 || c->p.time_bins > 0) c->ro.keep_times = 1;
+    c->ro.n_threads = c->p.n_threads; /* reading uses the training's threads */
     /* An implicit model's test score is its ranking: RMSE means nothing there. */
     if (fl_model_kind_implicit(c->p.kind)) c->ranking = 1;
     return 0;

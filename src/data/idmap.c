@@ -173,6 +173,16 @@ fl_status fl_idmap_intern(fl_idmap *m, const char *id, size_t len, uint32_t *ind
     return st;
 }
 
+fl_status fl_idmap_intern_number(fl_idmap *m, uint32_t number, const char *id, size_t len,
+                                 uint32_t *index) {
+    if (number < m->n_numbers && m->by_number[number]) {
+        *index = m->by_number[number] - 1;
+        m->last = *index + 1;
+        return FL_OK;
+    }
+    return fl_idmap_intern(m, id, len, index);
+}
+
 static fl_status intern_hashed(fl_idmap *m, const char *id, size_t len, uint32_t *index) {
     /* Ratings files are usually grouped by user: the same id as last time is
      * answered without hashing or probing. */
