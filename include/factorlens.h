@@ -768,6 +768,7 @@ typedef struct fl_dist_stats {
     size_t n_test;                   /* global test ratings */
     size_t n_unknown_users;          /* of them: user not in training (last epoch) */
     size_t n_unknown_items;          /* of them: user known, item not */
+    double imbalance;                /* max_rank_ratings over the mean (n_ratings / processes) */
 } fl_dist_stats;
 
 typedef struct fl_dist_opts {
@@ -780,10 +781,16 @@ typedef struct fl_dist_opts {
     fl_dist_stats *stats;        /* filled as training goes (before each epoch_end hook); may be NULL */
 } fl_dist_opts;
 
-/* ALS (dot or biased) over the processes of comm, each holding a block of
- * users and a block of items and only its share of the ratings: each
- * half-step exchanges just the factor rows a process's ratings use
- * (all-to-all). Every process calls it with the same arguments; hooks run on
+/* ALS or SGD (dot or biased) over the processes of comm, each holding a
+ * block of users and a block of items (blocks of about equal ratings) and
+ * only its share of the ratings. ALS: each half-step exchanges just the
+ * factor rows a process's ratings use (all-to-all). SGD: DSGD strata
+ * (Gemulla et al. 2011): an epoch is N sub-epochs; in sub-epoch s process
+ * p updates the ratings of its users and of item block (p + s) mod N with
+ * the SGD kernel, then passes that item block (rows and step sums) to
+ * process p - 1; the model is fixed by the seed, the process count and the
+ * thread count, and is not the one-process model (the order of updates
+ * differs) but as accurate. Every process calls it with the same arguments; hooks run on
  * every process with the same reports (return values are agreed: any
  * process stopping stops all). Process 0 gets the model (the others *out =
  * NULL), the same one fl_train trains single-process from the same file, up

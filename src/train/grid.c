@@ -117,6 +117,52 @@ static uint16_t *narrow(uint32_t *wide_pos, const fl_grid *g, int by_row, fl_gri
     return shrunk ? shrunk : (uint16_t *)wide_pos; /* a failed shrink keeps the block */
 }
 
+/* Counts, buckets, shuffles and narrows the ratings in w (positions
+ * already assigned), which the grid takes; g's sizes and at[] are set. */
+static fl_status lay_out(fl_grid *g, wide *w, fl_rng *rng, fl_grid_watch *watch, fl_error *err) {
+    const int nb = g->nb;
+    const size_t n = g->n, nblocks = (size_t)nb * nb;
+    g->start = calloc(nblocks + 1, sizeof *g->start);
+    size_t *fill = malloc(nblocks * sizeof *fill);
+    g->r = w->r;
+    if (!g->start || !w->u || !w->i || !w->r || !fill) {
+        free(fill), free(w->u), free(w->i);
+        fl_grid_free(g);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (k % (1u << 20) == 0) tell(watch, 0, k, n);
+        g->start[block_of(w->u[k], g->n_users, nb) * nb + block_of(w->i[k], g->n_items, nb) + 1]++;
+    }
+    for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
+    int stopped = watch && watch->stop;
+    if (!stopped) bucket_in_place(g, w, fill, watch);
+    free(fill);
+    stopped = watch && watch->stop;
+    /* One shuffle per block: SGD wants random order, and streaming the
+     * shuffled arrays later costs nothing extra. */
+    for (size_t b = 0; b < nblocks && !stopped; b++) {
+        tell(watch, 2, g->start[b], n);
+        size_t s = g->start[b], len = g->start[b + 1] - s;
+        for (size_t k = len; k > 1; k--) swap_rating(w, s + fl_rng_below(rng, k), s + k - 1);
+    }
+    if (stopped || (watch && watch->stop)) {
+        free(w->u), free(w->i);
+        fl_grid_free(g);
+        return fl_fail(err, FL_ERR_CANCELLED, "cancelled while laying out the training blocks");
+    }
+    g->u = narrow(w->u, g, 1, watch);
+    g->i = narrow(w->i, g, 0, watch);
+    tell(watch, FL_GRID_PASSES, 0, n);
+    return FL_OK;
+}
+
+static fl_status check_width(uint32_t nu, uint32_t ni, int nb, fl_error *err) {
+    if ((nu + (uint32_t)nb - 1) / (uint32_t)nb > 65536u || (ni + (uint32_t)nb - 1) / (uint32_t)nb > 65536u)
+        return fl_fail(err, FL_ERR_USAGE, "%d blocks per side leave blocks wider than 65,536 rows", nb);
+    return FL_OK;
+}
+
 fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid_watch *watch,
                         fl_grid *g, fl_error *err) {
     memset(g, 0, sizeof *g);
@@ -124,16 +170,13 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
     size_t n = d->n_ratings;
     g->nb = nb;
     g->n = n;
-    size_t nblocks = (size_t)nb * nb;
     g->n_users = nu, g->n_items = ni;
-    if ((nu + (uint32_t)nb - 1) / (uint32_t)nb > 65536u || (ni + (uint32_t)nb - 1) / (uint32_t)nb > 65536u)
-        return fl_fail(err, FL_ERR_USAGE, "%d blocks per side leave blocks wider than 65,536 rows", nb);
+    fl_status st = check_width(nu, ni, nb, err);
+    if (st != FL_OK) return st;
     g->user_at = permutation(nu, rng);
     g->item_at = permutation(ni, rng);
     uint32_t *upos = g->user_at ? inverse(g->user_at, nu) : NULL;
     uint32_t *ipos = g->item_at ? inverse(g->item_at, ni) : NULL;
-    g->start = calloc(nblocks + 1, sizeof *g->start);
-    size_t *fill = malloc(nblocks * sizeof *fill);
     wide w = {0};
     if (consume) {
         /* Take the dataset's arrays: the grid is then the only copy. */
@@ -151,40 +194,29 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid
             memcpy(w.r, d->ratings, n * sizeof *w.r);
         }
     }
-    g->r = w.r;
-    if (!upos || !ipos || !g->start || !w.u || !w.i || !w.r || !fill) {
-        free(upos), free(ipos), free(fill), free(w.u), free(w.i);
-        fl_grid_free(g);
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
-    }
-    for (size_t k = 0; k < n; k++) {
-        if (k % (1u << 20) == 0) tell(watch, 0, k, n);
-        w.u[k] = upos[w.u[k]];
-        w.i[k] = ipos[w.i[k]];
-        g->start[block_of(w.u[k], nu, nb) * nb + block_of(w.i[k], ni, nb) + 1]++;
-    }
-    for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
+    if (upos && ipos && w.u && w.i)
+        for (size_t k = 0; k < n; k++) w.u[k] = upos[w.u[k]], w.i[k] = ipos[w.i[k]];
     free(upos), free(ipos);
-    int stopped = watch && watch->stop;
-    if (!stopped) bucket_in_place(g, &w, fill, watch);
-    free(fill);
-    stopped = watch && watch->stop;
-    /* One shuffle per block: SGD wants random order, and streaming the
-     * shuffled arrays later costs nothing extra. */
-    for (size_t b = 0; b < nblocks && !stopped; b++) {
-        tell(watch, 2, g->start[b], n);
-        size_t s = g->start[b], len = g->start[b + 1] - s;
-        for (size_t k = len; k > 1; k--) swap_rating(&w, s + fl_rng_below(rng, k), s + k - 1);
-    }
-    if (stopped || (watch && watch->stop)) {
-        free(w.u), free(w.i);
+    if (!g->user_at || !g->item_at) free(w.r), w.r = NULL; /* lay_out reports it */
+    return lay_out(g, &w, rng, watch, err);
+}
+
+fl_status fl_grid_build_placed(uint32_t n_users, uint32_t n_items, uint32_t *u, uint32_t *i,
+                               float *r, size_t n, int nb, fl_rng *rng, fl_grid *g, fl_error *err) {
+    memset(g, 0, sizeof *g);
+    g->nb = nb, g->n = n, g->n_users = n_users, g->n_items = n_items;
+    wide w = {u, i, r};
+    fl_status st = check_width(n_users, n_items, nb, err);
+    g->user_at = malloc((n_users ? n_users : 1) * sizeof *g->user_at);
+    g->item_at = malloc((n_items ? n_items : 1) * sizeof *g->item_at);
+    if (st != FL_OK || !g->user_at || !g->item_at) {
+        free(u), free(i), free(r);
         fl_grid_free(g);
-        return fl_fail(err, FL_ERR_CANCELLED, "cancelled while laying out the training blocks");
+        return st != FL_OK ? st : fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
     }
-    g->u = narrow(w.u, g, 1, watch);
-    g->i = narrow(w.i, g, 0, watch);
-    tell(watch, FL_GRID_PASSES, 0, n);
-    return FL_OK;
+    for (uint32_t k = 0; k < n_users; k++) g->user_at[k] = k;
+    for (uint32_t k = 0; k < n_items; k++) g->item_at[k] = k;
+    return lay_out(g, &w, rng, NULL, err);
 }
 
 /* Tile t of a block cut into tiles x tiles: row band t / tiles, and within

@@ -1,0 +1,243 @@
+/* dist_sgd.c — SGD's epoch over processes: DSGD strata (Gemulla et al.
+ * 2011) with the item blocks passed round a ring (dist_run.h).
+ *
+ * With N processes the ratings fall into N x N blocks (user block, item
+ * block), the blocks of part_data.h. Process p keeps its users' rows (and
+ * their step sums) for the whole run; in sub-epoch s it holds item block
+ * q = (p + s) mod N and updates block (p, q), then sends the item block's
+ * rows and step sums to process p - 1 and receives block q + 1 from
+ * process p + 1. The N blocks updated at once share no user and no item,
+ * so the processes never wait on each other's rows within a sub-epoch;
+ * after N sub-epochs every rating was visited once and every process holds
+ * its own item block again (checkpoints, the model and the report read the
+ * home blocks). Inside a block, the one-process machinery: the block's
+ * ratings laid out as a grid of sub-blocks (grid.h, fl_grid_build_placed:
+ * the process's user rows keep one order for all its blocks), run by the
+ * lock-free scheduler on the process's threads (grid_sched.h) with the
+ * SGD kernel (sgd_simd.h) and its per-row AdaGrad steps.
+ *
+ * Determinism: the grids' shuffles and each epoch's strata orders are
+ * drawn from the seed, the rank and the epoch, so the same seed, process
+ * count and thread count give the same model, and a resumed run (whose
+ * checkpoint keeps the step sums) the same as an uninterrupted one. The
+ * model is not the one-process model (updates come in another order) but
+ * reaches its accuracy (tests/e2e_dsgd.sh checks within 0.002 RMSE).
+ *
+ * On the wire per epoch: N hops of every item block, (k + 4) floats a row
+ * (the factors, then bias, two step sums and penalty share), plus the
+ * user rows the report needs (docs/capacity.md). */
+#include "core/error.h"
+#include "dist/dist_run.h"
+#include "train/grid.h"
+#include "train/grid_sched.h"
+#include "train/sgd_simd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sgd_dist {
+    fl_sgd_row *urow;     /* [own users] bias, step sums, penalty share */
+    fl_sgd_row *irow;     /* [own items] the same, at home between epochs */
+    fl_grid *grids;       /* [size] block (rank, q) as a grid of sub-blocks */
+    fl_grid_sched sched;
+    fl_trainer t;         /* the scheduler's: grid, pool, strata rng; no hooks */
+    float *cur;           /* the item block held now: rows, stride floats apart */
+    fl_sgd_row *cur_rec;  /* its records */
+    float *wire_out, *wire_in; /* a block packed as (k + 4) floats a row */
+    size_t *sc, *rc;      /* [size] byte counts of a hop */
+    fl_sgd_kernel kernel;
+} sgd_dist;
+
+static uint32_t block_width(const fl_part *pt, int q) { return pt->item_cut[q + 1] - pt->item_cut[q]; }
+
+/* A stream for (seed, rank, epoch): epoch 0 lays out the grids. */
+static void seed_for(fl_rng *rng, uint64_t seed, int rank, int epoch) {
+    fl_rng_seed(rng, seed ^ (0x9e3779b97f4a7c15ull * ((uint64_t)(rank + 1) << 32 | (uint32_t)epoch)));
+}
+
+static void sub_block(fl_trainer *t, int b, void *ctx) {
+    dist_run *r = ctx;
+    sgd_dist *s = r->state;
+    const fl_grid *g = &t->grid;
+    const uint32_t stride = r->view.stride;
+    const size_t lo = g->start[b];
+    const uint32_t u0 = fl_grid_first(g->n_users, g->nb, b / g->nb);
+    const uint32_t i0 = fl_grid_first(g->n_items, g->nb, b % g->nb);
+    fl_sgd_job j = {
+        .P = r->s.P + (size_t)u0 * stride, .Q = s->cur + (size_t)i0 * stride,
+        .stride = (int)stride, .k = r->p.n_factors,
+        .urow = s->urow + u0, .irow = s->cur_rec + i0,
+        .u = g->u + lo, .i = g->i + lo, .r = g->r + lo, .n = g->start[b + 1] - lo,
+        .offset = r->view.offset, .lr = r->p.lr, .reg_f = r->p.reg_factors, .reg_b = r->p.reg_bias,
+        .biased = r->p.kind == FL_MODEL_BIASED, .y_lo = r->p.y_lo, .y_hi = r->p.y_hi,
+    };
+    s->kernel(&j);
+}
+
+/* The records from the state in r->s: biases, step sums (extra, after a
+ * resume; 1 at the start, so the first steps are exactly lr) and shares. */
+static void records_from_state(dist_run *r, int with_sums) {
+    sgd_dist *s = r->state;
+    const fl_part *pt = &r->pt;
+    const uint32_t nu = pt->u_hi - pt->u_lo, ni = pt->i_hi - pt->i_lo;
+    for (uint32_t x = 0; x < nu; x++) {
+        uint64_t c = pt->by_user.start[x + 1] - pt->by_user.start[x];
+        s->urow[x] = (fl_sgd_row){r->s.bu ? r->s.bu[x] : 0.0f, with_sums ? r->s.extra[2 * x] : 1.0f,
+                                  with_sums ? r->s.extra[2 * x + 1] : 1.0f,
+                                  1.0f / sqrtf(c ? (float)c : 1.0f)};
+    }
+    const float *ex = r->s.extra + 2 * (size_t)nu;
+    for (uint32_t y = 0; y < ni; y++) {
+        uint64_t c = pt->by_item.start[y + 1] - pt->by_item.start[y];
+        s->irow[y] = (fl_sgd_row){r->s.bi ? r->s.bi[y] : 0.0f, with_sums ? ex[2 * y] : 1.0f,
+                                  with_sums ? ex[2 * y + 1] : 1.0f,
+                                  1.0f / sqrtf(c ? (float)c : 1.0f)};
+    }
+}
+
+/* The ratings of this process's users in item block q, as (own user, item
+ * within the block) pairs, laid out as a grid. */
+static fl_status build_block(dist_run *r, int q, int nb, fl_rng *rng, fl_grid *g, fl_error *err) {
+    const fl_part *pt = &r->pt;
+    const fl_rows *rows = &pt->by_user;
+    const uint32_t lo = pt->item_cut[q], hi = pt->item_cut[q + 1], nu = pt->u_hi - pt->u_lo;
+    size_t n = 0;
+    for (uint64_t k = 0; k < rows->start[nu]; k++) {
+        uint32_t item = pt->need_items[rows->col[k]];
+        n += item >= lo && item < hi;
+    }
+    uint32_t *u = malloc((n ? n : 1) * sizeof *u), *i = malloc((n ? n : 1) * sizeof *i);
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    if (!u || !i || !v) {
+        free(u), free(i), free(v);
+        return fl_fail(err, FL_ERR_NOMEM, "out of memory laying out the SGD blocks");
+    }
+    size_t at = 0;
+    for (uint32_t x = 0; x < nu; x++)
+        for (uint64_t k = rows->start[x]; k < rows->start[x + 1]; k++) {
+            uint32_t item = pt->need_items[rows->col[k]];
+            if (item < lo || item >= hi) continue;
+            u[at] = x, i[at] = item - lo, v[at++] = fl_rows_rating(rows, k);
+        }
+    fl_status st = fl_grid_build_placed(nu, hi - lo, u, i, v, n, nb, rng, g, err);
+    if (st == FL_OK) st = fl_grid_tile(g, fl_grid_tiles(g, (int)r->view.stride), err);
+    return st;
+}
+
+static fl_status sgd_init(dist_run *r, fl_error *err) {
+    sgd_dist *s = calloc(1, sizeof *s);
+    if (!s) return fl_fail(err, FL_ERR_NOMEM, "out of memory");
+    r->state = s;
+    const fl_part *pt = &r->pt;
+    const int size = r->d.size, k = r->p.n_factors;
+    const uint32_t nu = pt->u_hi - pt->u_lo, ni = pt->i_hi - pt->i_lo;
+    uint32_t widest = 0;
+    for (int q = 0; q < size; q++)
+        if (block_width(pt, q) > widest) widest = block_width(pt, q);
+    s->urow = malloc(((size_t)nu + 1) * sizeof *s->urow);
+    s->irow = malloc(((size_t)ni + 1) * sizeof *s->irow);
+    s->cur_rec = malloc(((size_t)widest + 1) * sizeof *s->cur_rec);
+    s->cur = fl_dist_rows_alloc(widest, r->view.stride);
+    s->wire_out = malloc(((size_t)widest * (size_t)(k + 4) + 1) * sizeof(float));
+    s->wire_in = malloc(((size_t)widest * (size_t)(k + 4) + 1) * sizeof(float));
+    s->sc = calloc((size_t)size, sizeof *s->sc), s->rc = calloc((size_t)size, sizeof *s->rc);
+    s->grids = calloc((size_t)size, sizeof *s->grids);
+    fl_status st = FL_OK;
+    if (!s->urow || !s->irow || !s->cur_rec || !s->cur || !s->wire_out || !s->wire_in || !s->sc ||
+        !s->rc || !s->grids)
+        st = fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD blocks");
+    /* One sub-grid size for all of the process's blocks: one schedule. */
+    const int nb = fl_grid_size(nu, widest, (int)r->view.stride, fl_pool_threads(r->pool));
+    fl_rng rng;
+    seed_for(&rng, r->p.seed, r->d.rank, 0);
+    for (int q = 0; st == FL_OK && q < size; q++) st = build_block(r, q, nb, &rng, &s->grids[q], err);
+    if (st == FL_OK) st = fl_grid_sched_init(&s->sched, nb, err);
+    if (st == FL_OK) {
+        s->t.m = &r->view, s->t.p = &r->p, s->t.pool = r->pool;
+        s->kernel = fl_sgd_pick(NULL);
+        records_from_state(r, 0);
+    }
+    return st;
+}
+
+/* Block q's rows and records (n rows) packed for the wire, and back. */
+static void pack(const sgd_dist *s, uint32_t n, int k, uint32_t stride) {
+    float *w = s->wire_out;
+    for (uint32_t y = 0; y < n; y++, w += k + 4) {
+        memcpy(w, s->cur + (size_t)y * stride, (size_t)k * sizeof *w);
+        memcpy(w + k, &s->cur_rec[y], sizeof s->cur_rec[y]);
+    }
+}
+static void unpack(sgd_dist *s, uint32_t n, int k, uint32_t stride) {
+    const float *w = s->wire_in;
+    for (uint32_t y = 0; y < n; y++, w += k + 4) {
+        memcpy(s->cur + (size_t)y * stride, w, (size_t)k * sizeof *w);
+        memcpy(&s->cur_rec[y], w + k, sizeof s->cur_rec[y]);
+    }
+}
+
+static fl_status sgd_epoch(dist_run *r, fl_error *err) {
+    sgd_dist *s = r->state;
+    const fl_part *pt = &r->pt;
+    const int size = r->d.size, rank = r->d.rank, k = r->p.n_factors;
+    const uint32_t stride = r->view.stride, nu = pt->u_hi - pt->u_lo, ni = pt->i_hi - pt->i_lo;
+    const size_t row_bytes = (size_t)(k + 4) * sizeof(float);
+    seed_for(&s->t.rng, r->p.seed, rank, r->t.epoch);
+    memcpy(s->cur, r->s.Q, (size_t)ni * stride * sizeof *s->cur);
+    memcpy(s->cur_rec, s->irow, (size_t)ni * sizeof *s->cur_rec);
+    fl_status st = FL_OK;
+    for (int sub = 0; st == FL_OK && sub < size; sub++) {
+        const int q = (rank + sub) % size, next = (q + 1) % size;
+        s->t.grid = s->grids[q];
+        fl_grid_sched_epoch(&s->sched, &s->t, sub_block, r);
+        memset(&s->t.grid, 0, sizeof s->t.grid); /* the grid stays s->grids[q]'s */
+        fl_trainer_progress(&r->t, (size_t)((double)pt->n_ratings * (sub + 1) / size), pt->n_ratings);
+        if (size == 1) break;
+        /* The hop: block q to process rank - 1, block q + 1 from rank + 1. */
+        pack(s, block_width(pt, q), k, stride);
+        memset(s->sc, 0, (size_t)size * sizeof *s->sc);
+        memset(s->rc, 0, (size_t)size * sizeof *s->rc);
+        s->sc[(rank + size - 1) % size] = block_width(pt, q) * row_bytes;
+        s->rc[(rank + 1) % size] = block_width(pt, next) * row_bytes;
+        st = fl_coll_alltoallv(&r->d, s->wire_out, s->sc, s->wire_in, s->rc, err);
+        if (st == FL_OK) unpack(s, block_width(pt, next), k, stride);
+    }
+    if (st != FL_OK) return st;
+    /* Home again: the own item block, and the state a checkpoint keeps. */
+    memcpy(r->s.Q, s->cur, (size_t)ni * stride * sizeof *s->cur);
+    memcpy(s->irow, s->cur_rec, (size_t)ni * sizeof *s->irow);
+    float *ex = r->s.extra;
+    for (uint32_t x = 0; x < nu; x++) {
+        if (r->s.bu) r->s.bu[x] = s->urow[x].bias;
+        *ex++ = s->urow[x].G, *ex++ = s->urow[x].Gb;
+    }
+    for (uint32_t y = 0; y < ni; y++) {
+        if (r->s.bi) r->s.bi[y] = s->irow[y].bias;
+        *ex++ = s->irow[y].G, *ex++ = s->irow[y].Gb;
+    }
+    return fl_dist_share_users(r, err);
+}
+
+static void sgd_release(dist_run *r) {
+    sgd_dist *s = r->state;
+    if (!s) return;
+    for (int q = 0; s->grids && q < r->d.size; q++) fl_grid_free(&s->grids[q]);
+    fl_grid_sched_free(&s->sched);
+    free(s->grids), free(s->urow), free(s->irow), free(s->cur), free(s->cur_rec);
+    free(s->wire_out), free(s->wire_in), free(s->sc), free(s->rc);
+    free(s);
+    r->state = NULL;
+}
+
+static void sgd_resumed(dist_run *r) { records_from_state(r, 1); }
+
+/* N hops of all I item rows, (k + 4) floats each, and the user rows the
+ * report needs (one ALS side). */
+static double sgd_bytes(const dist_run *r) {
+    const double N = r->d.size;
+    if (N <= 1) return 0;
+    return N * (double)r->pt.n_items * 4.0 * (r->p.n_factors + 4) + fl_dist_rows_bytes(r, 1, 0);
+}
+
+const dist_solver fl_dist_sgd = {sgd_init, sgd_epoch, sgd_release, sgd_resumed, 2, sgd_bytes};
