@@ -772,7 +772,8 @@ typedef struct fl_dist_stats {
 } fl_dist_stats;
 
 typedef struct fl_dist_opts {
-    const char *ratings;         /* one plain ratings file: each process parses its byte range */
+    const char *ratings;         /* one plain ratings file: each process parses its byte range;
+                                    or a directory written by fl_shard: each reads its parts */
     const char *test;            /* or NULL; read the same way */
     const fl_read_opts *read;    /* for both; NULL: defaults */
     const char *checkpoint_dir;  /* NULL: no checkpoints */
@@ -802,6 +803,24 @@ typedef struct fl_dist_opts {
 FL_API fl_status fl_train_distributed(const fl_comm *comm, const fl_dist_opts *o,
                                       const fl_params *p, const fl_train_hooks *hooks,
                                       fl_model **out, fl_train_result *result, fl_error *err);
+
+/* A ratings file cut into parts for a distributed run (factorlens shard):
+ * dir gets parts part-NNNNN-of-NNNNN.txt (.txt.gz with gzip), each a
+ * ratings file in the source's format holding consecutive lines of it, and
+ * shards.txt listing each part's rating count, size and SHA-256; every file
+ * written atomically, the list last. fl_train_distributed takes the
+ * directory as its ratings (or test): process r of P reads only parts
+ * [N*r/P, N*(r+1)/P), checked against the list, and trains the model the
+ * source file itself gives. */
+typedef struct fl_shard_opts {
+    const char *ratings;      /* the source: a plain ratings file */
+    const fl_read_opts *read; /* NULL: defaults */
+    int parts;                /* N >= 1 */
+    const char *dir;          /* created if missing */
+    int gzip;                 /* 1: gzip-compressed parts (less disk and network file system traffic) */
+} fl_shard_opts;
+/* *n_ratings (may be NULL) gets the ratings written. */
+FL_API fl_status fl_shard(const fl_shard_opts *o, size_t *n_ratings, fl_error *err);
 
 /* ALS (dot or biased) on ratings that need not fit in memory: the file is
  * read in parts, converted once into binary row files in work_dir (by user

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "data/ratings_part.h"
+#include "dist/shard_dir.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -297,6 +298,13 @@ static fl_status route_test(fl_coll *d, fl_part *p, const fl_dataset *dt, fl_err
     return fl_coll_agree(d, st, err);
 }
 
+/* This process's part: its byte range of a file, or its files of a shard directory. */
+static fl_status read_mine(const char *path, const fl_read_opts *o, int rank, int size,
+                           fl_dataset **out, fl_error *err) {
+    if (fl_shard_is_dir(path)) return fl_shard_read_mine(path, o, rank, size, out, err);
+    return fl_dataset_read_part(path, o, rank, size, out, err);
+}
+
 fl_status fl_part_load(fl_coll *d, const char *ratings, const char *test, const fl_read_opts *o,
                        fl_part *p, fl_error *err) {
     memset(p, 0, sizeof *p);
@@ -308,9 +316,9 @@ fl_status fl_part_load(fl_coll *d, const char *ratings, const char *test, const 
                        "of a distributed run are read apart (merge duplicates first, or keep "
                        "them all with --duplicates keep)");
     fl_dataset *dl = NULL, *dt = NULL;
-    fl_status st = fl_dataset_read_part(ratings, o, d->rank, d->size, &dl, err);
+    fl_status st = read_mine(ratings, o, d->rank, d->size, &dl, err);
     st = fl_coll_agree(d, st, err);
-    if (st == FL_OK && test) st = fl_dataset_read_part(test, o, d->rank, d->size, &dt, err);
+    if (st == FL_OK && test) st = read_mine(test, o, d->rank, d->size, &dt, err);
     st = fl_coll_agree(d, st, err);
     if (st != FL_OK) {
         fl_dataset_free(dl), fl_dataset_free(dt);
