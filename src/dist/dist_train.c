@@ -98,17 +98,15 @@ static fl_status setup(dist_run *r, const fl_dist_opts *o, fl_error *err) {
     const uint32_t nu = pt->u_hi - pt->u_lo, ni = pt->i_hi - pt->i_lo;
     r->s.k = r->p.n_factors, r->s.stride = v->stride;
     r->s.P = fl_dist_rows_alloc(nu, v->stride), r->s.Q = fl_dist_rows_alloc(ni, v->stride);
-    r->Pn = fl_dist_rows_alloc(pt->n_need_users, v->stride);
     if (biased) {
         r->s.bu = calloc(nu + 1, sizeof(float)), r->s.bi = calloc(ni + 1, sizeof(float));
-        r->bun = calloc(pt->n_need_users + 1, sizeof(float));
     }
     r->history = calloc((size_t)r->p.epochs + 1, sizeof *r->history);
     const size_t n_extra = ((size_t)nu + ni) * (size_t)r->solver->extra_per_row;
     r->s.n_extra = n_extra;
     if (n_extra) r->s.extra = calloc(n_extra, sizeof(float));
-    if (st == FL_OK && (!r->s.P || !r->s.Q || !r->Pn || !r->history || (n_extra && !r->s.extra) ||
-                        (biased && (!r->s.bu || !r->s.bi || !r->bun))))
+    if (st == FL_OK && (!r->s.P || !r->s.Q || !r->history || (n_extra && !r->s.extra) ||
+                        (biased && (!r->s.bu || !r->s.bi))))
         st = fl_fail(err, FL_ERR_NOMEM, "out of memory for the factor rows");
     if (st == FL_OK) {
         r->t.m = v;
@@ -116,16 +114,11 @@ static fl_status setup(dist_run *r, const fl_dist_opts *o, fl_error *err) {
         r->t.pool = r->pool;
     }
     st = fl_coll_agree(&r->d, st, err);
-    if (st == FL_OK)
-        st = fl_row_plan_build(&r->d, pt->need_users, pt->n_need_users, pt->user_cut, pt->u_lo,
-                               r->p.n_factors + biased, &r->user_rows, err);
     if (st == FL_OK) init_rows(r);
     if (st == FL_OK) st = r->solver->init(r, err);
     return fl_coll_agree(&r->d, st, err);
 }
 
-/* The sums an epoch's report is made of, this process's share. */
-enum { S_TRAIN_SE, S_REG_F, S_REG_B, S_TEST_SE, S_TEST_AE, S_UNK_U, S_UNK_I, S_INSANE, S_STOP, S_N };
 
 /* Views of the rows as a model, for fl_predict_index and the fallback: by
  * item (the item rows in P's place: the score is symmetric) or by user. */
@@ -161,7 +154,9 @@ static void local_sums(const dist_run *r, double *s) {
     const fl_model vi = view_of(r, 1), vu = view_of(r, 0);
     const int k = r->p.n_factors;
     const uint32_t nu = pt->u_hi - pt->u_lo, ni = pt->i_hi - pt->i_lo;
-    for (uint32_t x = 0; x < ni; x++)
+    /* The training ratings and the test ratings of known pairs, unless the
+     * solver scored them in its epoch (dist_run.h). */
+    for (uint32_t x = 0; !r->solver->scores && x < ni; x++)
         for (uint64_t c = pt->by_item.start[x]; c < pt->by_item.start[x + 1]; c++) {
             double e = (double)fl_predict_index(&vi, x, pt->by_item.col[c]) -
                        fl_rows_rating(&pt->by_item, c);
@@ -181,6 +176,7 @@ static void local_sums(const dist_run *r, double *s) {
     /* Test ratings scored as fl_evaluate scores them (unknown ids from the biases). */
     for (size_t j = 0; j < pt->n_test_item; j++) {
         uint32_t u = pt->test_item_user[j], i = pt->test_item[j];
+        if (r->solver->scores && u != UINT32_MAX) continue;
         float y = u != UINT32_MAX ? fl_predict_index(&vi, i, u) : fl_predict_fallback(&vi, i, -1);
         if (u == UINT32_MAX) s[S_UNK_U]++;
         double e = (double)y - pt->test_item_r[j];
@@ -202,25 +198,6 @@ static void local_sums(const dist_run *r, double *s) {
                   (r->s.bu && (insane(r->s.bu, nu, 1, 1, limit) || insane(r->s.bi, ni, 1, 1, limit)));
 }
 
-/* The communication model of docs/capacity.md: the factor rows an ALS
- * half-step sends, for the sides asked for. Each process receives, for a
- * side, the distinct rows its n/N ratings use, taken as uniformly drawn
- * from that side's rows (an upper bound for skewed data), all but its own
- * share from other processes. */
-double fl_dist_rows_bytes(const dist_run *r, int users, int items) {
-    const double N = r->d.size, n = (double)r->pt.n_ratings;
-    const double U = r->pt.n_users, I = r->pt.n_items;
-    const double w = 4.0 * (r->p.n_factors + (r->p.kind == FL_MODEL_BIASED));
-    if (N <= 1) return 0;
-    const double ni = I * (1.0 - exp(-n / (N * I))), nu = U * (1.0 - exp(-n / (N * U)));
-    return N * (N - 1) / N * w * ((items ? ni : 0) + (users ? nu : 0));
-}
-
-fl_status fl_dist_share_users(dist_run *r, fl_error *err) {
-    return fl_row_exchange(&r->d, &r->user_rows, r->s.P, r->s.bu, r->view.stride, r->p.n_factors,
-                           r->Pn, r->bun, err);
-}
-
 /* The solver's rows, and the sums of the report (one all-gather). */
 static double predicted_epoch_bytes(const dist_run *r) {
     const double N = r->d.size;
@@ -235,10 +212,10 @@ static fl_status one_epoch(dist_run *r, int e, const fl_train_hooks *hooks, fl_d
     const double te = now_seconds();
     const uint64_t sent0 = d->sent;
     r->t.epoch = e;
-    fl_status st = r->solver->epoch(r, err);
+    double s[S_N + 1] = {0};
+    fl_status st = r->solver->epoch(r, s, err);
     if (st != FL_OK) return st;
     const double solved = now_seconds() - te;
-    double s[S_N + 1] = {0};
     local_sums(r, s);
     s[S_STOP] = r->t.cancelled;
     s[S_N] = (double)(d->sent - sent0); /* this epoch's rows, counted before this sum */
@@ -276,9 +253,7 @@ static fl_status one_epoch(dist_run *r, int e, const fl_train_hooks *hooks, fl_d
 static void run_free(dist_run *r) {
     if (r->solver) r->solver->release(r);
     fl_pool_free(r->pool);
-    fl_row_plan_free(&r->user_rows);
     free(r->s.P), free(r->s.Q), free(r->s.bu), free(r->s.bi), free(r->s.extra);
-    free(r->Pn), free(r->bun);
     free(r->history);
     fl_part_free(&r->pt);
 }
