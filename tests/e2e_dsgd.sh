@@ -8,7 +8,8 @@
 #   - the same seed and process count give the same model file, byte for byte;
 #   - a process killed with SIGKILL mid-run, then --resume, ends with the
 #     same model file as an uninterrupted run (2 processes, and one process
-#     without MPI);
+#     without MPI); a resume with another --lr, or a thread count that
+#     lays the blocks out otherwise, is refused;
 #   - shard writes N parts and a manifest; training from the directory
 #     (plain or --gzip) gives the model the file gives; a changed part and a
 #     bad line are refused with the file's name (and line), exit 4.
@@ -125,7 +126,11 @@ kill_and_resume 0
 code=0
 "$BIN" "${LONG[@]}" --lr 0.01 --checkpoint ck0 --resume >out 2>err || code=$?
 [ "$code" = 2 ] && grep -q "written with lr" err || { cat err >&2; fail "resume with another --lr: exit $code"; }
-echo "ok: a resume with another --lr is refused"
+code=0
+"$BIN" train --solver sgd --threads 6 --factors 16 --seed 3 --epochs 30 --ratings "$U1" --test "$U1T" \
+    --checkpoint ck0 --resume >out 2>err || code=$?
+[ "$code" = 2 ] && grep -q "resume with the same --threads" err || { cat err >&2; fail "resume on another sub-grid: exit $code"; }
+echo "ok: a resume with another --lr, or --threads that lay out other blocks, is refused"
 
 # 3. shard: parts, manifest, the same training from the directory; bad parts refused.
 "$BIN" shard --ratings "$U1" --parts 4 --out sh >out || fail "shard failed"

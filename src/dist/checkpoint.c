@@ -21,6 +21,7 @@ typedef struct ckpt_header {
     int32_t biased, n_history;
     uint64_t fingerprint[4];
     uint64_t n_extra;
+    int32_t layout, pad;
 } ckpt_header;
 
 static void rank_path(char *buf, size_t len, const char *dir, int epoch, int rank, int size) {
@@ -79,6 +80,7 @@ static fl_status write_own(fl_coll *d, const char *dir, const fl_part *pt, const
     hd.biased = s->bu != NULL;
     hd.n_history = d->rank == 0 ? s->epoch : 0;
     hd.n_extra = s->n_extra;
+    hd.layout = s->layout;
     memcpy(hd.fingerprint, pt->fingerprint, sizeof hd.fingerprint);
     fl_sha256 *h = fl_sha256_begin();
     if (!h) return fl_fail(err, FL_ERR_NOMEM, "out of memory writing a checkpoint");
@@ -219,7 +221,12 @@ static fl_status read_own(fl_coll *d, const char *dir, const fl_part *pt, fl_ckp
         st = fl_fail(err, FL_ERR_DATA, "%s: checksum mismatch: the file is corrupt", path);
     if (st == FL_OK) {
         memcpy(&hd, buf, sizeof hd);
-        if (memcmp(hd.magic, MAGIC, 8) != 0 || hd.epoch != s->epoch || hd.rank != d->rank ||
+        if (memcmp(hd.magic, MAGIC, 8) == 0 && hd.layout != s->layout)
+            st = fl_fail(err, FL_ERR_USAGE,
+                         "%s: the checkpoint's SGD blocks were laid out for another thread count "
+                         "(%d blocks a side, this run %d): resume with the same --threads",
+                         path, (int)hd.layout, (int)s->layout);
+        else if (memcmp(hd.magic, MAGIC, 8) != 0 || hd.epoch != s->epoch || hd.rank != d->rank ||
             hd.size != d->size || hd.k != s->k || hd.n_users != nu || hd.n_items != ni ||
             hd.biased != biased || hd.n_history != n_hist || hd.n_extra != s->n_extra ||
             memcmp(hd.fingerprint, pt->fingerprint, sizeof hd.fingerprint) != 0)

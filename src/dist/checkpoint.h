@@ -26,6 +26,8 @@ typedef struct fl_ckpt_state {
     fl_epoch_report *history;   /* process 0: reports of epochs 1..epoch (others NULL) */
     float *extra;               /* the solver's state beside the rows (SGD: step sums), or NULL */
     size_t n_extra;             /* its floats */
+    int32_t layout;             /* the solver's layout that the state depends on (SGD: its
+                                   blocks per side, set by the thread count), else 0 */
 } fl_ckpt_state;
 
 /* Writes this epoch's checkpoint on every process, then the manifest;

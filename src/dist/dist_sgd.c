@@ -229,6 +229,7 @@ static fl_status sgd_init(dist_run *r, fl_error *err) {
         st = fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD blocks");
     /* One sub-grid size for all of the process's blocks: one schedule. */
     const int nb = fl_grid_size(nu, widest, (int)r->view.stride, fl_pool_threads(r->pool));
+    r->s.layout = nb; /* a checkpoint resumes only onto the same sub-grid */
     fl_rng rng;
     seed_for(&rng, r->p.seed, r->d.rank, 0);
     for (int q = 0; st == FL_OK && q < size; q++) st = build_block(r, q, nb, &rng, &s->grids[q], err);
