@@ -39,11 +39,11 @@ void cli_train_scale_help(FILE *f) {
           "                       epochs (default 1), atomically, with a manifest\n"
           "  --checkpoint-every N epochs between checkpoints (default 1)\n"
           "  --resume             continue from DIR's last complete checkpoint (same options,\n"
-          "                       data and process count): the same model as a run never\n"
-          "                       stopped\n"
-          "  --out-of-core        ratings larger than memory: converted once to row files\n"
-          "                       (8 bytes a rating, by user and by item) and streamed block\n"
-          "                       by block; the same model as in memory\n"
+          "                       data and process count; sgd: threads laying out the same\n"
+          "                       blocks): the same model as a run never stopped\n"
+          "  --out-of-core        ALS on ratings larger than memory: converted once to row\n"
+          "                       files (8 bytes a rating, by user and by item) and\n"
+          "                       streamed block by block; the same model as in memory\n"
           "  --memory BYTES       ratings held in memory at a time out of core (K, M, G\n"
           "                       suffixes; default 256M)\n"
           "  --work-dir DIR       where the row files go (default: the directory of --out,\n"
@@ -156,7 +156,8 @@ static int train_out_of_core(const cli_scale_opts *s, const cli_scale_run *r) {
     fl_model_info info;
     fl_model_get_info(m, &info);
     fl_dist_stats stats = {.n_users = info.n_users, .n_items = info.n_items,
-                           .n_ratings = info.n_train};
+                           .n_ratings = info.n_train, .max_rank_ratings = info.n_train,
+                           .imbalance = 1.0};
     if (rc == 0 && r->test) {
         /* The summary's test line counts the unknown ids as train's does. */
         fl_dataset *test = NULL;

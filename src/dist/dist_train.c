@@ -3,10 +3,12 @@
  * (part_data.h). The solver (dist_run.h: ALS in dist_als.c, DSGD in
  * dist_sgd.c) makes each epoch; this file does the rest, the same for both.
  *
- * After each epoch, the losses: each process scores what it holds
- * (training ratings from the item side, whose user rows the solver has
- * just shared and whose item rows are its own; the test ratings it was
- * given) and the sums are added in rank order (collective.h), so the
+ * After each epoch, the losses: each process scores what it holds (ALS:
+ * training ratings from the item side, whose user rows the solver has just
+ * received and whose item rows are its own, and the test ratings it was
+ * given; DSGD scores its ratings in its epoch and leaves the rest here:
+ * penalties, test ratings of unknown ids) and the sums are added in rank
+ * order (collective.h), so the
  * reports are the same on every process and in every run with the same
  * process count. A checkpoint may follow (checkpoint.h). At the end process
  * 0 gathers the model (model_gather.h). */
@@ -15,10 +17,9 @@
 #include "core/rng.h"
 #include "dist/checkpoint.h"
 #include "dist/collective.h"
+#include "dist/dist_run.h"
 #include "dist/model_gather.h"
 #include "dist/part_data.h"
-#include "dist/row_exchange.h"
-#include "dist/dist_run.h"
 #include "eval/predict.h"
 #include "models/model.h"
 
@@ -118,7 +119,6 @@ static fl_status setup(dist_run *r, const fl_dist_opts *o, fl_error *err) {
     if (st == FL_OK) st = r->solver->init(r, err);
     return fl_coll_agree(&r->d, st, err);
 }
-
 
 /* Views of the rows as a model, for fl_predict_index and the fallback: by
  * item (the item rows in P's place: the score is symmetric) or by user. */
