@@ -76,7 +76,11 @@ for set in u1 synth; do
 done
 mpi 2 "${SGD[@]}" --distributed --ratings "$U1" --test "$U1T" --out again.flm --quiet >/dev/null
 cmp -s again.flm u1.2.flm || fail "the same seed on 2 processes gave another model"
-echo "ok: the same seed and process count give the same model bytes"
+T2=(train --solver sgd --threads 2 --factors 16 --seed 3 --epochs 5 --ratings "$U1" --test "$U1T" --quiet)
+mpi 2 "${T2[@]}" --distributed --out t2a.flm >/dev/null
+mpi 2 "${T2[@]}" --distributed --out t2b.flm >/dev/null
+cmp -s t2a.flm t2b.flm || fail "2 processes of 2 threads gave two models from one seed"
+echo "ok: the same seed, process count and threads (1 and 2 per process) give the same model bytes"
 
 # 2. Kill one process mid-run, resume: the same bytes as an uninterrupted run.
 LONG=("${SGD[@]}" --epochs 30 --ratings "$U1" --test "$U1T")
