@@ -769,6 +769,10 @@ typedef struct fl_dist_stats {
     size_t n_unknown_users;          /* of them: user not in training (last epoch) */
     size_t n_unknown_items;          /* of them: user known, item not */
     double imbalance;                /* max_rank_ratings over the mean (n_ratings / processes) */
+    /* SGD: the sum over sub-epochs of the largest block updated in it, over
+     * the mean n_ratings / processes (1: every sub-epoch's blocks equal; a
+     * sub-epoch waits for its largest); 0 for ALS. */
+    double stratum_imbalance;
 } fl_dist_stats;
 
 typedef struct fl_dist_opts {

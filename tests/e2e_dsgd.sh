@@ -70,8 +70,10 @@ for set in u1 synth; do
             fail "$set: the saved model does not score what training reported (up to the order of sums)"
         awk -v x="$(field imbalance "$set.$np.json")" 'BEGIN { exit !(x >= 1 && x < 1.05) }' ||
             fail "$set: $np processes unbalanced: imbalance $(field imbalance "$set.$np.json")"
+        awk -v x="$(field stratum_imbalance "$set.$np.json")" 'BEGIN { exit !(x >= 1 && x < 1.3) }' ||
+            fail "$set: $np processes: sub-epochs unbalanced: $(field stratum_imbalance "$set.$np.json")"
         [ "$(grep -c '"epoch":' "$set.$np.json")" = 20 ] || fail "expected 20 epoch lines from process 0 alone"
-        echo "ok: $set DSGD on $np processes RMSE $got, one process $one, imbalance $(field imbalance "$set.$np.json")"
+        echo "ok: $set DSGD on $np processes RMSE $got, one process $one, imbalance $(field imbalance "$set.$np.json"), strata $(field stratum_imbalance "$set.$np.json")"
     done
 done
 mpi 2 "${SGD[@]}" --distributed --ratings "$U1" --test "$U1T" --out again.flm --quiet >/dev/null

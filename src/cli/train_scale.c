@@ -76,6 +76,8 @@ static void summary_json(const cli_scale_run *r, const fl_train_result *res,
     json_object_set_new(o, "n_items", json_integer(st->n_items));
     json_object_set_new(o, "max_rank_ratings", json_integer((json_int_t)st->max_rank_ratings));
     json_object_set_new(o, "imbalance", cli_json_real(st->imbalance));
+    if (st->stratum_imbalance > 0)
+        json_object_set_new(o, "stratum_imbalance", cli_json_real(st->stratum_imbalance));
     json_object_set_new(o, "bytes_setup", json_integer((json_int_t)st->setup_bytes));
     json_object_set_new(o, "bytes_per_epoch", json_integer((json_int_t)st->epoch_bytes));
     json_object_set_new(o, "bytes_per_epoch_predicted",
@@ -102,7 +104,11 @@ static void summary_human(const cli_scale_run *r, const fl_train_result *res,
                    "(unknown users: %zu, unknown items: %zu): predicted from the biases\n",
                    unk, cli_s(unk), st->n_unknown_users, st->n_unknown_items);
     }
-    if (ranks > 1)
+    if (ranks > 1 && st->stratum_imbalance > 0)
+        printf("balance  at most %llu ratings on one process, %.3f x the mean; sub-epochs' "
+               "largest blocks %.3f x\n",
+               (unsigned long long)st->max_rank_ratings, st->imbalance, st->stratum_imbalance);
+    else if (ranks > 1)
         printf("balance  at most %llu ratings on one process, %.3f x the mean\n",
                (unsigned long long)st->max_rank_ratings, st->imbalance);
     if (ranks > 1)

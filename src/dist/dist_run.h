@@ -57,6 +57,7 @@ struct dist_run {
     fl_epoch_report *history;
     const dist_solver *solver;
     void *state;           /* the solver's own */
+    double stratum_imbalance; /* DSGD (fl_dist_stats); 0 for ALS */
 };
 
 extern const dist_solver fl_dist_als;

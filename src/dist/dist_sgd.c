@@ -203,6 +203,31 @@ static fl_status route_test(dist_run *r, fl_error *err) {
     return st;
 }
 
+/* How far the sub-epochs are from even: a sub-epoch lasts as long as its
+ * largest block (p, (p + s) mod N), so the epoch's updates take
+ * sum_s max_p |block| where n/N would do. Every process's block sizes are
+ * summed into one N x N table (each fills its row). */
+static fl_status stratum_balance(dist_run *r, fl_error *err) {
+    sgd_dist *s = r->state;
+    const int size = r->d.size;
+    uint64_t *count = calloc((size_t)size * size, sizeof *count);
+    if (!count) return fl_fail(err, FL_ERR_NOMEM, "out of memory");
+    for (int q = 0; q < size; q++) count[(size_t)r->d.rank * size + q] = s->grids[q].n;
+    fl_status st = fl_coll_sum_u64(&r->d, count, size * size, err);
+    double worst = 0.0;
+    for (int sub = 0; st == FL_OK && sub < size; sub++) {
+        uint64_t most = 0;
+        for (int p = 0; p < size; p++) {
+            uint64_t c = count[(size_t)p * size + (p + sub) % size];
+            if (c > most) most = c;
+        }
+        worst += (double)most;
+    }
+    if (st == FL_OK) r->stratum_imbalance = worst / ((double)r->pt.n_ratings / size);
+    free(count);
+    return st;
+}
+
 static fl_status sgd_init(dist_run *r, fl_error *err) {
     sgd_dist *s = calloc(1, sizeof *s);
     if (!s) return fl_fail(err, FL_ERR_NOMEM, "out of memory");
@@ -241,6 +266,7 @@ static fl_status sgd_init(dist_run *r, fl_error *err) {
     }
     st = fl_coll_agree(&r->d, st, err);
     if (st == FL_OK) st = route_test(r, err);
+    if (st == FL_OK) st = stratum_balance(r, err);
     return st;
 }
 

@@ -293,6 +293,7 @@ fl_status fl_train_distributed(const fl_comm *comm, const fl_dist_opts *o, const
         if (st == FL_OK) st = fl_coll_minmax(&r->d, &lo, &hi, err);
         stats->max_rank_ratings = (uint64_t)hi;
         stats->imbalance = hi / ((double)r->pt.n_ratings / r->d.size);
+        stats->stratum_imbalance = r->stratum_imbalance;
     }
     int first = 1, prev_ckpt = 0;
     if (st == FL_OK && o->resume) {
