@@ -6,7 +6,9 @@
  * give each row and column range its blocks in the sequential order, grid
  * sizes suit the thread count, a block's ratings come in tiles in snake
  * order, each shuffled, the same on one thread as on a pool, and the pool
- * runs every task once. */
+ * runs every task once. A grid laid out over positions given (fl_grid_build_placed,
+ * distributed SGD's) keeps them: user_at and item_at are the identity and
+ * each rating sits in the block its own positions name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +55,42 @@ static void test_every_rating_once(void **state) {
     for (size_t k = 0; k < d->n_ratings; k++)
         assert_int_equal(seen[(size_t)d->users[k] * g.n_items + d->items[k]], 2);
     free(seen);
+    fl_grid_free(&g);
+    fl_dataset_free(d);
+}
+
+static void test_placed_keeps_positions(void **state) {
+    (void)state;
+    fl_dataset *d = synthetic();
+    const size_t n = d->n_ratings;
+    const uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
+    uint32_t *u = malloc(n * sizeof *u), *i = malloc(n * sizeof *i);
+    float *r = malloc(n * sizeof *r);
+    memcpy(u, d->users, n * sizeof *u), memcpy(i, d->items, n * sizeof *i);
+    memcpy(r, d->ratings, n * sizeof *r);
+    fl_rng rng;
+    fl_rng_seed(&rng, 3);
+    fl_grid g;
+    fl_error err;
+    const int nb = 4;
+    assert_int_equal(fl_grid_build_placed(nu, ni, u, i, r, n, nb, 0, NULL, &rng, &g, &err), FL_OK);
+    for (uint32_t k = 0; k < nu; k++) assert_int_equal(g.user_at[k], k);
+    for (uint32_t k = 0; k < ni; k++) assert_int_equal(g.item_at[k], k);
+    /* Each (user, item) once, with its rating, in the block of its positions. */
+    float *rating = calloc((size_t)nu * ni, sizeof *rating);
+    for (size_t k = 0; k < n; k++) rating[(size_t)d->users[k] * ni + d->items[k]] = d->ratings[k];
+    size_t found = 0;
+    for (int blk = 0; blk < nb * nb; blk++)
+        for (size_t k = g.start[blk]; k < g.start[blk + 1]; k++) {
+            uint32_t x = fl_grid_user_pos(&g, blk, k), y = fl_grid_item_pos(&g, blk, k);
+            assert_int_equal((uint64_t)x * nb / nu, blk / nb);
+            assert_int_equal((uint64_t)y * nb / ni, blk % nb);
+            assert_true(rating[(size_t)x * ni + y] == g.r[k]);
+            rating[(size_t)x * ni + y] = -1.0f; /* seen: a second visit fails above */
+            found++;
+        }
+    assert_int_equal(found, n);
+    free(rating);
     fl_grid_free(&g);
     fl_dataset_free(d);
 }
@@ -295,6 +333,7 @@ static void test_tiles(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_rating_once),
+        cmocka_unit_test(test_placed_keeps_positions),
         cmocka_unit_test(test_strata_disjoint),
         cmocka_unit_test(test_task_order),
         cmocka_unit_test(test_grid_size),

@@ -125,6 +125,10 @@ static void to_positions(void *ctx, int task, int thread) {
     build *b = ctx;
     const size_t n = b->g->n, lo = n * (size_t)task / BUILD_TASKS, hi = n * (size_t)(task + 1) / BUILD_TASKS;
     size_t *h = b->hist + (size_t)task * (size_t)b->g->nb;
+    if (!b->upos) { /* positions already */
+        for (size_t k = lo; k < hi; k++) h[b->ub.block[b->w.u[k]]]++;
+        return;
+    }
     for (size_t k = lo; k < hi; k++) {
         const uint32_t u = b->upos[b->w.u[k]];
         b->w.u[k] = u;
@@ -246,29 +250,80 @@ static void run_tasks(fl_pool *pool, int n, fl_task_fn fn, void *ctx) {
         for (int t = 0; t < n; t++) fn(ctx, t, 0);
 }
 
+static fl_status check_width(uint32_t nu, uint32_t ni, int nb, fl_error *err) {
+    if ((nu + (uint32_t)nb - 1) / (uint32_t)nb > 65536u || (ni + (uint32_t)nb - 1) / (uint32_t)nb > 65536u)
+        return fl_fail(err, FL_ERR_USAGE, "%d blocks per side leave blocks wider than 65,536 rows", nb);
+    return FL_OK;
+}
+
+/* The passes over b->w, which the grid takes (freed on failure with the
+ * grid), g's sizes, user_at and item_at set; b->upos and b->ipos turn
+ * dataset indices into positions (NULL: the ratings carry positions). */
+static fl_status lay_out(build *b, int stride, fl_pool *pool, fl_rng *rng, fl_grid_watch *watch,
+                         fl_error *err) {
+    fl_grid *g = b->g;
+    const int nb = g->nb;
+    const size_t n = g->n, nblocks = (size_t)nb * nb;
+    b->tiles = stride > 0 ? fl_grid_tiles(g, stride) : 1;
+    b->seed = fl_rng_next(rng);
+    g->r = b->w.r;
+    g->start = calloc(nblocks + 1, sizeof *g->start);
+    b->band_start = calloc((size_t)nb + 1, sizeof *b->band_start);
+    b->hist = calloc((size_t)BUILD_TASKS * nb, sizeof *b->hist);
+    fl_status st = bands_make(&b->ub, g->n_users, nb, b->tiles);
+    if (st == FL_OK) st = bands_make(&b->ib, g->n_items, nb, b->tiles);
+    if (st != FL_OK || !g->user_at || !g->item_at || !g->start || !b->band_start || !b->hist ||
+        !b->w.u || !b->w.i || !b->w.r)
+        st = fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
+    if (st == FL_OK) {
+        tell(watch, 0, 0, n);
+        run_tasks(pool, BUILD_TASKS, to_positions, b);
+        for (int t = 0; t < BUILD_TASKS; t++)
+            for (int r = 0; r < nb; r++) b->band_start[r + 1] += b->hist[(size_t)t * nb + r];
+        for (int r = 0; r < nb; r++) b->band_start[r + 1] += b->band_start[r];
+        tell(watch, 1, 0, n);
+    }
+    if (st == FL_OK && !(watch && watch->stop)) by_row_range(b, watch);
+    if (st == FL_OK && !(watch && watch->stop)) {
+        tell(watch, 2, 0, n);
+        run_tasks(pool, nb, by_block_and_tile, b);
+        g->start[nblocks] = n;
+        if (b->failed) st = fl_fail(err, FL_ERR_NOMEM, "out of memory ordering the training blocks");
+    }
+    if (st == FL_OK && !(watch && watch->stop)) {
+        tell(watch, 3, 0, n);
+        run_tasks(pool, 2, narrow, b);
+    }
+    bands_free(&b->ub), bands_free(&b->ib);
+    free(b->band_start), free(b->hist);
+    if (st == FL_OK && watch && watch->stop)
+        st = fl_fail(err, FL_ERR_CANCELLED, "cancelled while laying out the training blocks");
+    if (st != FL_OK) {
+        free(b->w.u), free(b->w.i);
+        if (!g->r) free(b->w.r);
+        fl_grid_free(g); /* frees g->r */
+        return st;
+    }
+    g->u = shrunk(b->w.u, n);
+    g->i = shrunk(b->w.i, n);
+    tell(watch, FL_GRID_PASSES, 0, n);
+    return FL_OK;
+}
+
 fl_status fl_grid_build(fl_dataset *d, int consume, int nb, int stride, fl_pool *pool, fl_rng *rng,
                         fl_grid_watch *watch, fl_grid *g, fl_error *err) {
     memset(g, 0, sizeof *g);
     uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
     size_t n = d->n_ratings;
-    g->nb = nb;
-    g->n = n;
-    size_t nblocks = (size_t)nb * nb;
-    g->n_users = nu, g->n_items = ni;
-    if ((nu + (uint32_t)nb - 1) / (uint32_t)nb > 65536u || (ni + (uint32_t)nb - 1) / (uint32_t)nb > 65536u)
-        return fl_fail(err, FL_ERR_USAGE, "%d blocks per side leave blocks wider than 65,536 rows", nb);
-    build b = {.g = g, .tiles = stride > 0 ? fl_grid_tiles(g, stride) : 1};
+    g->nb = nb, g->n = n, g->n_users = nu, g->n_items = ni;
+    fl_status st = check_width(nu, ni, nb, err);
+    if (st != FL_OK) return st;
+    build b = {.g = g};
     g->user_at = permutation(nu, rng);
     g->item_at = permutation(ni, rng);
-    b.seed = fl_rng_next(rng);
     uint32_t *upos = g->user_at ? inverse(g->user_at, nu) : NULL;
     uint32_t *ipos = g->item_at ? inverse(g->item_at, ni) : NULL;
     b.upos = upos, b.ipos = ipos;
-    g->start = calloc(nblocks + 1, sizeof *g->start);
-    b.band_start = calloc((size_t)nb + 1, sizeof *b.band_start);
-    b.hist = calloc((size_t)BUILD_TASKS * nb, sizeof *b.hist);
-    fl_status st = bands_make(&b.ub, nu, nb, b.tiles);
-    if (st == FL_OK) st = bands_make(&b.ib, ni, nb, b.tiles);
     if (consume) {
         /* Take the dataset's arrays: the grid is then the only copy. */
         b.w = (wide){d->users, d->items, d->ratings};
@@ -285,42 +340,31 @@ fl_status fl_grid_build(fl_dataset *d, int consume, int nb, int stride, fl_pool 
             memcpy(b.w.r, d->ratings, n * sizeof *b.w.r);
         }
     }
-    g->r = b.w.r;
-    if (st != FL_OK || !upos || !ipos || !g->start || !b.band_start || !b.hist || !b.w.u || !b.w.i || !b.w.r)
-        st = fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
-    if (st == FL_OK) {
-        tell(watch, 0, 0, n);
-        run_tasks(pool, BUILD_TASKS, to_positions, &b);
-        for (int t = 0; t < BUILD_TASKS; t++)
-            for (int r = 0; r < nb; r++) b.band_start[r + 1] += b.hist[(size_t)t * nb + r];
-        for (int r = 0; r < nb; r++) b.band_start[r + 1] += b.band_start[r];
-        tell(watch, 1, 0, n);
+    if (!upos || !ipos) { /* lay_out reports it */
+        free(g->user_at), free(g->item_at);
+        g->user_at = g->item_at = NULL;
     }
+    st = lay_out(&b, stride, pool, rng, watch, err);
     free(upos), free(ipos);
-    if (st == FL_OK && !(watch && watch->stop)) by_row_range(&b, watch);
-    if (st == FL_OK && !(watch && watch->stop)) {
-        tell(watch, 2, 0, n);
-        run_tasks(pool, nb, by_block_and_tile, &b);
-        g->start[nblocks] = n;
-        if (b.failed) st = fl_fail(err, FL_ERR_NOMEM, "out of memory ordering the training blocks");
-    }
-    if (st == FL_OK && !(watch && watch->stop)) {
-        tell(watch, 3, 0, n);
-        run_tasks(pool, 2, narrow, &b);
-    }
-    bands_free(&b.ub), bands_free(&b.ib);
-    free(b.band_start), free(b.hist);
-    if (st == FL_OK && watch && watch->stop)
-        st = fl_fail(err, FL_ERR_CANCELLED, "cancelled while laying out the training blocks");
+    return st;
+}
+
+fl_status fl_grid_build_placed(uint32_t n_users, uint32_t n_items, uint32_t *u, uint32_t *i, float *r,
+                               size_t n, int nb, int stride, fl_pool *pool, fl_rng *rng, fl_grid *g,
+                               fl_error *err) {
+    memset(g, 0, sizeof *g);
+    g->nb = nb, g->n = n, g->n_users = n_users, g->n_items = n_items;
+    fl_status st = check_width(n_users, n_items, nb, err);
     if (st != FL_OK) {
-        free(b.w.u), free(b.w.i);
-        fl_grid_free(g); /* frees g->r */
+        free(u), free(i), free(r);
         return st;
     }
-    g->u = shrunk(b.w.u, n);
-    g->i = shrunk(b.w.i, n);
-    tell(watch, FL_GRID_PASSES, 0, n);
-    return FL_OK;
+    g->user_at = malloc((n_users ? n_users : 1) * sizeof *g->user_at);
+    g->item_at = malloc((n_items ? n_items : 1) * sizeof *g->item_at);
+    for (uint32_t k = 0; g->user_at && k < n_users; k++) g->user_at[k] = k;
+    for (uint32_t k = 0; g->item_at && k < n_items; k++) g->item_at[k] = k;
+    build b = {.g = g, .w = {u, i, r}};
+    return lay_out(&b, stride, pool, rng, NULL, err);
 }
 
 int fl_grid_tiles(const fl_grid *g, int stride) {

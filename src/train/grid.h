@@ -72,6 +72,14 @@ typedef struct fl_grid_watch {
  * with fewer updates to share it). watch may be NULL. */
 fl_status fl_grid_build(fl_dataset *d, int consume, int nb, int stride, fl_pool *pool,
                         fl_rng *rng, fl_grid_watch *watch, fl_grid *g, fl_error *err);
+/* The same layout over ratings whose positions are already chosen (no
+ * renumbering: user_at and item_at are the identity): u[k] < n_users,
+ * i[k] < n_items. The grid takes u, i and r (malloc'd; freed on failure).
+ * Distributed SGD (src/dist/dist_sgd.c) lays out each process's block this
+ * way, so every block of a process shares its user rows in one order. */
+fl_status fl_grid_build_placed(uint32_t n_users, uint32_t n_items, uint32_t *u, uint32_t *i, float *r,
+                               size_t n, int nb, int stride, fl_pool *pool, fl_rng *rng, fl_grid *g,
+                               fl_error *err);
 /* Tiles per side for a stride: 1 for blocks with at most twice
  * FL_GRID_TILE_BYTES of rows, else tiles of at most FL_GRID_TILE_BYTES, at
  * most 16 a side. Deterministic, and independent of the thread count. */
