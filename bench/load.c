@@ -73,15 +73,18 @@ static int make_file(const char *path, size_t n_ratings) {
 
 int main(int argc, char **argv) {
     const char *path = DEFAULT_PATH;
-    int make = 0, keep_times = 0;
+    int make = 0, keep_times = 0, threads = 0;
     size_t n_ratings = 25000095;
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--make")) make = 1;
         else if (!strcmp(argv[k], "--keep-times")) keep_times = 1;
+        else if (!strcmp(argv[k], "--threads") && k + 1 < argc) threads = atoi(argv[++k]);
         else if (!strcmp(argv[k], "--ratings") && k + 1 < argc) n_ratings = strtoull(argv[++k], NULL, 10);
         else if (!strcmp(argv[k], "-h") || !strcmp(argv[k], "--help")) {
-            printf("Usage: fl-bench-load [--make] [--ratings N] [--keep-times] [FILE (%s)]\n"
-                   "  --make   write FILE first (synthetic, ml-25m shape, N = 25000095)\n",
+            printf("Usage: fl-bench-load [--make] [--ratings N] [--keep-times] [--threads T] "
+                   "[FILE (%s)]\n"
+                   "  --make      write FILE first (synthetic, ml-25m shape, N = 25000095)\n"
+                   "  --threads   reading threads (fl_read_opts.n_threads; default 0: all cores)\n",
                    DEFAULT_PATH);
             return 0;
         } else if (argv[k][0] != '-') path = argv[k];
@@ -104,6 +107,7 @@ int main(int argc, char **argv) {
     fl_read_opts ro;
     fl_read_opts_default(&ro);
     ro.keep_times = keep_times;
+    ro.n_threads = threads;
     fl_error err = {0};
     fl_dataset *d = NULL;
     double rss0 = rss_now(), peak0 = rss_peak();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# scale.sh — distributed ALS (train --distributed under mpirun) on 1, 2 and 4
-# processes of this machine: strong scaling (the same ratings on every
+# scale.sh — distributed ALS and SGD (DSGD) (train --distributed under
+# mpirun) on 1, 2 and 4 processes of this machine: strong scaling (the same ratings on every
 # process count) and weak scaling (ratings growing with the process count),
 # with each run's median epoch seconds, the bytes sent between processes per
 # epoch as the library counts them, and the communication model's prediction
@@ -12,6 +12,7 @@
 #   SCALE_WEAK_N=1000000 ratings per process of the weak-scaling sets
 #   SCALE_USERS=200000 SCALE_ITEMS=20000   ids of the strong set (weak: both times ranks)
 #   SCALE_FACTORS=64 SCALE_EPOCHS=5 SCALE_RANKS="1 2 4" SCALE_THREADS=1
+#   SCALE_SOLVERS="als sgd"  the solvers, each with its strong and weak rows
 #   SCALE_RATINGS=FILE   a ratings file for the strong set instead (e.g. ml-25m's ratings.csv)
 #   QUICK=1              tiny sets and 2 epochs: checks the script, measures nothing
 # Every process gets SCALE_THREADS threads: with 4 processes x 1 thread on
@@ -29,6 +30,7 @@ K=${SCALE_FACTORS:-64}
 EPOCHS=${SCALE_EPOCHS:-5}
 RANKS=${SCALE_RANKS:-1 2 4}
 THREADS=${SCALE_THREADS:-1}
+SOLVERS=${SCALE_SOLVERS:-als sgd}
 if [ "${QUICK:-0}" = 1 ]; then
     N=20000 WEAK_N=5000 USERS=2000 ITEMS=500 K=8 EPOCHS=2
 fi
@@ -46,9 +48,9 @@ synth() { # synth N USERS ITEMS SEED > file
         for (k = 0; k < n; k++) { u = int(rand() * nu); i = int(ni * rand() ^ 2.2);
             r = 1 + int(rand() * 9) / 2; print "u" u "\ti" i "\t" r } }'
 }
-run() { # run RANKS FILE -> one summary line: ranks n epoch_s bytes predicted
-    local np=$1 file=$2
-    timeout 7200 mpirun -np "$np" "$BIN" train --distributed --solver als --model biased \
+run() { # run SOLVER RANKS FILE -> one summary line: ranks n epoch_s bytes predicted most
+    local solver=$1 np=$2 file=$3
+    timeout 7200 mpirun -np "$np" "$BIN" train --distributed --solver "$solver" --model biased \
         --factors "$K" --epochs "$EPOCHS" --threads "$THREADS" --duplicates keep \
         --ratings "$file" --json >"$T/out.json" 2>"$T/err" || { cat "$T/err" >&2; exit 1; }
     python3 - "$T/out.json" "$np" <<'PY'
@@ -74,44 +76,48 @@ else
     synth "$N" "$USERS" "$ITEMS" 1 >"$strong"
 fi
 echo
-echo "| scaling | processes | ratings | epoch s | speed-up | efficiency | MB/epoch measured | MB/epoch predicted | measured/predicted | most ratings on one process |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-# table_row strong|weak PROCESSES RATINGS SECONDS BYTES PREDICTED MOST BASE CORES: one row.
+echo "| solver | scaling | processes | ratings | epoch s | speed-up | efficiency | MB/epoch measured | MB/epoch predicted | measured/predicted | most ratings on one process |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+# table_row SOLVER strong|weak PROCESSES RATINGS SECONDS BYTES PREDICTED MOST BASE CORES: one row.
 table_row() {
     python3 -c "
 import sys
-kind, r, n, sec, b, p, most, base, cores = sys.argv[1:]
+solver, kind, r, n, sec, b, p, most, base, cores = sys.argv[1:]
 r, n, sec, b, p, most, base, cores = int(r), int(n), float(sec), int(b), int(p), int(most), float(base), int(cores)
 over = ' (oversubscribed)' if r > cores else ''
 sec = max(sec, 1e-9)
 ratio = f'{b / p:.2f}' if p else '–'
 speedup = f'{base / sec:.2f}x' if kind == 'strong' else '–'
 eff = base / sec / r if kind == 'strong' else base / sec
-print(f'| {kind} | {r}{over} | {n:,} | {sec:.3f} | {speedup} | {eff:.0%} | {b / 1e6:.2f} | {p / 1e6:.2f} | {ratio} | {most:,} |')
+print(f'| {solver} | {kind} | {r}{over} | {n:,} | {sec:.3f} | {speedup} | {eff:.0%} | {b / 1e6:.2f} | {p / 1e6:.2f} | {ratio} | {most:,} |')
 " "$@"
 }
 
-base=""
-for np in $RANKS; do
-    read -r r n sec bytes pred most < <(run "$np" "$strong")
-    [ -z "$base" ] && base=$sec
-    table_row strong "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
-done
-base=""
-for np in $RANKS; do
-    weak=$T/weak$np.tsv
-    synth $((WEAK_N * np)) $((USERS * np * WEAK_N / N + 1)) $((ITEMS * np * WEAK_N / N + 1)) "$np" >"$weak"
-    read -r r n sec bytes pred most < <(run "$np" "$weak")
-    [ -z "$base" ] && base=$sec
-    table_row weak "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
-    rm -f "$weak"
+for solver in $SOLVERS; do
+    base=""
+    for np in $RANKS; do
+        read -r r n sec bytes pred most < <(run "$solver" "$np" "$strong")
+        [ -z "$base" ] && base=$sec
+        table_row "$solver" strong "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
+    done
+    base=""
+    for np in $RANKS; do
+        weak=$T/weak$np.tsv
+        synth $((WEAK_N * np)) $((USERS * np * WEAK_N / N + 1)) $((ITEMS * np * WEAK_N / N + 1)) "$np" >"$weak"
+        read -r r n sec bytes pred most < <(run "$solver" "$np" "$weak")
+        [ -z "$base" ] && base=$sec
+        table_row "$solver" weak "$r" "$n" "$sec" "$bytes" "$pred" "$most" "$base" "$cores"
+        rm -f "$weak"
+    done
 done
 echo
 echo "Per-process throughput for docs/capacity.md (1 process, strong set):"
-read -r r n sec bytes pred most < <(run 1 "$strong")
-python3 -c "
+for solver in $SOLVERS; do
+    read -r r n sec bytes pred most < <(run "$solver" 1 "$strong")
+    python3 -c "
 import sys
 n, sec, k = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-print(f'  {n / sec / 1e6:.2f} M ratings per second per process at k={k} ({sys.argv[4]} thread(s)); '
-      f'T_rating = {sec / n * 1e9:.1f} ns per rating per epoch (both half-steps)')
-" "$n" "$sec" "$K" "$THREADS"
+print(f'  {sys.argv[5]}: {n / sec / 1e6:.2f} M ratings per second per process at k={k} ({sys.argv[4]} thread(s)); '
+      f'T_rating = {sec / n * 1e9:.1f} ns per rating per epoch')
+" "$n" "$sec" "$K" "$THREADS" "$solver"
+done

@@ -27,12 +27,13 @@
  *   - The same holds for datasets, id maps, items and users: reading
  *     (a const pointer) is shared, changing (fl_dataset_add, fl_idmap_intern,
  *     fl_train_owned, the *_free calls) is exclusive.
- *   - fl_train and fl_evaluate_ranking start their own threads (n_threads,
- *     0 = all cores) and join them before they return, as do
+ *   - fl_train, fl_evaluate_ranking and fl_dataset_read start their own
+ *     threads (n_threads, 0 = all cores) and join them before they return, as do
  *     fl_recommend_with and fl_recommend_folded_with when their options ask
  *     for more than one thread (their lists do not depend on the number);
  *     every other call runs on the caller's thread.
- *     Callbacks (fl_train_hooks, fl_download_opts) run on the calling thread.
+ *     Callbacks (fl_train_hooks, fl_download_opts, fl_read_opts.progress)
+ *     run on the calling thread.
  */
 #ifndef FACTORLENS_H
 #define FACTORLENS_H
@@ -149,6 +150,12 @@ typedef struct fl_read_opts {
      * FL_ERR_CANCELLED. NULL (the default): none. */
     int (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* Threads parsing a plain (not gzip) file, each its own byte range of
+     * whole lines: 0 (the default) all cores, at most one per MiB of file;
+     * 1 the calling thread alone. The dataset is the same whatever the
+     * count: ids indexed in order of first appearance, the same arrays, the
+     * same messages. progress is still called on the calling thread. */
+    int n_threads;
 } fl_read_opts;
 
 FL_API void fl_read_opts_default(fl_read_opts *o);
@@ -420,7 +427,8 @@ FL_API fl_status fl_train(const fl_dataset *train, const fl_dataset *test, const
 /* Like fl_train, but train's rating arrays may become the solver's working
  * copy instead of being duplicated, which halves peak memory on large data.
  * On return (success or not) train holds no ratings (n_ratings is 0); its id
- * maps and source remain. */
+ * maps and source remain (the same ids, numbered as the model numbers them:
+ * SGD and BPR number users and items in their grid's random order). */
 FL_API fl_status fl_train_owned(fl_dataset *train, const fl_dataset *test, const fl_params *p,
                          const fl_train_hooks *hooks, fl_model **out, fl_train_result *result,
                          fl_error *err);
@@ -710,6 +718,14 @@ FL_API fl_status fl_user_from_features(const fl_model *m, const char *const *fea
 /* safetensors container; see docs/model-format.md. Written atomically
  * (temp file + fsync + rename); a checksum covers header and payload. */
 FL_API fl_status fl_model_save(const fl_model *m, const char *path, fl_error *err);
+/* fl_model_save telling progress now and then (every few MiB, from the
+ * calling thread): bytes done of the total, which is twice the file's size
+ * (the file is hashed, then written). Nonzero from progress stops the save
+ * with FL_ERR_CANCELLED; no file is written and an existing one is left as
+ * it was. progress may be NULL. */
+FL_API fl_status fl_model_save_progress(const fl_model *m, const char *path,
+                                        int (*progress)(void *ctx, uint64_t done, uint64_t total),
+                                        void *ctx, fl_error *err);
 /* Maps the file read-only and verifies it; refuses corrupt or truncated files
  * with FL_ERR_MODEL_FILE. */
 FL_API fl_status fl_model_load(const char *path, fl_model **out, fl_error *err);
@@ -768,10 +784,16 @@ typedef struct fl_dist_stats {
     size_t n_test;                   /* global test ratings */
     size_t n_unknown_users;          /* of them: user not in training (last epoch) */
     size_t n_unknown_items;          /* of them: user known, item not */
+    double imbalance;                /* max_rank_ratings over the mean (n_ratings / processes) */
+    /* SGD: the sum over sub-epochs of the largest block updated in it, over
+     * the mean n_ratings / processes (1: every sub-epoch's blocks equal; a
+     * sub-epoch waits for its largest); 0 for ALS. */
+    double stratum_imbalance;
 } fl_dist_stats;
 
 typedef struct fl_dist_opts {
-    const char *ratings;         /* one plain ratings file: each process parses its byte range */
+    const char *ratings;         /* one plain ratings file: each process parses its byte range;
+                                    or a directory written by fl_shard: each reads its parts */
     const char *test;            /* or NULL; read the same way */
     const fl_read_opts *read;    /* for both; NULL: defaults */
     const char *checkpoint_dir;  /* NULL: no checkpoints */
@@ -780,10 +802,16 @@ typedef struct fl_dist_opts {
     fl_dist_stats *stats;        /* filled as training goes (before each epoch_end hook); may be NULL */
 } fl_dist_opts;
 
-/* ALS (dot or biased) over the processes of comm, each holding a block of
- * users and a block of items and only its share of the ratings: each
- * half-step exchanges just the factor rows a process's ratings use
- * (all-to-all). Every process calls it with the same arguments; hooks run on
+/* ALS or SGD (dot or biased) over the processes of comm, each holding a
+ * block of users and a block of items (blocks of about equal ratings) and
+ * only its share of the ratings. ALS: each half-step exchanges just the
+ * factor rows a process's ratings use (all-to-all). SGD: DSGD strata
+ * (Gemulla et al. 2011): an epoch is N sub-epochs; in sub-epoch s process
+ * p updates the ratings of its users and of item block (p + s) mod N with
+ * the SGD kernel, then passes that item block (rows and step sums) to
+ * process p - 1; the model is fixed by the seed, the process count and the
+ * thread count, and is not the one-process model (the order of updates
+ * differs) but as accurate. Every process calls it with the same arguments; hooks run on
  * every process with the same reports (return values are agreed: any
  * process stopping stops all). Process 0 gets the model (the others *out =
  * NULL), the same one fl_train trains single-process from the same file, up
@@ -795,6 +823,24 @@ typedef struct fl_dist_opts {
 FL_API fl_status fl_train_distributed(const fl_comm *comm, const fl_dist_opts *o,
                                       const fl_params *p, const fl_train_hooks *hooks,
                                       fl_model **out, fl_train_result *result, fl_error *err);
+
+/* A ratings file cut into parts for a distributed run (factorlens shard):
+ * dir gets parts part-NNNNN-of-NNNNN.txt (.txt.gz with gzip), each a
+ * ratings file in the source's format holding consecutive lines of it, and
+ * shards.txt listing each part's rating count, size and SHA-256; every file
+ * written atomically, the list last. fl_train_distributed takes the
+ * directory as its ratings (or test): process r of P reads only parts
+ * [N*r/P, N*(r+1)/P), checked against the list, and trains the model the
+ * source file itself gives. */
+typedef struct fl_shard_opts {
+    const char *ratings;      /* the source: a plain ratings file */
+    const fl_read_opts *read; /* NULL: defaults */
+    int parts;                /* N >= 1 */
+    const char *dir;          /* created if missing */
+    int gzip;                 /* 1: gzip-compressed parts (less disk and network file system traffic) */
+} fl_shard_opts;
+/* *n_ratings (may be NULL) gets the ratings written. */
+FL_API fl_status fl_shard(const fl_shard_opts *o, size_t *n_ratings, fl_error *err);
 
 /* ALS (dot or biased) on ratings that need not fit in memory: the file is
  * read in parts, converted once into binary row files in work_dir (by user

@@ -4,9 +4,11 @@
  * never touch the same parameters), every block is in exactly one stratum,
  * an epoch's tasks may run in any order their predecessors allow and still
  * give each row and column range its blocks in the sequential order, grid
- * sizes suit the thread count, tiling a block only reorders it (into tiles in
- * snake order, each keeping its ratings' shuffled order), and the pool runs
- * every task once. */
+ * sizes suit the thread count, a block's ratings come in tiles in snake
+ * order, each shuffled, the same on one thread as on a pool, and the pool
+ * runs every task once. A grid laid out over positions given (fl_grid_build_placed,
+ * distributed SGD's) keeps them: user_at and item_at are the identity and
+ * each rating sits in the block its own positions name. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,7 +38,7 @@ static void test_every_rating_once(void **state) {
     fl_rng_seed(&rng, 1);
     fl_grid g;
     fl_error err;
-    assert_int_equal(fl_grid_build(d, 0, 8, &rng, NULL, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, 8, 0, NULL, &rng, NULL, &g, &err), FL_OK);
     assert_int_equal(g.n, d->n_ratings);
     assert_int_equal(g.start[0], 0);
     assert_int_equal(g.start[64], d->n_ratings);
@@ -57,6 +59,42 @@ static void test_every_rating_once(void **state) {
     fl_dataset_free(d);
 }
 
+static void test_placed_keeps_positions(void **state) {
+    (void)state;
+    fl_dataset *d = synthetic();
+    const size_t n = d->n_ratings;
+    const uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
+    uint32_t *u = malloc(n * sizeof *u), *i = malloc(n * sizeof *i);
+    float *r = malloc(n * sizeof *r);
+    memcpy(u, d->users, n * sizeof *u), memcpy(i, d->items, n * sizeof *i);
+    memcpy(r, d->ratings, n * sizeof *r);
+    fl_rng rng;
+    fl_rng_seed(&rng, 3);
+    fl_grid g;
+    fl_error err;
+    const int nb = 4;
+    assert_int_equal(fl_grid_build_placed(nu, ni, u, i, r, n, nb, 0, NULL, &rng, &g, &err), FL_OK);
+    for (uint32_t k = 0; k < nu; k++) assert_int_equal(g.user_at[k], k);
+    for (uint32_t k = 0; k < ni; k++) assert_int_equal(g.item_at[k], k);
+    /* Each (user, item) once, with its rating, in the block of its positions. */
+    float *rating = calloc((size_t)nu * ni, sizeof *rating);
+    for (size_t k = 0; k < n; k++) rating[(size_t)d->users[k] * ni + d->items[k]] = d->ratings[k];
+    size_t found = 0;
+    for (int blk = 0; blk < nb * nb; blk++)
+        for (size_t k = g.start[blk]; k < g.start[blk + 1]; k++) {
+            uint32_t x = fl_grid_user_pos(&g, blk, k), y = fl_grid_item_pos(&g, blk, k);
+            assert_int_equal((uint64_t)x * nb / nu, blk / nb);
+            assert_int_equal((uint64_t)y * nb / ni, blk % nb);
+            assert_true(rating[(size_t)x * ni + y] == g.r[k]);
+            rating[(size_t)x * ni + y] = -1.0f; /* seen: a second visit fails above */
+            found++;
+        }
+    assert_int_equal(found, n);
+    free(rating);
+    fl_grid_free(&g);
+    fl_dataset_free(d);
+}
+
 static void test_strata_disjoint(void **state) {
     (void)state;
     fl_dataset *d = synthetic();
@@ -65,7 +103,7 @@ static void test_strata_disjoint(void **state) {
     fl_grid g;
     fl_error err;
     const int nb = 8;
-    assert_int_equal(fl_grid_build(d, 0, nb, &rng, NULL, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, 0, NULL, &rng, NULL, &g, &err), FL_OK);
     /* Row and column ranges of each block, from the positions it holds. */
     int *in_stratum = calloc((size_t)nb * nb, sizeof *in_stratum);
     for (int s = 0; s < nb; s++) {
@@ -229,53 +267,56 @@ static void test_pool_runs_each_task_once(void **state) {
     fl_pool_free(p);
 }
 
-/* Tiling: the same ratings in every block, the tiles in snake order (each
- * after the one it follows, sharing its row or its column band), and within
- * a tile the block's shuffled order kept. */
+/* Tiling: the same ratings in every block as without tiles, the tiles in
+ * snake order (each after the one it follows, sharing its row or its column
+ * band), the ratings of a tile shuffled; and the same layout on one thread
+ * and on a pool of three. */
+static uint64_t pair_sum(const fl_grid *g, int b) {
+    uint64_t sum = 0;
+    for (size_t k = g->start[b]; k < g->start[b + 1]; k++)
+        sum += ((uint64_t)g->u[k] * 1000003u + g->i[k]) * 2654435761u + (uint64_t)(g->r[k] * 8);
+    return sum;
+}
+
 static void test_tiles(void **state) {
     (void)state;
     fl_dataset *d = synthetic();
-    fl_rng r1, r2;
-    fl_rng_seed(&r1, 3), fl_rng_seed(&r2, 3);
-    fl_grid g, t;
+    fl_rng r1, r2, r3;
+    fl_rng_seed(&r1, 3), fl_rng_seed(&r2, 3), fl_rng_seed(&r3, 3);
+    fl_grid g, t, p;
     fl_error err;
-    const int nb = 4, tiles = 3;
-    assert_int_equal(fl_grid_build(d, 0, nb, &r1, NULL, &g, &err), FL_OK);
-    assert_int_equal(fl_grid_build(d, 0, nb, &r2, NULL, &t, &err), FL_OK);
-    assert_int_equal(fl_grid_tile(&t, 1, &err), FL_OK); /* 1: unchanged */
-    assert_memory_equal(t.u, g.u, g.n * sizeof *g.u);
-    assert_int_equal(fl_grid_tile(&t, tiles, &err), FL_OK);
-    int moved = 0;
+    const int nb = 4, stride = 4096; /* (75 + 50) rows x 16,400 B: 8 tiles a side */
+    fl_pool *pool = fl_pool_new(3);
+    assert_non_null(pool);
+    assert_int_equal(fl_grid_build(d, 0, nb, 0, NULL, &r1, NULL, &g, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, stride, NULL, &r2, NULL, &t, &err), FL_OK);
+    assert_int_equal(fl_grid_build(d, 0, nb, stride, pool, &r3, NULL, &p, &err), FL_OK);
+    const int tiles = fl_grid_tiles(&t, stride);
+    assert_int_equal(tiles, 8);
+    assert_memory_equal(t.start, p.start, (size_t)(nb * nb + 1) * sizeof *t.start);
+    assert_memory_equal(t.u, p.u, t.n * sizeof *t.u);
+    assert_memory_equal(t.i, p.i, t.n * sizeof *t.i);
+    assert_memory_equal(t.r, p.r, t.n * sizeof *t.r);
+    assert_memory_equal(t.user_at, g.user_at, g.n_users * sizeof *g.user_at);
+    int unsorted = 0;
     for (int b = 0; b < nb * nb; b++) {
-        const size_t lo = g.start[b], n = g.start[b + 1] - lo;
-        assert_int_equal(t.start[b + 1] - t.start[b], n);
-        const uint32_t nu = fl_grid_first(g.n_users, nb, b / nb + 1) - fl_grid_first(g.n_users, nb, b / nb);
-        const uint32_t ni = fl_grid_first(g.n_items, nb, b % nb + 1) - fl_grid_first(g.n_items, nb, b % nb);
-        /* The tile of each rating, in snake order: band a, column band c. */
-        int last = 0;
-        size_t from = lo; /* where the scan of the original block resumes for this tile */
-        int tile_now = -1;
+        const size_t lo = t.start[b], n = t.start[b + 1] - lo;
+        assert_int_equal(g.start[b + 1] - g.start[b], n);
+        assert_true(pair_sum(&g, b) == pair_sum(&t, b)); /* the same ratings */
+        const uint32_t nu = fl_grid_first(t.n_users, nb, b / nb + 1) - fl_grid_first(t.n_users, nb, b / nb);
+        const uint32_t ni = fl_grid_first(t.n_items, nb, b % nb + 1) - fl_grid_first(t.n_items, nb, b % nb);
+        int last = -1;
         for (size_t k = lo; k < lo + n; k++) {
             const int a = (int)((uint64_t)t.u[k] * tiles / nu), c = (int)((uint64_t)t.i[k] * tiles / ni);
             const int seq = a * tiles + (a % 2 ? tiles - 1 - c : c);
-            assert_true(seq >= last); /* tiles never revisited */
-            if (seq != tile_now) tile_now = seq, from = lo;
+            assert_true(seq >= last); /* tiles in snake order, never revisited */
+            if (seq == last && t.u[k] < t.u[k - 1]) unsorted++;
             last = seq;
-            /* The next rating of this tile in the original order is this one. */
-            while (from < lo + n) {
-                const int a0 = (int)((uint64_t)g.u[from] * tiles / nu), c0 = (int)((uint64_t)g.i[from] * tiles / ni);
-                if (a0 * tiles + (a0 % 2 ? tiles - 1 - c0 : c0) == seq) break;
-                from++;
-            }
-            assert_true(from < lo + n);
-            assert_int_equal(g.u[from], t.u[k]);
-            assert_int_equal(g.i[from], t.i[k]);
-            assert_true(g.r[from] == t.r[k]);
-            moved += from != k;
-            from++;
         }
     }
-    assert_true(moved > 0); /* it did reorder */
+    assert_true(unsorted > 0); /* tiles are shuffled, not sorted */
+    fl_grid_free(&p);
+    fl_pool_free(pool);
     /* The rule: blocks with up to 512 KiB of rows left alone, else tiles of
      * at most FL_GRID_TILE_BYTES of rows, up to 16 a side. */
     fl_grid shape = {.nb = 8, .n_users = 33334, .n_items = 11905};
@@ -292,6 +333,7 @@ static void test_tiles(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_rating_once),
+        cmocka_unit_test(test_placed_keeps_positions),
         cmocka_unit_test(test_strata_disjoint),
         cmocka_unit_test(test_task_order),
         cmocka_unit_test(test_grid_size),

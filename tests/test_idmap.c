@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "factorlens.h"
+#include "data/idmap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,85 @@ static void test_decimal_ids(void **state) {
     fl_idmap_free(m);
 }
 
+/* Renumbering moves every id to its new index: names, lookups (hashed and
+ * by number), and interning afterwards (known ids keep their new index, a
+ * new one comes last). */
+static void test_renumber(void **state) {
+    (void)state;
+    fl_idmap *m = fl_idmap_new();
+    assert_non_null(m);
+    char name[32];
+    enum { N = 3000 };
+    for (int k = 0; k < N; k++) {
+        snprintf(name, sizeof name, k % 3 ? "%d" : "id-%d", k);
+        assert_int_equal(intern(m, name), (uint32_t)k);
+    }
+    static uint32_t at[N];
+    for (uint32_t k = 0; k < N; k++) at[k] = (k * 7919u + 13u) % N; /* 7919 is prime to N */
+    assert_int_equal(fl_idmap_renumber(m, at), FL_OK);
+    assert_int_equal(fl_idmap_size(m), N);
+    for (uint32_t k = 0; k < N; k++) {
+        snprintf(name, sizeof name, at[k] % 3 ? "%u" : "id-%u", at[k]);
+        assert_string_equal(fl_idmap_name(m, k), name);
+        uint32_t found = UINT32_MAX;
+        assert_int_equal(fl_idmap_find(m, name, strlen(name), &found), 1);
+        assert_int_equal(found, k);
+        assert_int_equal(intern(m, name), k);
+    }
+    assert_int_equal(intern(m, "new"), N);
+    assert_string_equal(fl_idmap_name(m, N), "new");
+    fl_idmap *c = fl_idmap_clone(m);
+    assert_non_null(c);
+    assert_int_equal(intern(c, "2"), intern(m, "2"));
+    fl_idmap_free(c);
+    fl_idmap_free(m);
+}
+
+/* A map of decimal ids only has no hash index until an id the by-number
+ * table cannot hold arrives (a name, a non-canonical spelling, a number far
+ * above the count): before and after, every id keeps its index, lookups of
+ * spellings never interned fail, and copies and renumbering work in both
+ * states. */
+static void test_numbers_then_names(void **state) {
+    (void)state;
+    fl_idmap *m = fl_idmap_new();
+    assert_non_null(m);
+    char name[32];
+    for (int k = 0; k < 2000; k++) {
+        snprintf(name, sizeof name, "%d", (k * 7) % 2000 + 1);
+        assert_int_equal(intern(m, name), (uint32_t)k);
+    }
+    uint32_t at = 0;
+    assert_int_equal(fl_idmap_find(m, "007", 3, &at), 0);
+    assert_int_equal(fl_idmap_find(m, "x", 1, &at), 0);
+    assert_int_equal(fl_idmap_find(m, "", 0, &at), 0);
+    assert_int_equal(fl_idmap_find(m, "8", 1, &at), 1);
+    assert_int_equal(at, 1);
+    fl_idmap *c = fl_idmap_clone(m); /* numbers only */
+    assert_non_null(c);
+    assert_int_equal(fl_idmap_find(c, "15", 2, &at), 1);
+    assert_int_equal(at, 2);
+    assert_int_equal(intern(c, "4000000"), 2000); /* far above the count: the index comes in */
+    assert_int_equal(intern(c, "15"), 2);
+    assert_int_equal(fl_idmap_find(c, "4000000", 7, &at), 1);
+    assert_int_equal(at, 2000);
+    fl_idmap_free(c);
+    uint32_t perm[2000];
+    for (uint32_t k = 0; k < 2000; k++) perm[k] = 1999 - k;
+    assert_int_equal(fl_idmap_renumber(m, perm), FL_OK); /* numbers only */
+    assert_int_equal(fl_idmap_find(m, "8", 1, &at), 1);
+    assert_int_equal(at, 1998);
+    assert_int_equal(intern(m, "007"), 2000); /* a name: the index comes in */
+    assert_int_equal(intern(m, "user-a"), 2001);
+    assert_int_equal(intern(m, "7"), 1999 - 858); /* "7" was entry 858: 858 * 7 % 2000 + 1 */
+    assert_int_equal(fl_idmap_find(m, "8", 1, &at), 1);
+    assert_int_equal(at, 1998);
+    assert_int_equal(fl_idmap_find(m, "007", 3, &at), 1);
+    assert_int_equal(at, 2000);
+    assert_string_equal(fl_idmap_name(m, 2001), "user-a");
+    fl_idmap_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
@@ -190,6 +270,8 @@ int main(void) {
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_clone),
         cmocka_unit_test(test_decimal_ids),
+        cmocka_unit_test(test_renumber),
+        cmocka_unit_test(test_numbers_then_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

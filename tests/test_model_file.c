@@ -865,6 +865,50 @@ static void test_failed_save(void **state) {
     fl_dataset_free(d);
 }
 
+/* Saving tells its progress: growing byte counts ending at the total, twice
+ * the file (hashed, then written). A save the callback cancels writes
+ * nothing and leaves the file it would have replaced as it was. */
+typedef struct told {
+    uint64_t last, total;
+    int calls, cancel_at;
+} told;
+
+static int tell_save(void *ctx, uint64_t done, uint64_t total) {
+    told *t = ctx;
+    assert_true(done >= t->last && done <= total);
+    t->last = done, t->total = total;
+    return ++t->calls == t->cancel_at;
+}
+
+static void test_save_progress(void **state) {
+    fixture *f = *state;
+    fl_dataset *d = make_dataset();
+    fl_model *m = make_model(FL_MODEL_BIASED, 0, d);
+    fl_error err = {0};
+    told t = {0};
+    assert_int_equal(fl_model_save_progress(m, f->path, tell_save, &t, &err), FL_OK);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_true(t.calls >= 2); /* the hash pass and the write pass */
+    assert_true(t.last == t.total);
+    assert_true(t.total == 2 * (uint64_t)sb.st_size);
+    size_t n0 = 0, n1 = 0;
+    unsigned char *before = slurp(f->path, &n0);
+    m->epochs_run = 77;
+    for (int at = 1; at <= 2; at++) { /* cancelled while hashing, then while writing */
+        told c = {.cancel_at = at};
+        assert_int_equal(fl_model_save_progress(m, f->path, tell_save, &c, &err), FL_ERR_CANCELLED);
+        assert_int_equal(count_entries(f->dir), 1);
+        unsigned char *after = slurp(f->path, &n1);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(before, after, n0);
+        free(after);
+    }
+    free(before);
+    fl_model_free(m);
+    fl_dataset_free(d);
+}
+
 /* ---------------------------------------------------------------- learning curves */
 
 typedef struct epochs_seen {
@@ -995,6 +1039,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz_past_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_save, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_progress, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_history_no_keys, setup, teardown),
     };

@@ -88,8 +88,15 @@ static void seen_of(const fl_dataset *d, const fl_model *m, uint32_t u, int *ski
     fl_model_info info;
     fl_model_get_info(m, &info);
     memset(skip, 0, info.n_items * sizeof *skip);
-    for (size_t k = 0; k < d->n_ratings; k++)
-        if (d->users[k] == u) skip[d->items[k]] = 1;
+    /* By name: the model numbers its ids in its own order. */
+    const char *user = fl_idmap_name(fl_model_user_ids(m), u);
+    for (size_t k = 0; k < d->n_ratings; k++) {
+        if (strcmp(fl_idmap_name(d->user_ids, d->users[k]), user) != 0) continue;
+        const char *item = fl_idmap_name(d->item_ids, d->items[k]);
+        uint32_t i;
+        assert_true(fl_idmap_find(fl_model_item_ids(m), item, strlen(item), &i));
+        skip[i] = 1;
+    }
     *n_list = 0;
     for (uint32_t i = 0; i < info.n_items; i++)
         if (skip[i]) list[(*n_list)++] = fl_idmap_name(fl_model_item_ids(m), i);

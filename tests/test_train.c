@@ -83,11 +83,22 @@ static void test_learns_planted_model(void **state) {
     assert_true(fabs(fl_reg_penalty(m) - res.last.reg_penalty) <= 1e-12);
     assert_true(res.last.reg_penalty > 0.0);
     /* SGD lists the training items from its grid after training: the same
-     * lists the direct way gives (the training set's ids are all rated, so
-     * the model's indices are the dataset's). */
+     * lists the direct way gives, from the training set in the model's
+     * numbering (SGD numbers the ids in its grid's order). */
+    fl_dataset *mine = fl_dataset_new(f->train->n_ratings, 0);
+    assert_non_null(mine);
+    fl_idmap_free(mine->user_ids), fl_idmap_free(mine->item_ids);
+    mine->user_ids = fl_idmap_clone(m->user_ids), mine->item_ids = fl_idmap_clone(m->item_ids);
+    for (size_t k = 0; k < f->train->n_ratings; k++)
+        assert_int_equal(fl_dataset_add(mine, fl_idmap_name(f->train->user_ids, f->train->users[k]),
+                                        fl_idmap_name(f->train->item_ids, f->train->items[k]),
+                                        f->train->ratings[k], 0, &err), FL_OK);
+    assert_int_equal(fl_idmap_size(mine->user_ids), m->n_users);
+    assert_int_equal(fl_idmap_size(mine->item_ids), m->n_items);
     fl_model *ref = NULL;
     assert_int_equal(fl_model_alloc(&m->params, m->user_ids, m->item_ids, &ref, &err), FL_OK);
-    assert_int_equal(fl_model_set_seen(ref, f->train, &err), FL_OK);
+    assert_int_equal(fl_model_set_seen(ref, mine, &err), FL_OK);
+    fl_dataset_free(mine);
     assert_memory_equal(ref->seen_start, m->seen_start, ((size_t)m->n_users + 1) * sizeof(uint64_t));
     assert_memory_equal(ref->seen_items, m->seen_items, m->n_train * sizeof(uint32_t));
     assert_memory_equal(ref->item_count, m->item_count, m->n_items * sizeof(uint32_t));
@@ -399,6 +410,10 @@ static void test_every_model_and_solver(void **state) {
         fl_params p;
         fl_params_init(&p, cases[c].kind, cases[c].solver);
         if (cases[c].kind == FL_MODEL_NN) p.reg_factors = 3.0f, p.epochs = 5;
+        /* dot with Adam is far from done after its 10 default epochs here:
+         * over seeds 1-12 half missed the bar (either way of drawing the
+         * starting rows); with 20 the worst of them is 0.753 against 0.814. */
+        if (cases[c].kind == FL_MODEL_DOT && cases[c].solver == FL_SOLVER_ADAM) p.epochs = 20;
         fl_train_result res;
         fl_model *m = train_ok(f, &p, &res);
         /* An MLP learns a planted dot product only roughly: a weaker bar. */
@@ -441,6 +456,62 @@ static void test_memory_check(void **state) {
     assert_non_null(strstr(err.msg, "GiB"));
 }
 
+/* Renumbering a trained model and numbering it back gives the same model,
+ * and a renumbered model predicts every pair (by id) as before. */
+static void test_renumber_model(void **state) {
+    fixture *f = *state;
+    fl_params p;
+    fl_params_default(&p, FL_MODEL_BIASED);
+    p.epochs = 3;
+    fl_train_result res;
+    fl_model *m = train_ok(f, &p, &res);
+    fl_model *c = train_ok(f, &p, &res); /* the same seed: the same model */
+    const uint32_t nu = m->n_users, ni = m->n_items;
+    uint32_t *ua = malloc(nu * sizeof *ua), *ia = malloc(ni * sizeof *ia);
+    uint32_t *ub = malloc(nu * sizeof *ub), *ib = malloc(ni * sizeof *ib);
+    assert_non_null(ua), assert_non_null(ia), assert_non_null(ub), assert_non_null(ib);
+    for (uint32_t k = 0; k < nu; k++) ua[k] = nu - 1 - k;
+    for (uint32_t k = 0; k < ni; k++) ia[k] = (uint32_t)(((uint64_t)k * 31 + 5) % ni);
+    for (uint32_t k = 0; k < nu; k++) ub[ua[k]] = k;
+    for (uint32_t k = 0; k < ni; k++) ib[ia[k]] = k;
+    fl_error err;
+    assert_int_equal(fl_model_renumber(c, ua, ia, 1, &err), FL_OK);
+    for (size_t r = 0; r < f->test->n_ratings; r += 7) {
+        const char *u = fl_idmap_name(f->test->user_ids, f->test->users[r]);
+        const char *i = fl_idmap_name(f->test->item_ids, f->test->items[r]);
+        float a, b;
+        if (fl_predict(m, u, i, FL_UNKNOWN_ERROR, &a, &err) != FL_OK) continue;
+        assert_int_equal(fl_predict(c, u, i, FL_UNKNOWN_ERROR, &b, &err), FL_OK);
+        assert_true(a == b);
+    }
+    /* Each user's seen list: the same items by id, ascending in the new numbering. */
+    for (uint32_t k = 0; k < nu; k++) {
+        const uint64_t *cs = c->seen_start, *ms = m->seen_start;
+        assert_int_equal(cs[k + 1] - cs[k], ms[ua[k] + 1] - ms[ua[k]]);
+        for (uint64_t j = cs[k]; j < cs[k + 1]; j++) {
+            if (j > cs[k]) assert_true(c->seen_items[j - 1] < c->seen_items[j]);
+            const uint32_t old = ia[c->seen_items[j]];
+            int found = 0;
+            for (uint64_t q = ms[ua[k]]; q < ms[ua[k] + 1]; q++) found |= m->seen_items[q] == old;
+            assert_true(found);
+        }
+        assert_int_equal(c->item_count[k % ni], m->item_count[ia[k % ni]]);
+    }
+    assert_int_equal(fl_model_renumber(c, ub, ib, 1, &err), FL_OK);
+    assert_memory_equal(m->block, c->block, fl_model_param_floats(&m->params, nu, ni, m->stride) * sizeof(float));
+    assert_memory_equal(m->seen_start, c->seen_start, ((size_t)nu + 1) * sizeof *m->seen_start);
+    assert_memory_equal(m->seen_items, c->seen_items, m->n_train * sizeof *m->seen_items);
+    assert_memory_equal(m->item_count, c->item_count, ni * sizeof *m->item_count);
+    assert_memory_equal(m->item_mean, c->item_mean, ni * sizeof *m->item_mean);
+    for (uint32_t k = 0; k < nu; k++)
+        assert_string_equal(fl_idmap_name(m->user_ids, k), fl_idmap_name(c->user_ids, k));
+    for (uint32_t k = 0; k < ni; k++)
+        assert_string_equal(fl_idmap_name(m->item_ids, k), fl_idmap_name(c->item_ids, k));
+    free(ua), free(ia), free(ub), free(ib);
+    fl_model_free(m);
+    fl_model_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_planted_model),   cmocka_unit_test(test_deterministic),
@@ -449,7 +520,7 @@ int main(void) {
         cmocka_unit_test(test_early_stopping),         cmocka_unit_test(test_unknown_ids),
         cmocka_unit_test(test_evaluate_ranges),        cmocka_unit_test(test_recommend_and_similar),
         cmocka_unit_test(test_every_model_and_solver), cmocka_unit_test(test_params_check),
-        cmocka_unit_test(test_memory_check),           cmocka_unit_test(test_threads_recorded),
+        cmocka_unit_test(test_renumber_model),         cmocka_unit_test(test_memory_check),           cmocka_unit_test(test_threads_recorded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -32,7 +32,8 @@ static void print_help(void) {
            "  -k K                 --ranking: list length (default 10)\n"
            "  --relevant-min R     --ranking: only ratings >= R in FILE are relevant\n"
            "                       (default: every rating)\n"
-           "  --threads N          --ranking: threads, 0 = all cores (default 0)\n"
+           "  --threads N          threads reading FILE (plain files of over a MiB) and, with\n"
+           "                       --ranking, ranking; 0 = all cores (default 0)\n"
            "                       --json with --ranking prints {\"k\",\"n_users\",\n"
            "                       \"precision_at_k\",\"recall_at_k\",\"ndcg_at_k\",\"map_at_k\",\n"
            "                       \"hit_rate\",\"coverage\",\"n_relevant\",\"n_unknown_users\",\n"
@@ -140,6 +141,7 @@ int cmd_eval(int argc, char **argv) {
                cli_size(&a, "--fold-in", 1, 1000000, &fold_in) || cli_read_option(&a, &ro));
     }
     if (a.failed) return cli_usage_fail(&a);
+    ro.n_threads = rank.n_threads; /* reading uses the ranking's threads */
     if (fold_in && ranking)
         return cli_error(2, "--fold-in and --ranking are separate protocols: give one");
     if (fold_in && unknown >= 0)

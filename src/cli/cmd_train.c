@@ -136,6 +136,7 @@ static int configure(int argc, char **argv, train_cfg *c) {
     const char *bad = fl_params_check(&c->p);
     if (bad) return cli_error(2, "%s", bad);
     if (c->temporal > 0 || c->p.time_bins > 0) c->ro.keep_times = 1;
+    c->ro.n_threads = c->p.n_threads; /* reading uses the training's threads */
     /* An implicit model's test score is its ranking: RMSE means nothing there. */
     if (fl_model_kind_implicit(c->p.kind)) c->ranking = 1;
     return 0;
@@ -422,18 +423,7 @@ static int train_features_main(train_cfg *cp) {
         cli_epoch_log_init(&log, c.json, c.quiet, test != NULL, c.p.valid_fraction > 0);
         rc = run_one(&c, train, test, &log, &m, &r);
     }
-    if (rc == 0 && c.out) {
-        /* Nothing to count while the file is written, but a large model
-         * takes a moment: say what is happening. */
-        cli_progress bar;
-        cli_progress_init(&bar, !c.quiet && cli_stderr_is_tty());
-        char text[300];
-        snprintf(text, sizeof text, "saving %s", c.out);
-        cli_progress_show(&bar, text);
-        st = fl_model_save(m, c.out, &err);
-        cli_progress_clear(&bar);
-        if (st != FL_OK) rc = cli_fail(&err);
-    }
+    if (rc == 0 && c.out) rc = cli_save_model_shown(m, c.out, !c.quiet);
     if (rc == 0) {
         if (c.json) {
             json_t *o = summary_json(&c, &r);

@@ -235,7 +235,8 @@ static void print_help(void) {
            "  --metric rmse|ndcg   what to minimise / maximise (default rmse; ndcg@10 for\n"
            "                       ials and bpr, which rate nothing)\n"
            "  --seed S             seed of the draws, the splits and the trainings (default 42)\n"
-           "  --threads N          parallel trainings, 0 = all cores (default 0)\n"
+           "  --threads N          parallel trainings (and threads reading FILE), 0 = all\n"
+           "                       cores (default 0)\n"
            "  --json               a JSON object per scored trial, the summary last\n"
            "  --quiet              no table\n"
            "  -h, --help           this help\n");
@@ -314,6 +315,7 @@ int cmd_tune(int argc, char **argv) {
     defaults.seed = seed;
     const char *bad = fl_params_check(&defaults);
     if (bad) return cli_error(2, "%s", bad);
+    ro.n_threads = threads; /* before 0 becomes the core count: the reader's 0 skips small files */
     if (threads == 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1) threads = 1;
     cli_interrupt_install();

@@ -14,6 +14,7 @@ int cmd_download(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_shard(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 
 #endif

@@ -85,3 +85,24 @@ int cli_load_items(const char *path, fl_items **out) {
     fl_status st = fl_items_read(path, out, &err);
     return st == FL_OK ? 0 : cli_fail(&err);
 }
+
+/* fl_model_save_progress drawing the bar ctx; Ctrl-C stops the save. */
+static int saving(void *ctx, uint64_t done, uint64_t total) {
+    cli_progress_update(ctx, (double)done, (double)total);
+    return cli_interrupted();
+}
+
+int cli_save_model_shown(const fl_model *m, const char *path, int show) {
+    fl_error err = {0};
+    cli_progress bar;
+    cli_progress_init(&bar, show && cli_stderr_is_tty());
+    char label[300];
+    snprintf(label, sizeof label, "saving %s", path);
+    if (bar.enabled) {
+        cli_progress_start(&bar, label, "B");
+        cli_progress_show(&bar, label); /* at once: the bar itself waits for a rate */
+    }
+    fl_status st = fl_model_save_progress(m, path, bar.enabled ? saving : NULL, &bar, &err);
+    cli_progress_clear(&bar);
+    return st == FL_OK ? 0 : cli_fail(&err);
+}

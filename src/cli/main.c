@@ -20,6 +20,7 @@ typedef struct command {
 static const command commands[] = {
     {"train", cmd_train, "train a model on ratings and report its test error"},
     {"split", cmd_split, "write the train/test split train makes, as files"},
+    {"shard", cmd_shard, "cut a ratings file into parts for train --distributed"},
     {"eval", cmd_eval, "score a saved model on a ratings file (RMSE, MAE, MSE)"},
     {"predict", cmd_predict, "predict one user's rating of one item"},
     {"recommend", cmd_recommend, "top-n unseen items for a user"},

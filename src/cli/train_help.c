@@ -156,7 +156,8 @@ static void model_options(FILE *f, const defaults *d) {
          s->valid_fraction);
     rowf(f, "--patience N", "epochs without validation improvement before stopping (default %d)",
          s->patience);
-    rowf(f, "--threads N", "worker threads, 0 = all cores (default %d)", s->n_threads);
+    rowf(f, "--threads N", "worker threads for reading and training, 0 = all cores (default %d)",
+         s->n_threads);
     rowf(f, "--seed S", "seed for initialisation, shuffling and splits (default %llu)",
          (unsigned long long)s->seed);
 #undef PER_SOLVER

@@ -26,20 +26,24 @@ int cli_scale_wanted(const cli_scale_opts *s) {
 }
 
 void cli_train_scale_help(FILE *f) {
-    fputs("Scale (ALS, --model dot or biased; --ratings a plain file, --test optional):\n"
+    fputs("Scale (--model dot or biased; --ratings a plain file or a directory written by\n"
+          "factorlens shard, --test optional):\n"
           "  --distributed        train over the processes of mpirun (Open MPI): each reads\n"
-          "                       its byte range of the files and holds a block of users and\n"
-          "                       of items; e.g. mpirun -np 4 factorlens train --distributed\n"
+          "                       its byte range of the file (or its shard files) and holds\n"
+          "                       a block of users and of items with about 1/N of the\n"
+          "                       ratings; --solver als exchanges the rows each process\n"
+          "                       uses, --solver sgd runs DSGD (item blocks passed round a\n"
+          "                       ring); e.g. mpirun -np 4 factorlens train --distributed\n"
           "                       --solver als --threads 1 --ratings FILE --out M\n"
           "  --checkpoint DIR     write each process's state to DIR every --checkpoint-every\n"
           "                       epochs (default 1), atomically, with a manifest\n"
           "  --checkpoint-every N epochs between checkpoints (default 1)\n"
           "  --resume             continue from DIR's last complete checkpoint (same options,\n"
-          "                       data and process count): the same model as a run never\n"
-          "                       stopped\n"
-          "  --out-of-core        ratings larger than memory: converted once to row files\n"
-          "                       (8 bytes a rating, by user and by item) and streamed block\n"
-          "                       by block; the same model as in memory\n"
+          "                       data and process count; sgd: threads laying out the same\n"
+          "                       blocks): the same model as a run never stopped\n"
+          "  --out-of-core        ALS on ratings larger than memory: converted once to row\n"
+          "                       files (8 bytes a rating, by user and by item) and\n"
+          "                       streamed block by block; the same model as in memory\n"
           "  --memory BYTES       ratings held in memory at a time out of core (K, M, G\n"
           "                       suffixes; default 256M)\n"
           "  --work-dir DIR       where the row files go (default: the directory of --out,\n"
@@ -71,6 +75,9 @@ static void summary_json(const cli_scale_run *r, const fl_train_result *res,
     json_object_set_new(o, "n_users", json_integer(st->n_users));
     json_object_set_new(o, "n_items", json_integer(st->n_items));
     json_object_set_new(o, "max_rank_ratings", json_integer((json_int_t)st->max_rank_ratings));
+    json_object_set_new(o, "imbalance", cli_json_real(st->imbalance));
+    if (st->stratum_imbalance > 0)
+        json_object_set_new(o, "stratum_imbalance", cli_json_real(st->stratum_imbalance));
     json_object_set_new(o, "bytes_setup", json_integer((json_int_t)st->setup_bytes));
     json_object_set_new(o, "bytes_per_epoch", json_integer((json_int_t)st->epoch_bytes));
     json_object_set_new(o, "bytes_per_epoch_predicted",
@@ -97,6 +104,13 @@ static void summary_human(const cli_scale_run *r, const fl_train_result *res,
                    "(unknown users: %zu, unknown items: %zu): predicted from the biases\n",
                    unk, cli_s(unk), st->n_unknown_users, st->n_unknown_items);
     }
+    if (ranks > 1 && st->stratum_imbalance > 0)
+        printf("balance  at most %llu ratings on one process, %.3f x the mean; sub-epochs' "
+               "largest blocks %.3f x\n",
+               (unsigned long long)st->max_rank_ratings, st->imbalance, st->stratum_imbalance);
+    else if (ranks > 1)
+        printf("balance  at most %llu ratings on one process, %.3f x the mean\n",
+               (unsigned long long)st->max_rank_ratings, st->imbalance);
     if (ranks > 1)
         printf("network  %.3f MB per epoch between processes (model predicts %.3f MB), %.3f MB "
                "to set up, %.3f MB to gather the model\n",
@@ -148,7 +162,8 @@ static int train_out_of_core(const cli_scale_opts *s, const cli_scale_run *r) {
     fl_model_info info;
     fl_model_get_info(m, &info);
     fl_dist_stats stats = {.n_users = info.n_users, .n_items = info.n_items,
-                           .n_ratings = info.n_train};
+                           .n_ratings = info.n_train, .max_rank_ratings = info.n_train,
+                           .imbalance = 1.0};
     if (rc == 0 && r->test) {
         /* The summary's test line counts the unknown ids as train's does. */
         fl_dataset *test = NULL;

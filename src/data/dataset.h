@@ -4,6 +4,8 @@
 
 #include "factorlens.h"
 
+#include <stdio.h>
+
 typedef struct fl_dataset_builder {
     fl_dataset *d;
     size_t cap;
@@ -16,5 +18,8 @@ fl_status fl_dataset_push(fl_dataset_builder *b, uint32_t u, uint32_t i, float r
 void fl_dataset_reserve(fl_dataset_builder *b, size_t cap);
 /* Gives back spare capacity. */
 void fl_dataset_shrink(fl_dataset_builder *b);
+/* d as text in the format it was read from (fl_dataset_write's body; the
+ * caller checks f's errors). factorlens shard writes parts through it. */
+void fl_dataset_write_stream(const fl_dataset *d, FILE *f);
 
 #endif

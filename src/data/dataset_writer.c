@@ -2,6 +2,7 @@
  * the format it was read from, so a split written to disk reads back as the
  * same ratings in the same order (factorlens split relies on that). */
 #include "core/error.h"
+#include "data/dataset.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,13 +35,10 @@ static void put_field(FILE *f, const char *s, const char *sep) {
     fputc('"', f);
 }
 
-fl_status fl_dataset_write(const fl_dataset *d, const char *path, fl_error *err) {
-    if (!d || !path) return fl_fail(err, FL_ERR_USAGE, "fl_dataset_write needs a dataset and a path");
+void fl_dataset_write_stream(const fl_dataset *d, FILE *f) {
     /* A file separated by runs of blanks is written with one space; a
      * dataset built in memory (no source) with a tab. */
     const char *sep = d->sep[0] ? d->sep : d->source[0] ? " " : "\t";
-    FILE *f = fopen(path, "w");
-    if (!f) return fl_fail(err, FL_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     int n_cols = d->times ? 4 : 3;
     if (d->header[0][0]) {
         for (int c = 0; c < n_cols; c++) {
@@ -60,6 +58,13 @@ fl_status fl_dataset_write(const fl_dataset *d, const char *path, fl_error *err)
         if (d->times) fprintf(f, "%s%u", sep, d->times[k]);
         fputc('\n', f);
     }
+}
+
+fl_status fl_dataset_write(const fl_dataset *d, const char *path, fl_error *err) {
+    if (!d || !path) return fl_fail(err, FL_ERR_USAGE, "fl_dataset_write needs a dataset and a path");
+    FILE *f = fopen(path, "w");
+    if (!f) return fl_fail(err, FL_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    fl_dataset_write_stream(d, f);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)
         return fl_fail(err, FL_ERR_IO, "%s: write failed: %s", path, strerror(errno));

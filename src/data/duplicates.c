@@ -74,6 +74,13 @@ int fl_rating_lines_note(fl_rating_lines *l, size_t rating, size_t line) {
     return 0;
 }
 
+int fl_rating_lines_note_run(fl_rating_lines *l, size_t rating, size_t line, size_t count) {
+    if (count == 0) return 0;
+    if (fl_rating_lines_note(l, rating, line)) return -1;
+    l->next = line + count; /* lines in step with ratings need no more breaks */
+    return 0;
+}
+
 size_t fl_rating_lines_of(const fl_rating_lines *l, size_t rating) {
     if (!l || !l->n) return 0;
     size_t lo = 0, hi = l->n; /* the last break at or before rating */

@@ -20,6 +20,8 @@ typedef struct fl_rating_lines {
 /* Records that rating number `rating` (0-based, in reading order) is on
  * `line`; -1 when out of memory. Ratings are noted in order. */
 int fl_rating_lines_note(fl_rating_lines *l, size_t rating, size_t line);
+/* Notes `count` ratings from number `rating` on, one a line from `line`. */
+int fl_rating_lines_note_run(fl_rating_lines *l, size_t rating, size_t line, size_t count);
 size_t fl_rating_lines_of(const fl_rating_lines *l, size_t rating);
 void fl_rating_lines_free(fl_rating_lines *l);
 

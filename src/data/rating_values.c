@@ -26,13 +26,14 @@ static unsigned slot_of(float v) {
     return (unsigned)((bits * 2654435761u) >> 23) % N_SLOTS;
 }
 
-void fl_rating_values_add(fl_rating_values *t, float r, size_t line) {
+/* Counts `count` ratings r, the first of them on `line`. */
+static void add_count(fl_rating_values *t, float r, uint64_t count, size_t line) {
     if (t->overflow) return;
     if (r == 0.0f) r = 0.0f; /* -0 and 0 are one value */
     for (unsigned k = slot_of(r);; k = (k + 1) % N_SLOTS) {
         fl_rating_value *s = &t->slot[k];
         if (s->first_line && s->v == r) {
-            s->count++;
+            s->count += count;
             return;
         }
         if (!s->first_line) {
@@ -40,11 +41,20 @@ void fl_rating_values_add(fl_rating_values *t, float r, size_t line) {
                 t->overflow = 1;
                 return;
             }
-            s->v = r, s->count = 1, s->first_line = line ? line : 1;
+            s->v = r, s->count = count, s->first_line = line ? line : 1;
             t->n++;
             return;
         }
     }
+}
+
+void fl_rating_values_add(fl_rating_values *t, float r, size_t line) { add_count(t, r, 1, line); }
+
+void fl_rating_values_merge(fl_rating_values *t, const fl_rating_values *later) {
+    if (later->overflow) t->overflow = 1;
+    for (int k = 0; k < N_SLOTS; k++)
+        if (later->slot[k].first_line)
+            add_count(t, later->slot[k].v, later->slot[k].count, later->slot[k].first_line);
 }
 
 static int by_value(const void *a, const void *b) {

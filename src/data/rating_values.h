@@ -25,6 +25,9 @@ typedef struct fl_rating_values {
 void fl_rating_values_init(fl_rating_values *t);
 /* Counts rating r, read on line `line` (>= 1). */
 void fl_rating_values_add(fl_rating_values *t, float r, size_t line);
+/* Adds the tally of a later part of the same file (read on other threads):
+ * the result is the tally of both read in order. */
+void fl_rating_values_merge(fl_rating_values *t, const fl_rating_values *later);
 /* Sets d's n_outside, usual_lo/hi and first_outside (name: the file). */
 void fl_rating_values_judge(const fl_rating_values *t, const char *name, fl_dataset *d);
 

@@ -12,9 +12,8 @@
  * a file that does not keep each user's ratings together (duplicates.h). */
 #include "data/byte_source.h"
 #include "data/ratings_part.h"
-#include "data/dataset.h"
-#include "data/duplicates.h"
-#include "data/rating_values.h"
+#include "data/ratings_parser.h"
+#include "data/idmap.h"
 
 #include "core/error.h"
 
@@ -30,38 +29,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_FIELDS 64
-#define CHUNK (8u << 20)     /* the longest line */
-#define FIRST_CHUNK (1u << 20) /* the buffer's size until a line needs more */
-
-enum { COL_SKIP = -1 };
-enum { F_USER, F_ITEM, F_RATING, F_TIME, N_ROLES };
-
 typedef struct field {
     const char *s;
     size_t len;
 } field;
-
-typedef struct parser {
-    const char *name;
-    const fl_read_opts *o;
-    char sep[8];
-    size_t sep_len;
-    int sep_spaces;   /* runs of blanks separate fields */
-    const char *fixed_user; /* one user's file: no user column, every rating is this id's */
-    int ready;        /* separator, header and columns decided */
-    int seen_header;  /* the first line was a header */
-    int probe;        /* reading a file's head only to decide the above (a part's set-up) */
-    int part;         /* one part of a file: may hold no ratings */
-    int col[N_ROLES]; /* column of each role, -1 absent */
-    int min_fields;
-    size_t line;
-    fl_dataset_builder b;
-    int check_duplicates;
-    fl_rating_lines lines; /* line of each rating, for duplicate messages */
-    fl_rating_values *values; /* without a scale: for ratings far from the rest */
-    char unquoted[2][FL_MAX_ID_LEN + 1];
-} parser;
 
 void fl_read_opts_default(fl_read_opts *o) {
     memset(o, 0, sizeof *o);
@@ -71,21 +42,19 @@ void fl_read_opts_default(fl_read_opts *o) {
     o->duplicates = FL_DUP_ERROR;
 }
 
-static int is_blank(char c) { return c == ' ' || c == '\t'; }
-
 static void trim(field *f) {
-    while (f->len && is_blank(f->s[0])) f->s++, f->len--;
-    while (f->len && is_blank(f->s[f->len - 1])) f->len--;
+    while (f->len && fl_is_blank(f->s[0])) f->s++, f->len--;
+    while (f->len && fl_is_blank(f->s[f->len - 1])) f->len--;
 }
 
 /* Splits a line into fields. Quoted fields (RFC 4180) may hold the separator;
  * the quotes are removed when the field is used as an id. Returns the field
  * count, or -1 for an unterminated quote. */
-static int split(const parser *p, const char *s, size_t len, field *f) {
+static int split(const fl_ratings_parser *p, const char *s, size_t len, field *f) {
     int n = 0;
     size_t k = 0;
     if (p->sep_spaces)
-        while (k < len && is_blank(s[k])) k++;
+        while (k < len && fl_is_blank(s[k])) k++;
     while (n < MAX_FIELDS) {
         size_t start = k;
         if (k < len && s[k] == '"') {
@@ -103,11 +72,11 @@ static int split(const parser *p, const char *s, size_t len, field *f) {
             k++; /* closing quote */
         }
         if (p->sep_spaces) {
-            while (k < len && !is_blank(s[k])) k++;
+            while (k < len && !fl_is_blank(s[k])) k++;
             f[n].s = s + start;
             f[n].len = k - start;
             n++;
-            while (k < len && is_blank(s[k])) k++;
+            while (k < len && fl_is_blank(s[k])) k++;
             if (k >= len) return n;
         } else {
             const char *hit = NULL;
@@ -131,7 +100,7 @@ static int split(const parser *p, const char *s, size_t len, field *f) {
 }
 
 /* An id field without surrounding blanks and quotes; "" inside quotes -> ". */
-static int id_of(parser *p, field f, int slot, field *out) {
+static int id_of(fl_ratings_parser *p, field f, int slot, field *out) {
     trim(&f);
     if (f.len >= 2 && f.s[0] == '"' && f.s[f.len - 1] == '"') {
         size_t n = 0;
@@ -149,30 +118,15 @@ static int id_of(parser *p, field f, int slot, field *out) {
 }
 
 /* Strict decimal: [+-]digits[.digits][e[+-]digits] or nan/inf (rejected by
- * the caller as not finite). The common "4" / "3.5" stays on a fast path. */
+ * the caller as not finite). The common "4" / "3.5" is read without strtod. */
 static int parse_rating(field f, float *out) {
     trim(&f);
     if (f.len >= 2 && f.s[0] == '"' && f.s[f.len - 1] == '"') f.s++, f.len -= 2;
     if (f.len == 0 || f.len > 63) return -1;
     for (size_t k = 0; k < f.len; k++)
         if (f.s[k] == 'x' || f.s[k] == 'X') return -1; /* strtod would take hex */
-    const char *s = f.s;
     size_t k = 0;
-    uint64_t mant = 0;
-    int digits = 0, frac = 0;
-    while (k < f.len && s[k] >= '0' && s[k] <= '9' && digits < 18)
-        mant = mant * 10 + (uint64_t)(s[k++] - '0'), digits++;
-    if (k < f.len && s[k] == '.') {
-        k++;
-        while (k < f.len && s[k] >= '0' && s[k] <= '9' && digits < 18)
-            mant = mant * 10 + (uint64_t)(s[k++] - '0'), digits++, frac++;
-    }
-    if (k == f.len && digits > 0) {
-        static const double p10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-        *out = (float)((double)mant / p10[frac]);
-        return 0;
-    }
+    if (fl_ratings_decimal(f.s, f.len, &k, out) && k == f.len) return 0;
     char buf[64];
     memcpy(buf, f.s, f.len);
     buf[f.len] = '\0';
@@ -202,7 +156,7 @@ static int parse_time(field f, uint32_t *out) {
     return 0;
 }
 
-static void detect_sep(parser *p, const char *s, size_t len) {
+static void detect_sep(fl_ratings_parser *p, const char *s, size_t len) {
     const char *o = p->o->sep;
     if (o && *o) {
         if (strcmp(o, " ") == 0 || strcasecmp(o, "space") == 0 || strcasecmp(o, "whitespace") == 0)
@@ -251,7 +205,7 @@ static int role_of_name(field f) {
     return COL_SKIP;
 }
 
-static fl_status columns_from_spec(parser *p, fl_error *err) {
+static fl_status columns_from_spec(fl_ratings_parser *p, fl_error *err) {
     for (int r = 0; r < N_ROLES; r++) p->col[r] = -1;
     const char *s = p->o->columns;
     int c = 0;
@@ -292,7 +246,7 @@ static int blank_field(field f) {
 
 /* Decides separator, header and columns from the first non-empty line.
  * Returns 1 when that line is a header to skip. */
-static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_error *err) {
+static fl_status setup(fl_ratings_parser *p, const char *s, size_t len, int *is_header, fl_error *err) {
     detect_sep(p, s, len);
     field f[MAX_FIELDS];
     int n = split(p, s, len, f);
@@ -350,14 +304,24 @@ static fl_status setup(parser *p, const char *s, size_t len, int *is_header, fl_
     p->min_fields = 0;
     for (int r = 0; r < N_ROLES; r++)
         if (p->col[r] + 1 > p->min_fields) p->min_fields = p->col[r] + 1;
+    /* The fast path reads every column the general path needs to be there;
+     * a timestamp only when it is kept (the general path checks it only
+     * then), other columns it skips. A separator that could be part of a
+     * number (--sep 0, --sep .) leaves every line to the general path. */
+    int odd_sep = !p->sep_spaces && strpbrk(p->sep, "0123456789.\"") != NULL;
+    p->fast_last = p->fixed_user || odd_sep || p->min_fields > MAX_FIELDS ? -1 : p->min_fields - 1;
+    for (int c = 0; c < MAX_FIELDS; c++) p->role_at[c] = COL_SKIP;
+    for (int r = 0; r < N_ROLES && p->fast_last >= 0; r++)
+        if (p->col[r] >= 0 && (r != F_TIME || p->b.d->times))
+            p->role_at[p->col[r]] = (signed char)r;
     p->ready = 1;
     return FL_OK;
 }
 
-static fl_status bad_line(parser *p, fl_error *err, const char *fmt, ...)
+static fl_status bad_line(fl_ratings_parser *p, fl_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static fl_status bad_line(parser *p, fl_error *err, const char *fmt, ...) {
+static fl_status bad_line(fl_ratings_parser *p, fl_error *err, const char *fmt, ...) {
     char what[384];
     va_list ap;
     va_start(ap, fmt);
@@ -376,10 +340,26 @@ static fl_status bad_line(parser *p, fl_error *err, const char *fmt, ...) {
 
 static int shown(field f) { return f.len > 40 ? 40 : (int)f.len; }
 
-static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err) {
+/* Adds a rating the fast path read, as parse_line would have. */
+static fl_status add_fast(fl_ratings_parser *p, const fl_fast_rating *r, fl_error *err) {
+    if (p->values) fl_rating_values_add(p->values, r->rating, p->line);
+    uint32_t u, i;
+    fl_dataset *d = p->b.d;
+    if (fl_idmap_intern_number(d->user_ids, r->user, r->user_id, r->user_len, &u) ||
+        fl_idmap_intern_number(d->item_ids, r->item, r->item_id, r->item_len, &i) ||
+        fl_dataset_push(&p->b, u, i, r->rating, r->time))
+        return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
+    if (p->check_duplicates && fl_rating_lines_note(&p->lines, d->n_ratings - 1, p->line))
+        return fl_fail(err, FL_ERR_NOMEM, "%s:%zu: out of memory", p->name, p->line);
+    return FL_OK;
+}
+
+static fl_status parse_line(fl_ratings_parser *p, const char *s, size_t len, fl_error *err) {
+    fl_fast_rating fr;
+    if (p->ready && !p->probe && fl_ratings_fast_line(p, s, len, &fr)) return add_fast(p, &fr, err);
     if (!p->ready && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3; /* BOM */
     size_t k = 0;
-    while (k < len && (is_blank(s[k]) || s[k] == '\r')) k++;
+    while (k < len && (fl_is_blank(s[k]) || s[k] == '\r')) k++;
     if (k == len) return FL_OK; /* empty line */
     if (memchr(s, '\0', len)) return bad_line(p, err, "line contains a NUL byte");
     if (!p->ready) {
@@ -434,7 +414,7 @@ static fl_status parse_line(parser *p, const char *s, size_t len, fl_error *err)
 /* Feeds complete lines of buf[0..len); returns how many bytes were consumed.
  * A line ends at '\n', '\r\n' or a lone '\r'; with at_end the tail counts
  * as a last line. */
-static fl_status feed(parser *p, const char *buf, size_t len, int at_end, size_t *used,
+fl_status fl_ratings_feed(fl_ratings_parser *p, const char *buf, size_t len, int at_end, size_t *used,
                       fl_error *err) {
     size_t k = 0;
     while (k < len) {
@@ -463,7 +443,7 @@ static fl_status feed(parser *p, const char *buf, size_t len, int at_end, size_t
     return FL_OK;
 }
 
-static fl_status begin(parser *p, const char *name, const fl_read_opts *o, const char *fixed_user,
+fl_status fl_ratings_begin(fl_ratings_parser *p, const char *name, const fl_read_opts *o, const char *fixed_user,
                        fl_error *err) {
     memset(p, 0, sizeof *p);
     p->name = name;
@@ -487,7 +467,7 @@ static fl_status begin(parser *p, const char *name, const fl_read_opts *o, const
 
 /* One user's file: an item rated twice, named by both lines in words that
  * fit a file without users (fl_dedupe's speak of users and --duplicates). */
-static fl_status one_user_repeats(const parser *p, fl_error *err) {
+static fl_status one_user_repeats(const fl_ratings_parser *p, fl_error *err) {
     const fl_dataset *d = p->b.d;
     uint32_t n_items = fl_idmap_size(d->item_ids);
     size_t *first = calloc(n_items ? n_items : 1, sizeof *first); /* 1 + rating index */
@@ -507,7 +487,7 @@ static fl_status one_user_repeats(const parser *p, fl_error *err) {
     return st;
 }
 
-static fl_status finish(parser *p, fl_status st, fl_dataset **out, fl_error *err) {
+fl_status fl_ratings_finish(fl_ratings_parser *p, fl_status st, fl_dataset **out, fl_error *err) {
     fl_dataset *d = p->b.d;
     if (st == FL_OK && d->n_ratings == 0 && !p->part) {
         if (d->n_skipped == 1)
@@ -544,18 +524,18 @@ fl_status fl_dataset_parse(const char *name, const char *buf, size_t len, const 
                            fl_dataset **out, fl_error *err) {
     fl_read_opts def;
     if (!o) fl_read_opts_default(&def), o = &def;
-    parser p;
-    fl_status st = begin(&p, name, o, NULL, err);
+    fl_ratings_parser p;
+    fl_status st = fl_ratings_begin(&p, name, o, NULL, err);
     if (st) return st;
     size_t used;
-    st = feed(&p, buf, len, 1, &used, err);
-    return finish(&p, st, out, err);
+    st = fl_ratings_feed(&p, buf, len, 1, &used, err);
+    return fl_ratings_finish(&p, st, out, err);
 }
 
 /* Room for the ratings of a plain file of `size` bytes whose first `len`
  * bytes hold `lines` lines, with 3 % to spare: a failed or short guess only
  * means the arrays grow as usual. Pages not yet written cost no memory. */
-static void reserve(parser *p, uint64_t size, const char *buf, size_t len) {
+static void reserve(fl_ratings_parser *p, uint64_t size, const char *buf, size_t len) {
     size_t lines = 0;
     for (const char *c = buf; (c = memchr(c, '\n', (size_t)(buf + len - c))) != NULL; c++) lines++;
     if (lines < 16 || !p->b.d) return;
@@ -589,8 +569,8 @@ static fl_status read_path(const char *path, const fl_read_opts *o, const char *
         fl_source_close(src);
         return fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", name);
     }
-    parser p;
-    st = begin(&p, name, o, fixed_user, err);
+    fl_ratings_parser p;
+    st = fl_ratings_begin(&p, name, o, fixed_user, err);
     size_t have = 0;
     int first = 1;
     while (st == FL_OK) {
@@ -609,7 +589,7 @@ static fl_status read_path(const char *path, const fl_read_opts *o, const char *
             break;
         }
         size_t used;
-        st = feed(&p, buf, have, got == 0, &used, err);
+        st = fl_ratings_feed(&p, buf, have, got == 0, &used, err);
         if (st) break;
         if (got == 0) break;
         if (used == 0 && have == cap) {
@@ -629,12 +609,34 @@ static fl_status read_path(const char *path, const fl_read_opts *o, const char *
     free(buf);
     fl_source_close(src);
     if (st && p.b.d == NULL) return st;
-    return finish(&p, st, out, err);
+    return fl_ratings_finish(&p, st, out, err);
+}
+
+/* A progress hook that never goes below a floor: after the ranged reader
+ * gave up on a file part-way, the general path starts over from byte 0, and
+ * a bar must not run backwards. */
+typedef struct floored {
+    const fl_read_opts *o;
+    uint64_t floor;
+} floored;
+
+static int progress_floored(void *ctx, uint64_t done, uint64_t total) {
+    const floored *f = ctx;
+    return f->o->progress(f->o->progress_ctx, done > f->floor ? done : f->floor, total);
 }
 
 fl_status fl_dataset_read(const char *path, const fl_read_opts *o, fl_dataset **out,
                           fl_error *err) {
-    return read_path(path, o, NULL, out, err);
+    fl_read_opts def;
+    if (!o) fl_read_opts_default(&def), o = &def;
+    fl_status st;
+    uint64_t reported;
+    if (fl_ratings_read_ranges(path, o, out, &st, &reported, err)) return st;
+    if (reported == 0) return read_path(path, o, NULL, out, err);
+    floored f = {o, reported};
+    fl_read_opts again = *o;
+    again.progress = progress_floored, again.progress_ctx = &f;
+    return read_path(path, &again, NULL, out, err);
 }
 
 fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_read_opts *o,
@@ -647,11 +649,11 @@ fl_status fl_dataset_read_user(const char *path, const char *user_id, const fl_r
 
 /* The byte range of part `part` of n: from the first line that starts at or
  * after size * part / n, to where the next part starts. */
-static fl_status part_bound(int fd, uint64_t size, int part, int n, const char *name,
+fl_status fl_ratings_part_bound(int fd, uint64_t size, int part, int n, const char *name,
                             uint64_t *at, fl_error *err) {
     uint64_t s = size * (uint64_t)part / (uint64_t)n;
-    if (part == 0 || s >= size) {
-        *at = part == 0 ? 0 : size;
+    if (s == 0 || s >= size) { /* s == 0 for the first part, or more parts than bytes */
+        *at = s == 0 ? 0 : size;
         return FL_OK;
     }
     char buf[65536];
@@ -708,11 +710,11 @@ fl_status fl_dataset_read_part(const char *path, const fl_read_opts *o, int part
     else if (!(buf = malloc(CHUNK)))
         st = fl_fail(err, FL_ERR_NOMEM, "%s: out of memory", path);
     uint64_t size = (uint64_t)sb.st_size, begin_at = 0, end_at = 0;
-    if (st == FL_OK) st = part_bound(fd, size, part, n_parts, path, &begin_at, err);
-    if (st == FL_OK) st = part_bound(fd, size, part + 1, n_parts, path, &end_at, err);
-    parser p;
+    if (st == FL_OK) st = fl_ratings_part_bound(fd, size, part, n_parts, path, &begin_at, err);
+    if (st == FL_OK) st = fl_ratings_part_bound(fd, size, part + 1, n_parts, path, &end_at, err);
+    fl_ratings_parser p;
     memset(&p, 0, sizeof p);
-    if (st == FL_OK) st = begin(&p, path, o, NULL, err);
+    if (st == FL_OK) st = fl_ratings_begin(&p, path, o, NULL, err);
     p.part = 1;
     size_t used;
     if (st == FL_OK && begin_at > 0) {
@@ -721,7 +723,7 @@ fl_status fl_dataset_read_part(const char *path, const fl_read_opts *o, int part
         ssize_t got = pread(fd, buf, CHUNK, 0);
         if (got < 0) st = fl_fail(err, FL_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
         p.probe = 1;
-        if (st == FL_OK) st = feed(&p, buf, (size_t)got, got < (ssize_t)CHUNK, &used, err);
+        if (st == FL_OK) st = fl_ratings_feed(&p, buf, (size_t)got, got < (ssize_t)CHUNK, &used, err);
         p.probe = 0;
         if (st == FL_OK) st = lines_before(fd, begin_at, buf, path, &p.line, err);
     }
@@ -736,7 +738,7 @@ fl_status fl_dataset_read_part(const char *path, const fl_read_opts *o, int part
         }
         pos += (uint64_t)got;
         have += (size_t)got;
-        st = feed(&p, buf, have, got == 0, &used, err);
+        st = fl_ratings_feed(&p, buf, have, got == 0, &used, err);
         if (st || got == 0) break;
         if (used == 0 && have == CHUNK) {
             st = fl_fail(err, FL_ERR_DATA, "%s:%zu: line is longer than %u bytes", path, p.line + 1,
@@ -749,5 +751,5 @@ fl_status fl_dataset_read_part(const char *path, const fl_read_opts *o, int part
     free(buf);
     close(fd);
     if (p.b.d == NULL) return st;
-    return finish(&p, st, out, err);
+    return fl_ratings_finish(&p, st, out, err);
 }

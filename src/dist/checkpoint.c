@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC "FLCKPT01"
+#define MAGIC "FLCKPT02"
 
 typedef struct ckpt_header {
     char magic[8];
@@ -20,6 +20,8 @@ typedef struct ckpt_header {
     uint32_t n_users, n_items; /* own rows */
     int32_t biased, n_history;
     uint64_t fingerprint[4];
+    uint64_t n_extra;
+    int32_t layout, pad;
 } ckpt_header;
 
 static void rank_path(char *buf, size_t len, const char *dir, int epoch, int rank, int size) {
@@ -30,20 +32,21 @@ static void rank_path(char *buf, size_t len, const char *dir, int epoch, int ran
 static void manifest_text(char *buf, size_t len, int epoch, const fl_params *p, int size,
                           const fl_part *pt) {
     snprintf(buf, len,
-             "factorlens checkpoint 1\n"
+             "factorlens checkpoint 2\n"
              "epoch %d\n"
              "ranks %d\n"
              "model %s\n"
              "solver %s\n"
              "factors %d\n"
              "epochs %d\n"
+             "lr %.9g\n"
              "reg %.9g\n"
              "reg_bias %.9g\n"
              "init_std %.9g\n"
              "seed %llu\n"
              "data %016llx %016llx %016llx %016llx\n",
              epoch, size, fl_model_kind_name(p->kind), fl_solver_name(p->solver), p->n_factors,
-             p->epochs, (double)p->reg_factors, (double)p->reg_bias, (double)p->init_std,
+             p->epochs, (double)p->lr, (double)p->reg_factors, (double)p->reg_bias, (double)p->init_std,
              (unsigned long long)p->seed, (unsigned long long)pt->fingerprint[0],
              (unsigned long long)pt->fingerprint[1], (unsigned long long)pt->fingerprint[2],
              (unsigned long long)pt->fingerprint[3]);
@@ -76,6 +79,8 @@ static fl_status write_own(fl_coll *d, const char *dir, const fl_part *pt, const
     hd.n_users = pt->u_hi - pt->u_lo, hd.n_items = pt->i_hi - pt->i_lo;
     hd.biased = s->bu != NULL;
     hd.n_history = d->rank == 0 ? s->epoch : 0;
+    hd.n_extra = s->n_extra;
+    hd.layout = s->layout;
     memcpy(hd.fingerprint, pt->fingerprint, sizeof hd.fingerprint);
     fl_sha256 *h = fl_sha256_begin();
     if (!h) return fl_fail(err, FL_ERR_NOMEM, "out of memory writing a checkpoint");
@@ -93,6 +98,8 @@ static fl_status write_own(fl_coll *d, const char *dir, const fl_part *pt, const
     if (st == FL_OK && s->bi) st = write_part(&f, s->bi, hd.n_items * sizeof(float), h, err);
     if (st == FL_OK && hd.n_history)
         st = write_part(&f, s->history, (size_t)hd.n_history * sizeof *s->history, h, err);
+    if (st == FL_OK && s->n_extra)
+        st = write_part(&f, s->extra, s->n_extra * sizeof *s->extra, h, err);
     char hex[65];
     fl_sha256_end(h, hex);
     if (st == FL_OK) st = fl_atomic_write(&f, hex, 64, err);
@@ -151,12 +158,12 @@ static size_t line_len(const char *s) {
 static fl_status match_manifest(const char *dir, const char *disk, const fl_params *p, int size,
                                 const fl_part *pt, int *epoch, fl_error *err) {
     const char *e = field(disk, "epoch");
-    if (strncmp(disk, "factorlens checkpoint 1\n", 24) != 0 || !e || sscanf(e, "%d", epoch) != 1 ||
+    if (strncmp(disk, "factorlens checkpoint 2\n", 24) != 0 || !e || sscanf(e, "%d", epoch) != 1 ||
         *epoch < 1)
         return fl_fail(err, FL_ERR_DATA, "%s/manifest.txt: not a factorlens checkpoint manifest", dir);
     char mine[1024];
     manifest_text(mine, sizeof mine, *epoch, p, size, pt);
-    static const char *const keys[] = {"ranks", "model", "solver", "factors", "epochs", "reg",
+    static const char *const keys[] = {"ranks", "model", "solver", "factors", "epochs", "lr", "reg",
                                        "reg_bias", "init_std", "seed", "data"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
         const char *a = field(mine, keys[k]), *b = field(disk, keys[k]);
@@ -203,7 +210,7 @@ static fl_status read_own(fl_coll *d, const char *dir, const fl_part *pt, fl_ckp
     const int biased = s->bu != NULL, n_hist = d->rank == 0 ? s->epoch : 0;
     const size_t want = sizeof hd + ((size_t)nu + ni) * (size_t)s->k * sizeof(float) +
                         (biased ? ((size_t)nu + ni) * sizeof(float) : 0) +
-                        (size_t)n_hist * sizeof(fl_epoch_report) + 64;
+                        (size_t)n_hist * sizeof(fl_epoch_report) + s->n_extra * sizeof(float) + 64;
     char hex[65];
     if (!buf || len < 0)
         st = fl_fail(err, FL_ERR_IO, "%s: cannot read", path);
@@ -214,9 +221,14 @@ static fl_status read_own(fl_coll *d, const char *dir, const fl_part *pt, fl_ckp
         st = fl_fail(err, FL_ERR_DATA, "%s: checksum mismatch: the file is corrupt", path);
     if (st == FL_OK) {
         memcpy(&hd, buf, sizeof hd);
-        if (memcmp(hd.magic, MAGIC, 8) != 0 || hd.epoch != s->epoch || hd.rank != d->rank ||
+        if (memcmp(hd.magic, MAGIC, 8) == 0 && hd.layout != s->layout)
+            st = fl_fail(err, FL_ERR_USAGE,
+                         "%s: the checkpoint's SGD blocks were laid out for another thread count "
+                         "(%d blocks a side, this run %d): resume with the same --threads",
+                         path, (int)hd.layout, (int)s->layout);
+        else if (memcmp(hd.magic, MAGIC, 8) != 0 || hd.epoch != s->epoch || hd.rank != d->rank ||
             hd.size != d->size || hd.k != s->k || hd.n_users != nu || hd.n_items != ni ||
-            hd.biased != biased || hd.n_history != n_hist ||
+            hd.biased != biased || hd.n_history != n_hist || hd.n_extra != s->n_extra ||
             memcmp(hd.fingerprint, pt->fingerprint, sizeof hd.fingerprint) != 0)
             st = fl_fail(err, FL_ERR_DATA, "%s: written by another run (its header differs)", path);
     }
@@ -232,7 +244,9 @@ static fl_status read_own(fl_coll *d, const char *dir, const fl_part *pt, fl_ckp
                 st = fl_fail(err, FL_ERR_NOMEM, "out of memory reading a checkpoint");
             else
                 memcpy(s->history, at, (size_t)n_hist * sizeof *s->history);
+            at += (size_t)n_hist * sizeof *s->history;
         }
+        if (s->n_extra) memcpy(s->extra, at, s->n_extra * sizeof *s->extra);
     }
     free(buf);
     return st;

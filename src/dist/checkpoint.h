@@ -10,7 +10,9 @@
  * remove its file of the previous checkpoint: the manifest always names a
  * complete set. ALS's state after an epoch is its factors alone (users are
  * solved afresh from the items; no random numbers are drawn after the
- * start), so resuming from them repeats the uninterrupted run bit for bit. */
+ * start), so resuming from them repeats the uninterrupted run bit for bit.
+ * SGD's state adds each row's step sums (extra); its random numbers are
+ * drawn from the seed, the process and the epoch, so they repeat too. */
 #ifndef FL_DIST_CHECKPOINT_H
 #define FL_DIST_CHECKPOINT_H
 
@@ -22,6 +24,10 @@ typedef struct fl_ckpt_state {
     uint32_t stride;            /* floats between rows in memory */
     float *P, *bu, *Q, *bi;     /* own users' and items' rows; bu, bi NULL for dot */
     fl_epoch_report *history;   /* process 0: reports of epochs 1..epoch (others NULL) */
+    float *extra;               /* the solver's state beside the rows (SGD: step sums), or NULL */
+    size_t n_extra;             /* its floats */
+    int32_t layout;             /* the solver's layout that the state depends on (SGD: its
+                                   blocks per side, set by the thread count), else 0 */
 } fl_ckpt_state;
 
 /* Writes this epoch's checkpoint on every process, then the manifest;

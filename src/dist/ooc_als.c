@@ -20,6 +20,7 @@
 #include "core/rng.h"
 #include "data/ratings_part.h"
 #include "dist/ooc_rows.h"
+#include "train/init.h"
 #include "eval/evaluate.h"
 #include "models/model.h"
 #include "models/regularizer.h"
@@ -189,14 +190,12 @@ static fl_status new_model(ooc_run *r, const fl_params *p, fl_model **out, fl_er
     m->offset = m->kind == FL_MODEL_BIASED ? m->global_mean : 0.0f;
     m->rating_lo = r->lo, m->rating_hi = r->hi;
     snprintf(m->source, sizeof m->source, "%s", r->source);
-    fl_rng rng;
+    fl_rng rng; /* the starting rows as fl_train draws them */
     fl_rng_seed(&rng, p->seed);
-    for (uint32_t u = 0; u < nu; u++)
-        for (int f = 0; f < p->n_factors; f++)
-            m->P[(size_t)u * m->stride + f] = (float)(p->init_std * fl_rng_normal(&rng));
+    const uint64_t base = fl_rng_next(&rng);
+    for (uint32_t u = 0; u < nu; u++) fl_init_row(m->P + (size_t)u * m->stride, p->n_factors, p->init_std, base, u);
     for (uint32_t i = 0; i < ni; i++)
-        for (int f = 0; f < p->n_factors; f++)
-            m->Q[(size_t)i * m->stride + f] = (float)(p->init_std * fl_rng_normal(&rng));
+        fl_init_row(m->Q + (size_t)i * m->stride, p->n_factors, p->init_std, base, (uint64_t)nu + i);
     return FL_OK;
 }
 

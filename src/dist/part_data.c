@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "data/ratings_part.h"
+#include "dist/shard_dir.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -165,6 +166,52 @@ static fl_status rows_from(const trip *t, size_t n, int by_user, uint32_t lo, ui
     return st;
 }
 
+/* cut[0..size]: blocks of [0, n) in order, block r ending where the
+ * running count of ratings first reaches r/size of total. */
+static void cut_by_counts(const uint64_t *count, uint32_t n, uint64_t total, int size,
+                          uint32_t *cut) {
+    uint64_t run = 0;
+    uint32_t x = 0;
+    cut[0] = 0;
+    for (int r = 1; r < size; r++) {
+        const uint64_t target = total * (uint64_t)r / (uint64_t)size;
+        while (x < n && run < target) run += count[x++];
+        cut[r] = x;
+    }
+    cut[size] = n;
+}
+
+/* Every process's ratings counted per global user and item, summed over
+ * processes (an all-gather of 8 bytes per id and process: fine at millions
+ * of ids; a reduce-scatter is the form for hundreds of millions), then cut
+ * into blocks of about equal ratings. The same cuts on every process. */
+static fl_status balanced_cuts(fl_coll *d, const uint32_t *tu, const uint32_t *ti,
+                               const fl_dataset *dl, fl_part *p, fl_error *err) {
+    const uint32_t nu = p->n_users, ni = p->n_items;
+    uint64_t *count = calloc((size_t)nu + ni + 1, sizeof *count);
+    p->user_cut = malloc(((size_t)d->size + 1) * sizeof *p->user_cut);
+    p->item_cut = malloc(((size_t)d->size + 1) * sizeof *p->item_cut);
+    fl_status st = FL_OK;
+    if (!count || !p->user_cut || !p->item_cut) st = nomem(err, "balancing the blocks");
+    st = fl_coll_agree(d, st, err);
+    if (st == FL_OK) {
+        for (size_t k = 0; k < dl->n_ratings; k++)
+            count[tu[dl->users[k]]]++, count[nu + ti[dl->items[k]]]++;
+        if (nu + (uint64_t)ni > (uint64_t)INT32_MAX)
+            st = fl_fail(err, FL_ERR_NOMEM, "too many ids to balance the blocks in one sum");
+        else
+            st = fl_coll_sum_u64(d, count, (int)(nu + ni), err);
+    }
+    if (st == FL_OK) {
+        uint64_t total = 0;
+        for (uint32_t x = 0; x < nu; x++) total += count[x];
+        cut_by_counts(count, nu, total, d->size, p->user_cut);
+        cut_by_counts(count + nu, ni, total, d->size, p->item_cut);
+    }
+    free(count);
+    return st;
+}
+
 /* A pair rated twice in different parts: each part was checked alone. */
 static fl_status check_duplicates(const fl_part *p, const char *source, fl_error *err) {
     for (uint32_t x = 0; x < p->by_user.n_rows; x++)
@@ -204,9 +251,9 @@ static fl_status route_test(fl_coll *d, fl_part *p, const fl_dataset *dt, fl_err
         trip x = {gu[dt->users[k]], gi[dt->items[k]], dt->ratings[k]};
         fp[1] += trip_hash(x.u, x.i, x.r);
         if (x.i != UINT32_MAX)
-            dest[m] = fl_block_owner(x.i, p->n_items, d->size), t[m++] = x;
+            dest[m] = fl_part_owner(p->item_cut, d->size, x.i), t[m++] = x;
         else if (x.u != UINT32_MAX)
-            dest[m] = fl_block_owner(x.u, p->n_users, d->size), t[m++] = x;
+            dest[m] = fl_part_owner(p->user_cut, d->size, x.u), t[m++] = x;
         else
             t[n - 1 - none++] = x; /* scored here, from the end of t */
     }
@@ -251,6 +298,13 @@ static fl_status route_test(fl_coll *d, fl_part *p, const fl_dataset *dt, fl_err
     return fl_coll_agree(d, st, err);
 }
 
+/* This process's part: its byte range of a file, or its files of a shard directory. */
+static fl_status read_mine(const char *path, const fl_read_opts *o, int rank, int size,
+                           fl_dataset **out, fl_error *err) {
+    if (fl_shard_is_dir(path)) return fl_shard_read_mine(path, o, rank, size, out, err);
+    return fl_dataset_read_part(path, o, rank, size, out, err);
+}
+
 fl_status fl_part_load(fl_coll *d, const char *ratings, const char *test, const fl_read_opts *o,
                        fl_part *p, fl_error *err) {
     memset(p, 0, sizeof *p);
@@ -262,9 +316,9 @@ fl_status fl_part_load(fl_coll *d, const char *ratings, const char *test, const 
                        "of a distributed run are read apart (merge duplicates first, or keep "
                        "them all with --duplicates keep)");
     fl_dataset *dl = NULL, *dt = NULL;
-    fl_status st = fl_dataset_read_part(ratings, o, d->rank, d->size, &dl, err);
+    fl_status st = read_mine(ratings, o, d->rank, d->size, &dl, err);
     st = fl_coll_agree(d, st, err);
-    if (st == FL_OK && test) st = fl_dataset_read_part(test, o, d->rank, d->size, &dt, err);
+    if (st == FL_OK && test) st = read_mine(test, o, d->rank, d->size, &dt, err);
     st = fl_coll_agree(d, st, err);
     if (st != FL_OK) {
         fl_dataset_free(dl), fl_dataset_free(dt);
@@ -277,12 +331,14 @@ fl_status fl_part_load(fl_coll *d, const char *ratings, const char *test, const 
     trip *t = NULL, *by_u = NULL, *by_i = NULL;
     int *dest = NULL;
     size_t n = dl->n_ratings, n_u = 0, n_i = 0;
+    st = fl_coll_agree(d, st, err);
     if (st == FL_OK) {
         p->n_users = fl_idmap_size(p->user_ids), p->n_items = fl_idmap_size(p->item_ids);
-        p->u_lo = fl_block_lo(p->n_users, d->rank, d->size);
-        p->u_hi = fl_block_lo(p->n_users, d->rank + 1, d->size);
-        p->i_lo = fl_block_lo(p->n_items, d->rank, d->size);
-        p->i_hi = fl_block_lo(p->n_items, d->rank + 1, d->size);
+        st = balanced_cuts(d, tu, ti, dl, p, err);
+    }
+    if (st == FL_OK) {
+        p->u_lo = p->user_cut[d->rank], p->u_hi = p->user_cut[d->rank + 1];
+        p->i_lo = p->item_cut[d->rank], p->i_hi = p->item_cut[d->rank + 1];
         t = malloc((n ? n : 1) * sizeof *t);
         dest = malloc((n ? n : 1) * sizeof *dest);
         if (!t || !dest) st = nomem(err, "sending the ratings to their owners");
@@ -310,11 +366,11 @@ fl_status fl_part_load(fl_coll *d, const char *ratings, const char *test, const 
         if (p->n_ratings == 0) st = fl_fail(err, FL_ERR_DATA, "%s: no ratings to train on", p->source);
     }
     if (st == FL_OK) {
-        for (size_t k = 0; k < n; k++) dest[k] = fl_block_owner(t[k].u, p->n_users, d->size);
+        for (size_t k = 0; k < n; k++) dest[k] = fl_part_owner(p->user_cut, d->size, t[k].u);
         st = shuffle(d, t, n, dest, &by_u, &n_u, err);
     }
     if (st == FL_OK) {
-        for (size_t k = 0; k < n; k++) dest[k] = fl_block_owner(t[k].i, p->n_items, d->size);
+        for (size_t k = 0; k < n; k++) dest[k] = fl_part_owner(p->item_cut, d->size, t[k].i);
         st = shuffle(d, t, n, dest, &by_i, &n_i, err);
     }
     free(t), free(dest), free(tu), free(ti);
@@ -366,6 +422,7 @@ void fl_part_free(fl_part *p) {
     fl_idmap_free(p->user_ids), fl_idmap_free(p->item_ids);
     fl_rows_free(&p->by_user), fl_rows_free(&p->by_item);
     free(p->need_items), free(p->need_users), free(p->item_sum);
+    free(p->user_cut), free(p->item_cut);
     free(p->test_item), free(p->test_item_user), free(p->test_user);
     free(p->test_item_r), free(p->test_user_r), free(p->test_none_r);
     memset(p, 0, sizeof *p);

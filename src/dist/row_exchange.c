@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-fl_status fl_row_plan_build(fl_coll *d, const uint32_t *need, uint32_t n_need, uint32_t n_total,
+fl_status fl_row_plan_build(fl_coll *d, const uint32_t *need, uint32_t n_need, const uint32_t *cut,
                             uint32_t own_lo, int width, fl_row_plan *pl, fl_error *err) {
     memset(pl, 0, sizeof *pl);
     pl->width = width;
@@ -19,7 +19,7 @@ fl_status fl_row_plan_build(fl_coll *d, const uint32_t *need, uint32_t n_need, u
     if (!ask || !asked || !pl->send_bytes || !pl->recv_bytes)
         st = fl_fail(err, FL_ERR_NOMEM, "out of memory planning the exchange of factor rows");
     for (uint32_t j = 0; st == FL_OK && j < n_need; j++)
-        ask[fl_block_owner(need[j], n_total, size)] += sizeof(uint32_t);
+        ask[fl_part_owner(cut, size, need[j])] += sizeof(uint32_t);
     st = fl_coll_agree(d, st, err);
     if (st == FL_OK) st = fl_coll_counts(d, ask, asked, err);
     for (int r = 0; st == FL_OK && r < size; r++) pl->n_send += asked[r] / sizeof(uint32_t);

@@ -19,10 +19,10 @@ typedef struct fl_row_plan {
     float *send_buf, *recv_buf;
 } fl_row_plan;
 
-/* need[0..n_need): the global rows this process uses, ascending; the rows
- * 0..n_total are cut into blocks as part_data.h says, own_lo the first of
- * this process's. */
-fl_status fl_row_plan_build(fl_coll *d, const uint32_t *need, uint32_t n_need, uint32_t n_total,
+/* need[0..n_need): the global rows this process uses, ascending; cut[]
+ * the blocks of fl_part (user_cut or item_cut), own_lo the first of this
+ * process's. */
+fl_status fl_row_plan_build(fl_coll *d, const uint32_t *need, uint32_t n_need, const uint32_t *cut,
                             uint32_t own_lo, int width, fl_row_plan *pl, fl_error *err);
 /* Own rows X (stride apart, k floats) and biases bx (NULL without) to the
  * processes that need them; Y, by get this process's needed rows. */

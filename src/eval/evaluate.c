@@ -90,8 +90,33 @@ static void eval_range(void *ctx, int task, int thread) {
     e->part[task] = p;
 }
 
+fl_status fl_eval_ids_match(const fl_model *m, const fl_dataset *d, fl_eval_ids *out, fl_error *err) {
+    out->user = translate(d->user_ids, m->user_ids);
+    out->item = translate(d->item_ids, m->item_ids);
+    if (out->user && out->item) return FL_OK;
+    fl_eval_ids_free(out);
+    return fl_fail(err, FL_ERR_NOMEM, "out of memory matching ids to the model");
+}
+
+void fl_eval_ids_free(fl_eval_ids *ids) {
+    free(ids->user), free(ids->item);
+    ids->user = ids->item = NULL;
+}
+
 fl_status fl_evaluate_on(fl_pool *pool, const fl_model *m, const fl_dataset *d,
                          fl_unknown_policy pol, fl_metrics *out, fl_error *err) {
+    memset(out, 0, sizeof *out);
+    fl_eval_ids ids;
+    fl_status st = fl_eval_ids_match(m, d, &ids, err);
+    if (st != FL_OK) return st;
+    st = fl_evaluate_matched(pool, m, d, &ids, pol, out, err);
+    fl_eval_ids_free(&ids);
+    return st;
+}
+
+fl_status fl_evaluate_matched(fl_pool *pool, const fl_model *m, const fl_dataset *d,
+                              const fl_eval_ids *ids, fl_unknown_policy pol, fl_metrics *out,
+                              fl_error *err) {
     memset(out, 0, sizeof *out);
     if (fl_model_kind_implicit(m->kind))
         return fl_fail(err, FL_ERR_USAGE,
@@ -99,12 +124,8 @@ fl_status fl_evaluate_on(fl_pool *pool, const fl_model *m, const fl_dataset *d,
                        "rating error; rank with fl_evaluate_ranking (eval --ranking)",
                        fl_model_kind_name(m->kind));
     eval_run *e = malloc(sizeof *e);
-    int64_t *tu = translate(d->user_ids, m->user_ids);
-    int64_t *ti = translate(d->item_ids, m->item_ids);
-    if (!e || !tu || !ti) {
-        free(e), free(tu), free(ti);
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory matching ids to the model");
-    }
+    const int64_t *tu = ids->user, *ti = ids->item;
+    if (!e) return fl_fail(err, FL_ERR_NOMEM, "out of memory scoring %s", d->source);
     *e = (eval_run){.m = m, .d = d, .tu = tu, .ti = ti, .pol = pol};
     if (pool)
         fl_pool_run(pool, EVAL_TASKS, eval_range, e);
@@ -131,7 +152,6 @@ fl_status fl_evaluate_on(fl_pool *pool, const fl_model *m, const fl_dataset *d,
                      "--unknown=mean predicts from the biases, --unknown=skip leaves it out",
                      d->source, user ? "user" : "item", name);
     }
-    free(tu), free(ti);
     if (st != FL_OK) return st;
     if (out->n == 0) {
         out->rmse = out->mae = out->mse = NAN;

@@ -375,6 +375,12 @@ static json_t *metadata(const fl_model *m) {
 }
 
 fl_status fl_model_save(const fl_model *m, const char *path, fl_error *err) {
+    return fl_model_save_progress(m, path, NULL, NULL, err);
+}
+
+fl_status fl_model_save_progress(const fl_model *m, const char *path,
+                                 int (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
+                                 fl_error *err) {
     tensor t[FL_ST_MAX_TENSORS];
     int n_t = model_tensors(m, t);
     char why[256];
@@ -386,7 +392,8 @@ fl_status fl_model_save(const fl_model *m, const char *path, fl_error *err) {
     json_t *meta = metadata(m);
     c_numeric_leave(&loc);
     if (!meta) return fl_fail(err, FL_ERR_NOMEM, "out of memory writing the header of '%s'", path);
-    return fl_st_write(path, meta, t, n_t, err);
+    const fl_st_progress told = {progress, ctx};
+    return fl_st_write(path, meta, t, n_t, &told, err);
 }
 
 static fl_status read_history(loader *ld, fl_model *m);

@@ -35,12 +35,23 @@ typedef struct sink {
     size_t len;
     fl_status st;
     fl_error *err;
+    const fl_st_progress *progress; /* may be NULL */
+    uint64_t done, total;           /* bytes through either pass, of both */
 } sink;
+
+static void sink_tell(sink *s) {
+    const fl_st_progress *p = s->progress;
+    if (s->st == FL_OK && p && p->fn && p->fn(p->ctx, s->done, s->total))
+        s->st = fl_fail(s->err, FL_ERR_CANCELLED, "saving was cancelled; no file was written");
+}
 
 static void sink_flush(sink *s) {
     if (s->st == FL_OK && s->len) {
         if (s->hash) fl_sha256_update(s->hash, s->buf, s->len);
         else s->st = fl_atomic_write(s->file, s->buf, s->len, s->err);
+        s->done += s->len;
+        /* Every 4 MiB: often enough for a bar, rare enough to cost nothing. */
+        if (s->done % (4u << 20) < s->len) sink_tell(s);
     }
     s->len = 0;
 }
@@ -89,6 +100,7 @@ static void put_file(sink *s, const char *header, size_t header_len, const tenso
     sink_put(s, header, header_len);
     for (int k = 0; k < n_t; k++) put_tensor(s, &t[k]);
     sink_flush(s);
+    sink_tell(s); /* each pass ends told */
 }
 
 /* The header text, padded with spaces so 8 + its length is a multiple of
@@ -475,7 +487,8 @@ fl_status fl_st_read_ids(loader *ld, const char *name, uint32_t n, fl_idmap **ou
     return FL_OK;
 }
 
-fl_status fl_st_write(const char *path, json_t *meta, tensor *t, int n_t, fl_error *err) {
+fl_status fl_st_write(const char *path, json_t *meta, tensor *t, int n_t, const fl_st_progress *progress,
+                      fl_error *err) {
     size_t header_len = 0, checksum_at = 0;
     char *header = build_header(meta, t, n_t, &header_len, &checksum_at);
     sink *s = calloc(1, sizeof *s);
@@ -484,6 +497,8 @@ fl_status fl_st_write(const char *path, json_t *meta, tensor *t, int n_t, fl_err
         return fl_fail(err, FL_ERR_NOMEM, "out of memory writing the header of '%s'", path);
     }
     s->err = err;
+    s->progress = progress;
+    s->total = 2 * (8 + (uint64_t)header_len + (n_t ? t[n_t - 1].end : 0));
 
     /* Pass 1: hash with the placeholder zeros in place, as the reader will. */
     s->hash = fl_sha256_begin();
@@ -498,13 +513,17 @@ fl_status fl_st_write(const char *path, json_t *meta, tensor *t, int n_t, fl_err
 
     /* Pass 2: the same bytes, now with the checksum, into the temp file. */
     fl_atomic_file f;
-    fl_status st = fl_atomic_open(&f, path, err);
+    fl_status st = s->st; /* cancelled while hashing: nothing to remove */
+    if (st == FL_OK) st = fl_atomic_open(&f, path, err);
     if (st == FL_OK) {
         s->hash = NULL;
         s->file = &f;
         put_file(s, header, header_len, t, n_t);
-        st = s->st; /* a failed write has already removed the temp file */
-        if (st == FL_OK) st = fl_atomic_commit(&f, err);
+        st = s->st;
+        if (st == FL_OK)
+            st = fl_atomic_commit(&f, err);
+        else
+            fl_atomic_abort(&f); /* cancelled (a failed write has removed it already) */
     }
     free(header);
     free(s);

@@ -53,7 +53,14 @@ typedef struct loader {
 
 /* Writes meta (taken over; every value a string; the checksum is added as
  * its last key) and the n_t tensors, in order, to path atomically. */
-fl_status fl_st_write(const char *path, json_t *meta, tensor *t, int n_t, fl_error *err);
+/* Told the bytes through the writer's two passes (hash, then write) of
+ * twice the file's size, every few MiB; nonzero cancels the write. */
+typedef struct fl_st_progress {
+    int (*fn)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+} fl_st_progress;
+fl_status fl_st_write(const char *path, json_t *meta, tensor *t, int n_t, const fl_st_progress *progress,
+                      fl_error *err);
 
 /* Opens, maps (into *map) and verifies path: layout and checksum. On
  * success ld describes it (release with fl_st_close; *map is the caller's

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/memory.h"
+#include "data/idmap.h"
 #include "models/mf.h"
 #include "models/nn.h"
 #include "models/scan_index.h"
@@ -74,8 +75,12 @@ static fl_status model_new(const fl_params *p, const fl_idmap *users, const fl_i
     m->n_factors = (uint32_t)p->n_factors;
     m->stride = padded(m->n_factors);
     size_t n = fl_model_param_floats(p, m->n_users, m->n_items, m->stride);
-    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    m->block = aligned_alloc(64, bytes ? bytes : 64);
+    /* SGD hits a block's rows at random: on 2 MiB pages they need a handful
+     * of TLB entries instead of hundreds, so a large block starts on one. */
+    const size_t huge = (size_t)2 << 20;
+    const size_t align = n * sizeof(float) >= huge ? huge : 64;
+    size_t bytes = (n * sizeof(float) + align - 1) / align * align;
+    m->block = aligned_alloc(align, bytes ? bytes : align);
     m->user_ids = share_ids ? (fl_idmap *)users : fl_idmap_clone(users);
     m->item_ids = share_ids ? (fl_idmap *)items : fl_idmap_clone(items);
     if (!m->block || !m->user_ids || !m->item_ids) {
@@ -85,6 +90,7 @@ static fl_status model_new(const fl_params *p, const fl_idmap *users, const fl_i
                        (double)bytes / (1 << 20));
     }
     fl_memory_zero(m->block, bytes); /* not written: resident once training writes it */
+    fl_memory_prefer_huge(m->block, bytes);
     fl_model_carve(m, m->block);
     time_t now = time(NULL);
     struct tm tm;
@@ -285,4 +291,94 @@ fl_status fl_model_set_means(fl_model *m, fl_error *err) {
     m->mean_bu = (float)(bu / nu), m->mean_bi = (float)(bi / ni);
     free(acc);
     return FL_OK;
+}
+
+/* Moves row at[k] of `rows` (n rows of `width` bytes) to row k, in place:
+ * each cycle of the permutation is followed once, through one spare row. */
+static void permute_rows(unsigned char *rows, size_t width, const uint32_t *at, uint32_t n,
+                         unsigned char *done, unsigned char *spare) {
+    memset(done, 0, ((size_t)n + 7) / 8);
+    for (uint32_t start = 0; start < n; start++) {
+        if (done[start / 8] >> (start % 8) & 1) continue;
+        memcpy(spare, rows + (size_t)start * width, width);
+        uint32_t k = start;
+        for (;;) {
+            done[k / 8] |= (unsigned char)(1u << (k % 8));
+            const uint32_t from = at[k];
+            if (from == start) break;
+            memcpy(rows + (size_t)k * width, rows + (size_t)from * width, width);
+            k = from;
+        }
+        memcpy(rows + (size_t)k * width, spare, width);
+    }
+}
+
+/* out[k] = in[at[k]] for n 32-bit values (the counts and means). */
+static fl_status permute_u32(uint32_t *a, const uint32_t *at, uint32_t n) {
+    uint32_t *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t) return FL_ERR_NOMEM;
+    for (uint32_t k = 0; k < n; k++) t[k] = a[at[k]];
+    memcpy(a, t, (size_t)n * sizeof *t);
+    free(t);
+    return FL_OK;
+}
+
+/* The users' lists in the new order, their items renumbered and ascending. */
+static fl_status renumber_seen(fl_model *m, const uint32_t *user_at, const uint32_t *item_pos) {
+    const uint32_t nu = m->n_users;
+    uint64_t *start = malloc(((size_t)nu + 1) * sizeof *start);
+    uint32_t *items = m->seen_items ? malloc((m->seen_start[nu] ? m->seen_start[nu] : 1) * sizeof *items) : NULL;
+    if (!start || (m->seen_items && !items)) {
+        free(start), free(items);
+        return FL_ERR_NOMEM;
+    }
+    start[0] = 0;
+    for (uint32_t k = 0; k < nu; k++) {
+        const uint32_t u = user_at[k];
+        const uint64_t from = m->seen_start[u], len = m->seen_start[u + 1] - from;
+        start[k + 1] = start[k] + len;
+        if (!items) continue;
+        uint32_t *list = items + start[k];
+        for (uint64_t j = 0; j < len; j++) { /* insertion: lists are short, and mostly a few */
+            const uint32_t v = item_pos ? item_pos[m->seen_items[from + j]] : m->seen_items[from + j];
+            uint64_t at = j;
+            for (; at > 0 && list[at - 1] > v; at--) list[at] = list[at - 1];
+            list[at] = v;
+        }
+    }
+    free(m->seen_start), free(m->seen_items);
+    m->seen_start = start, m->seen_items = items;
+    return FL_OK;
+}
+
+fl_status fl_model_renumber(fl_model *m, const uint32_t *user_at, const uint32_t *item_at,
+                            int params, fl_error *err) {
+    if (m->counts_mapped || m->map.addr)
+        return fl_fail(err, FL_ERR_USAGE, "a model loaded from a file cannot be renumbered");
+    const uint32_t nu = m->n_users, ni = m->n_items;
+    const uint32_t widest = nu > ni ? nu : ni;
+    uint32_t *item_pos = malloc(((size_t)ni + 1) * sizeof *item_pos);
+    unsigned char *done = malloc(((size_t)widest + 8) / 8);
+    unsigned char *spare = malloc((size_t)m->stride * sizeof(float) + sizeof(float));
+    fl_status st = item_pos && done && spare ? FL_OK : FL_ERR_NOMEM;
+    if (st == FL_OK) {
+        for (uint32_t k = 0; k < ni; k++) item_pos[item_at[k]] = k;
+        st = fl_idmap_renumber(m->user_ids, user_at);
+    }
+    if (st == FL_OK) st = fl_idmap_renumber(m->item_ids, item_at);
+    if (st == FL_OK && m->seen_start) st = renumber_seen(m, user_at, item_pos);
+    if (st == FL_OK && m->item_count) st = permute_u32(m->item_count, item_at, ni);
+    if (st == FL_OK && m->item_mean_heap) /* floats moved as their bits */
+        st = permute_u32((uint32_t *)(void *)m->item_mean_heap, item_at, ni);
+    if (st == FL_OK && params) {
+        const size_t row = (size_t)m->stride * sizeof(float);
+        if (m->P) permute_rows((unsigned char *)m->P, row, user_at, nu, done, spare);
+        if (m->Q) permute_rows((unsigned char *)m->Q, row, item_at, ni, done, spare);
+        if (m->bu) permute_rows((unsigned char *)m->bu, sizeof(float), user_at, nu, done, spare);
+        if (m->bi) permute_rows((unsigned char *)m->bi, sizeof(float), item_at, ni, done, spare);
+    }
+    free(item_pos), free(done), free(spare);
+    /* A failure part way leaves ids and rows out of step: the model is not
+     * to be used (training fails with it). */
+    return st == FL_OK ? FL_OK : fl_fail(err, st, "out of memory renumbering the model");
 }

@@ -158,6 +158,17 @@ fl_status fl_model_set_seen(fl_model *m, const fl_dataset *train, fl_error *err)
  * the ratings are never held twice). */
 fl_status fl_model_set_counts(fl_model *m, const fl_dataset *train, fl_error *err);
 
+/* Renumbers users and items: user k afterwards is the one that was
+ * user_at[k], item k the one that was item_at[k] (permutations). The id
+ * maps, the counts, the seen lists and, with params, the factor rows and
+ * biases move with them; without params those are left as they are (a
+ * model whose starting values are not written yet). SGD trains on rows in
+ * its grid's order, so the model takes that order instead of the solver
+ * keeping a copy (train/grid.h). A model whose counts lie in a file
+ * mapping cannot be renumbered (FL_ERR_USAGE). */
+fl_status fl_model_renumber(fl_model *m, const uint32_t *user_at, const uint32_t *item_at,
+                            int params, fl_error *err);
+
 /* Raw (pre-squash) score and its squashed value. Inline, as the clip
  * below: every epoch applies them to every training and test rating. */
 static inline float fl_squash(const fl_params *p, float z) {

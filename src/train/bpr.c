@@ -106,9 +106,9 @@ static void bpr_block(fl_trainer *t, int b, void *ctx) {
         for (int tries = 0; tries < BPR_TRIES && (jpos == ipos || rated(s, upos, jpos)); tries++)
             jpos = i0 + (uint32_t)fl_rng_below(&rng, width);
         if (jpos == ipos || rated(s, upos, jpos)) continue; /* the user rated this whole range */
-        const uint32_t u = g->user_at[upos], i = g->item_at[ipos], j = g->item_at[jpos];
-        loss += fl_bpr_step(m->P + (size_t)u * m->stride, m->Q + (size_t)i * m->stride,
-                            m->Q + (size_t)j * m->stride, k, reg, lr);
+        /* The model is numbered by grid position (train.c renumber_to_grid). */
+        loss += fl_bpr_step(m->P + (size_t)upos * m->stride, m->Q + (size_t)ipos * m->stride,
+                            m->Q + (size_t)jpos * m->stride, k, reg, lr);
     }
     s->loss[b] = loss;
 }

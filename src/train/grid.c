@@ -3,8 +3,10 @@
 #include "train/grid.h"
 
 #include "core/error.h"
+#include "core/pool.h"
 
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 int fl_grid_size(uint32_t n_users, uint32_t n_items, int stride, int n_threads) {
@@ -53,7 +55,9 @@ static uint32_t *inverse(const uint32_t *at, uint32_t n) {
     return pos;
 }
 
-/* Tells the watch that `done` ratings of pass `pass` (0-based) are done. */
+/* Tells the watch that `done` ratings of pass `pass` (0-based) are done.
+ * Only the calling thread reports: a pass run on the pool reports when it
+ * is done. */
 static void tell(fl_grid_watch *w, int pass, size_t done, size_t n) {
     if (w && w->fn && w->fn(w->ctx, (size_t)pass * n + done, (size_t)FL_GRID_PASSES * n)) w->stop = 1;
 }
@@ -67,6 +71,46 @@ typedef struct wide {
     float *r;
 } wide;
 
+/* Per position, its range of the nb and its tile band within that range,
+ * so the passes look a rating's bucket up instead of dividing. */
+typedef struct bands {
+    uint16_t *block;
+    uint8_t *tile;
+} bands;
+
+static fl_status bands_make(bands *b, uint32_t n, int nb, int tiles) {
+    b->block = malloc((n ? n : 1) * sizeof *b->block);
+    b->tile = malloc(n ? n : 1);
+    if (!b->block || !b->tile) return FL_ERR_NOMEM;
+    for (int r = 0; r < nb; r++) {
+        const uint32_t lo = fl_grid_first(n, nb, r), hi = fl_grid_first(n, nb, r + 1);
+        for (uint32_t k = lo; k < hi; k++) {
+            b->block[k] = (uint16_t)r;
+            b->tile[k] = (uint8_t)block_of(k - lo, hi - lo, tiles);
+        }
+    }
+    return FL_OK;
+}
+
+static void bands_free(bands *b) { free(b->block), free(b->tile); }
+
+/* What the passes share. */
+typedef struct build {
+    fl_grid *g;
+    wide w;
+    const uint32_t *upos, *ipos; /* dataset index -> position */
+    bands ub, ib;
+    int tiles;
+    size_t *band_start;          /* [nb + 1]: the ratings of each row range */
+    size_t *hist;                /* [BUILD_TASKS][nb]: pass 0's counts */
+    uint64_t seed;               /* of the row ranges' shuffles */
+    atomic_int failed;           /* a row range's scratch could not be allocated */
+} build;
+
+/* Pass 0 runs in this many fixed chunks: counts add up the same on any
+ * number of threads. */
+enum { BUILD_TASKS = 64 };
+
 static inline void swap_rating(wide *w, size_t a, size_t b) {
     uint32_t tu = w->u[a], ti = w->i[a];
     float tr = w->r[a];
@@ -74,21 +118,42 @@ static inline void swap_rating(wide *w, size_t a, size_t b) {
     w->u[b] = tu, w->i[b] = ti, w->r[b] = tr;
 }
 
-/* Reorders the ratings in place so block b occupies [start[b], start[b+1]):
- * American-flag sort, each rating moved at most once to its final block,
- * O(n) time and no extra memory beyond the counts. */
-static void bucket_in_place(const fl_grid *g, wide *w, size_t *fill, fl_grid_watch *watch) {
-    const int nb = g->nb;
-    const size_t nblocks = (size_t)nb * nb;
-    memcpy(fill, g->start, nblocks * sizeof *fill);
-    size_t placed = 0; /* each step below puts one rating in its block for good */
-    for (size_t b = 0; b < nblocks; b++) {
-        while (fill[b] < g->start[b + 1]) {
-            if (++placed % (1u << 20) == 0) tell(watch, 1, placed, g->n);
-            size_t k = fill[b];
-            size_t c = block_of(w->u[k], g->n_users, nb) * nb + block_of(w->i[k], g->n_items, nb);
-            if (c == b) {
-                fill[b]++;
+/* Pass 0: positions instead of dataset indices, and each chunk's count of
+ * ratings per row range. */
+static void to_positions(void *ctx, int task, int thread) {
+    (void)thread;
+    build *b = ctx;
+    const size_t n = b->g->n, lo = n * (size_t)task / BUILD_TASKS, hi = n * (size_t)(task + 1) / BUILD_TASKS;
+    size_t *h = b->hist + (size_t)task * (size_t)b->g->nb;
+    if (!b->upos) { /* positions already */
+        for (size_t k = lo; k < hi; k++) h[b->ub.block[b->w.u[k]]]++;
+        return;
+    }
+    for (size_t k = lo; k < hi; k++) {
+        const uint32_t u = b->upos[b->w.u[k]];
+        b->w.u[k] = u;
+        b->w.i[k] = b->ipos[b->w.i[k]];
+        h[b->ub.block[u]]++;
+    }
+}
+
+/* Pass 1: the ratings by row range, in place (American-flag sort: each
+ * rating moves at most once, straight into its range). Ordering by block
+ * at once took twice as long: nb x nb write streams thrash the caches where
+ * nb stay in them; pass 2 then orders each range on its own. */
+static void by_row_range(build *b, fl_grid_watch *watch) {
+    const int nb = b->g->nb;
+    size_t *fill = b->hist; /* pass 0's counts are spent */
+    memcpy(fill, b->band_start, (size_t)nb * sizeof *fill);
+    wide *w = &b->w;
+    size_t placed = 0;
+    for (int r = 0; r < nb; r++) {
+        while (fill[r] < b->band_start[r + 1]) {
+            if (++placed % (1u << 20) == 0) tell(watch, 1, placed, b->g->n);
+            const size_t k = fill[r];
+            const int c = b->ub.block[w->u[k]];
+            if (c == r) {
+                fill[r]++;
                 continue;
             }
             swap_rating(w, k, fill[c]++);
@@ -96,15 +161,73 @@ static void bucket_in_place(const fl_grid *g, wide *w, size_t *fill, fl_grid_wat
     }
 }
 
-/* Positions relative to each block's first row and column, written over
- * the 32-bit array from the front (entry k's two bytes never reach an entry
- * not yet read), then the array is shrunk to half. */
-static uint16_t *narrow(uint32_t *wide_pos, const fl_grid *g, int by_row, fl_grid_watch *watch) {
-    const int nb = g->nb;
+/* The order of tile (row band a, column band c) in a block of tiles x tiles:
+ * row bands in turn, the column bands of odd ones backwards (a snake), so
+ * consecutive tiles share a band of rows or of columns. */
+static inline uint32_t snake(int a, int c, int tiles) {
+    return (uint32_t)(a * tiles + (a % 2 ? tiles - 1 - c : c));
+}
+
+/* Pass 2, row range `band`: its ratings by block, inside a block by tile,
+ * each tile shuffled (SGD wants random order). In place, with a key per
+ * rating as scratch; the shuffle draws from the range's own generator, so
+ * the layout does not depend on which thread orders which range. */
+static void by_block_and_tile(void *ctx, int band, int thread) {
+    (void)thread;
+    build *b = ctx;
+    fl_grid *g = b->g;
+    const int nb = g->nb, tiles = b->tiles, nt = tiles * tiles;
+    const size_t lo = b->band_start[band], n = b->band_start[band + 1] - lo;
+    const size_t nkeys = (size_t)nb * (size_t)nt;
+    uint32_t *key = malloc((n ? n : 1) * sizeof *key);
+    size_t *at = calloc(nkeys + 1, sizeof *at), *fill = malloc(nkeys * sizeof *fill);
+    if (!key || !at || !fill) {
+        free(key), free(at), free(fill);
+        b->failed = 1;
+        return;
+    }
+    wide w = {b->w.u + lo, b->w.i + lo, b->w.r + lo};
+    for (size_t k = 0; k < n; k++) {
+        const uint32_t u = w.u[k], i = w.i[k];
+        key[k] = (uint32_t)b->ib.block[i] * (uint32_t)nt + snake(b->ub.tile[u], b->ib.tile[i], tiles);
+        at[key[k] + 1]++;
+    }
+    for (size_t c = 0; c < nkeys; c++) at[c + 1] += at[c];
+    for (int c = 0; c < nb; c++) g->start[(size_t)band * nb + c] = lo + at[(size_t)c * nt];
+    memcpy(fill, at, nkeys * sizeof *fill);
+    for (size_t c = 0; c < nkeys; c++) {
+        while (fill[c] < at[c + 1]) {
+            const size_t k = fill[c], d = key[k];
+            if (d == c) {
+                fill[c]++;
+                continue;
+            }
+            const size_t to = fill[d]++;
+            swap_rating(&w, k, to);
+            key[k] = key[to], key[to] = (uint32_t)d;
+        }
+    }
+    free(fill), free(key);
+    fl_rng rng;
+    fl_rng_seed(&rng, b->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(band + 1)));
+    for (size_t c = 0; c < nkeys; c++) {
+        const size_t s = at[c], len = at[c + 1] - s;
+        for (size_t k = len; k > 1; k--) swap_rating(&w, s + fl_rng_below(&rng, k), s + k - 1);
+    }
+    free(at);
+}
+
+/* Pass 3: positions relative to each block's first row (task 0) or column
+ * (task 1), written over the 32-bit array from the front (entry k's two
+ * bytes never reach an entry not yet read). */
+static void narrow(void *ctx, int task, int thread) {
+    (void)thread;
+    build *b = ctx;
+    const fl_grid *g = b->g;
+    const int nb = g->nb, by_row = task == 0;
     const uint32_t n_pos = by_row ? g->n_users : g->n_items;
-    unsigned char *out = (unsigned char *)wide_pos;
+    unsigned char *out = (unsigned char *)(by_row ? b->w.u : b->w.i);
     for (int blk = 0; blk < nb * nb; blk++) {
-        tell(watch, by_row ? 3 : 4, g->start[blk], g->n);
         uint32_t first = fl_grid_first(n_pos, nb, by_row ? blk / nb : blk % nb);
         for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++) {
             uint32_t v;
@@ -113,87 +236,135 @@ static uint16_t *narrow(uint32_t *wide_pos, const fl_grid *g, int by_row, fl_gri
             memcpy(out + 2 * k, &local, 2);
         }
     }
-    uint16_t *shrunk = realloc(wide_pos, (g->n ? g->n : 1) * sizeof(uint16_t));
-    return shrunk ? shrunk : (uint16_t *)wide_pos; /* a failed shrink keeps the block */
 }
 
-fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid_watch *watch,
-                        fl_grid *g, fl_error *err) {
-    memset(g, 0, sizeof *g);
-    uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
-    size_t n = d->n_ratings;
-    g->nb = nb;
-    g->n = n;
-    size_t nblocks = (size_t)nb * nb;
-    g->n_users = nu, g->n_items = ni;
+static uint16_t *shrunk(uint32_t *wide_pos, size_t n) {
+    uint16_t *s = realloc(wide_pos, (n ? n : 1) * sizeof(uint16_t));
+    return s ? s : (uint16_t *)wide_pos; /* a failed shrink keeps the block */
+}
+
+static void run_tasks(fl_pool *pool, int n, fl_task_fn fn, void *ctx) {
+    if (pool)
+        fl_pool_run(pool, n, fn, ctx);
+    else
+        for (int t = 0; t < n; t++) fn(ctx, t, 0);
+}
+
+static fl_status check_width(uint32_t nu, uint32_t ni, int nb, fl_error *err) {
     if ((nu + (uint32_t)nb - 1) / (uint32_t)nb > 65536u || (ni + (uint32_t)nb - 1) / (uint32_t)nb > 65536u)
         return fl_fail(err, FL_ERR_USAGE, "%d blocks per side leave blocks wider than 65,536 rows", nb);
-    g->user_at = permutation(nu, rng);
-    g->item_at = permutation(ni, rng);
-    uint32_t *upos = g->user_at ? inverse(g->user_at, nu) : NULL;
-    uint32_t *ipos = g->item_at ? inverse(g->item_at, ni) : NULL;
+    return FL_OK;
+}
+
+/* The passes over b->w, which the grid takes (freed on failure with the
+ * grid), g's sizes, user_at and item_at set; b->upos and b->ipos turn
+ * dataset indices into positions (NULL: the ratings carry positions). */
+static fl_status lay_out(build *b, int stride, fl_pool *pool, fl_rng *rng, fl_grid_watch *watch,
+                         fl_error *err) {
+    fl_grid *g = b->g;
+    const int nb = g->nb;
+    const size_t n = g->n, nblocks = (size_t)nb * nb;
+    b->tiles = stride > 0 ? fl_grid_tiles(g, stride) : 1;
+    b->seed = fl_rng_next(rng);
+    g->r = b->w.r;
     g->start = calloc(nblocks + 1, sizeof *g->start);
-    size_t *fill = malloc(nblocks * sizeof *fill);
-    wide w = {0};
-    if (consume) {
-        /* Take the dataset's arrays: the grid is then the only copy. */
-        w.u = d->users, w.i = d->items, w.r = d->ratings;
-        d->users = d->items = NULL, d->ratings = NULL, d->capacity = 0;
-        free(d->times), d->times = NULL;
-        d->n_ratings = 0;
-    } else {
-        w.u = malloc((n ? n : 1) * sizeof *w.u);
-        w.i = malloc((n ? n : 1) * sizeof *w.i);
-        w.r = malloc((n ? n : 1) * sizeof *w.r);
-        if (w.u && w.i && w.r) {
-            memcpy(w.u, d->users, n * sizeof *w.u);
-            memcpy(w.i, d->items, n * sizeof *w.i);
-            memcpy(w.r, d->ratings, n * sizeof *w.r);
-        }
+    b->band_start = calloc((size_t)nb + 1, sizeof *b->band_start);
+    b->hist = calloc((size_t)BUILD_TASKS * nb, sizeof *b->hist);
+    fl_status st = bands_make(&b->ub, g->n_users, nb, b->tiles);
+    if (st == FL_OK) st = bands_make(&b->ib, g->n_items, nb, b->tiles);
+    if (st != FL_OK || !g->user_at || !g->item_at || !g->start || !b->band_start || !b->hist ||
+        !b->w.u || !b->w.i || !b->w.r)
+        st = fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
+    if (st == FL_OK) {
+        tell(watch, 0, 0, n);
+        run_tasks(pool, BUILD_TASKS, to_positions, b);
+        for (int t = 0; t < BUILD_TASKS; t++)
+            for (int r = 0; r < nb; r++) b->band_start[r + 1] += b->hist[(size_t)t * nb + r];
+        for (int r = 0; r < nb; r++) b->band_start[r + 1] += b->band_start[r];
+        tell(watch, 1, 0, n);
     }
-    g->r = w.r;
-    if (!upos || !ipos || !g->start || !w.u || !w.i || !w.r || !fill) {
-        free(upos), free(ipos), free(fill), free(w.u), free(w.i);
-        fl_grid_free(g);
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory building the training blocks");
+    if (st == FL_OK && !(watch && watch->stop)) by_row_range(b, watch);
+    if (st == FL_OK && !(watch && watch->stop)) {
+        tell(watch, 2, 0, n);
+        run_tasks(pool, nb, by_block_and_tile, b);
+        g->start[nblocks] = n;
+        if (b->failed) st = fl_fail(err, FL_ERR_NOMEM, "out of memory ordering the training blocks");
     }
-    for (size_t k = 0; k < n; k++) {
-        if (k % (1u << 20) == 0) tell(watch, 0, k, n);
-        w.u[k] = upos[w.u[k]];
-        w.i[k] = ipos[w.i[k]];
-        g->start[block_of(w.u[k], nu, nb) * nb + block_of(w.i[k], ni, nb) + 1]++;
+    if (st == FL_OK && !(watch && watch->stop)) {
+        tell(watch, 3, 0, n);
+        run_tasks(pool, 2, narrow, b);
     }
-    for (size_t b = 0; b < nblocks; b++) g->start[b + 1] += g->start[b];
-    free(upos), free(ipos);
-    int stopped = watch && watch->stop;
-    if (!stopped) bucket_in_place(g, &w, fill, watch);
-    free(fill);
-    stopped = watch && watch->stop;
-    /* One shuffle per block: SGD wants random order, and streaming the
-     * shuffled arrays later costs nothing extra. */
-    for (size_t b = 0; b < nblocks && !stopped; b++) {
-        tell(watch, 2, g->start[b], n);
-        size_t s = g->start[b], len = g->start[b + 1] - s;
-        for (size_t k = len; k > 1; k--) swap_rating(&w, s + fl_rng_below(rng, k), s + k - 1);
+    bands_free(&b->ub), bands_free(&b->ib);
+    free(b->band_start), free(b->hist);
+    if (st == FL_OK && watch && watch->stop)
+        st = fl_fail(err, FL_ERR_CANCELLED, "cancelled while laying out the training blocks");
+    if (st != FL_OK) {
+        free(b->w.u), free(b->w.i);
+        if (!g->r) free(b->w.r);
+        fl_grid_free(g); /* frees g->r */
+        return st;
     }
-    if (stopped || (watch && watch->stop)) {
-        free(w.u), free(w.i);
-        fl_grid_free(g);
-        return fl_fail(err, FL_ERR_CANCELLED, "cancelled while laying out the training blocks");
-    }
-    g->u = narrow(w.u, g, 1, watch);
-    g->i = narrow(w.i, g, 0, watch);
+    g->u = shrunk(b->w.u, n);
+    g->i = shrunk(b->w.i, n);
     tell(watch, FL_GRID_PASSES, 0, n);
     return FL_OK;
 }
 
-/* Tile t of a block cut into tiles x tiles: row band t / tiles, and within
- * it the column bands in snake order (odd row bands backwards), so each tile
- * shares a band of rows or of columns with the one before it. */
-static inline size_t tile_of(uint32_t u, uint32_t i, uint32_t nu, uint32_t ni, int tiles) {
-    size_t a = block_of(u, nu, tiles), b = block_of(i, ni, tiles);
-    if (a % 2) b = (size_t)tiles - 1 - b;
-    return a * (size_t)tiles + b;
+fl_status fl_grid_build(fl_dataset *d, int consume, int nb, int stride, fl_pool *pool, fl_rng *rng,
+                        fl_grid_watch *watch, fl_grid *g, fl_error *err) {
+    memset(g, 0, sizeof *g);
+    uint32_t nu = fl_idmap_size(d->user_ids), ni = fl_idmap_size(d->item_ids);
+    size_t n = d->n_ratings;
+    g->nb = nb, g->n = n, g->n_users = nu, g->n_items = ni;
+    fl_status st = check_width(nu, ni, nb, err);
+    if (st != FL_OK) return st;
+    build b = {.g = g};
+    g->user_at = permutation(nu, rng);
+    g->item_at = permutation(ni, rng);
+    uint32_t *upos = g->user_at ? inverse(g->user_at, nu) : NULL;
+    uint32_t *ipos = g->item_at ? inverse(g->item_at, ni) : NULL;
+    b.upos = upos, b.ipos = ipos;
+    if (consume) {
+        /* Take the dataset's arrays: the grid is then the only copy. */
+        b.w = (wide){d->users, d->items, d->ratings};
+        d->users = d->items = NULL, d->ratings = NULL, d->capacity = 0;
+        free(d->times), d->times = NULL;
+        d->n_ratings = 0;
+    } else {
+        b.w.u = malloc((n ? n : 1) * sizeof *b.w.u);
+        b.w.i = malloc((n ? n : 1) * sizeof *b.w.i);
+        b.w.r = malloc((n ? n : 1) * sizeof *b.w.r);
+        if (b.w.u && b.w.i && b.w.r) {
+            memcpy(b.w.u, d->users, n * sizeof *b.w.u);
+            memcpy(b.w.i, d->items, n * sizeof *b.w.i);
+            memcpy(b.w.r, d->ratings, n * sizeof *b.w.r);
+        }
+    }
+    if (!upos || !ipos) { /* lay_out reports it */
+        free(g->user_at), free(g->item_at);
+        g->user_at = g->item_at = NULL;
+    }
+    st = lay_out(&b, stride, pool, rng, watch, err);
+    free(upos), free(ipos);
+    return st;
+}
+
+fl_status fl_grid_build_placed(uint32_t n_users, uint32_t n_items, uint32_t *u, uint32_t *i, float *r,
+                               size_t n, int nb, int stride, fl_pool *pool, fl_rng *rng, fl_grid *g,
+                               fl_error *err) {
+    memset(g, 0, sizeof *g);
+    g->nb = nb, g->n = n, g->n_users = n_users, g->n_items = n_items;
+    fl_status st = check_width(n_users, n_items, nb, err);
+    if (st != FL_OK) {
+        free(u), free(i), free(r);
+        return st;
+    }
+    g->user_at = malloc((n_users ? n_users : 1) * sizeof *g->user_at);
+    g->item_at = malloc((n_items ? n_items : 1) * sizeof *g->item_at);
+    for (uint32_t k = 0; g->user_at && k < n_users; k++) g->user_at[k] = k;
+    for (uint32_t k = 0; g->item_at && k < n_items; k++) g->item_at[k] = k;
+    build b = {.g = g, .w = {u, i, r}};
+    return lay_out(&b, stride, pool, rng, NULL, err);
 }
 
 int fl_grid_tiles(const fl_grid *g, int stride) {
@@ -208,39 +379,6 @@ int fl_grid_tiles(const fl_grid *g, int stride) {
     uint64_t tiles = (bytes + FL_GRID_TILE_BYTES - 1) / FL_GRID_TILE_BYTES;
     if (tiles > 16) tiles = 16;
     return (int)tiles;
-}
-
-fl_status fl_grid_tile(fl_grid *g, int tiles, fl_error *err) {
-    if (tiles <= 1) return FL_OK;
-    const int nb = g->nb;
-    size_t widest = 0;
-    for (int b = 0; b < nb * nb; b++)
-        if (g->start[b + 1] - g->start[b] > widest) widest = g->start[b + 1] - g->start[b];
-    const size_t nt = (size_t)tiles * tiles, cap = widest ? widest : 1;
-    uint16_t *u = malloc(cap * sizeof *u), *i = malloc(cap * sizeof *i);
-    float *r = malloc(cap * sizeof *r);
-    size_t *at = malloc((nt + 1) * sizeof *at);
-    if (!u || !i || !r || !at) {
-        free(u), free(i), free(r), free(at);
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory ordering the training blocks");
-    }
-    for (int b = 0; b < nb * nb; b++) {
-        const size_t lo = g->start[b], n = g->start[b + 1] - lo;
-        const uint32_t nu = fl_grid_first(g->n_users, nb, b / nb + 1) - fl_grid_first(g->n_users, nb, b / nb);
-        const uint32_t ni = fl_grid_first(g->n_items, nb, b % nb + 1) - fl_grid_first(g->n_items, nb, b % nb);
-        if (n < 2) continue; /* (a rating in the block means nu, ni >= 1) */
-        memset(at, 0, (nt + 1) * sizeof *at);
-        for (size_t k = lo; k < lo + n; k++) at[tile_of(g->u[k], g->i[k], nu, ni, tiles) + 1]++;
-        for (size_t t = 0; t < nt; t++) at[t + 1] += at[t];
-        /* Stable: within a tile the ratings keep the block's shuffled order. */
-        for (size_t k = lo; k < lo + n; k++) {
-            size_t to = at[tile_of(g->u[k], g->i[k], nu, ni, tiles)]++;
-            u[to] = g->u[k], i[to] = g->i[k], r[to] = g->r[k];
-        }
-        memcpy(g->u + lo, u, n * sizeof *u), memcpy(g->i + lo, i, n * sizeof *i), memcpy(g->r + lo, r, n * sizeof *r);
-    }
-    free(u), free(i), free(r), free(at);
-    return FL_OK;
 }
 
 void fl_grid_free(fl_grid *g) {
@@ -280,41 +418,60 @@ static void sort_items(uint32_t *a, size_t n, uint32_t *tmp, int bytes) {
     if (from != a) memcpy(a, from, n * sizeof *a);
 }
 
-fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **items, fl_error *err) {
-    *items = NULL;
-    const size_t n = g->n;
+typedef struct to_seen {
+    const fl_grid *g;
+    const uint64_t *seen_start;
+    uint32_t *item;
+    int bytes;           /* of an item number */
+    atomic_int failed;
+} to_seen;
+
+/* Row range `band`: the items of its users, from its blocks, each rating's
+ * item straight to the next free place of its user's list (the writes
+ * scatter, but no write waits for another: an in-place permutation follows
+ * a chain of cache misses instead), then each list sorted. The range's
+ * users are its own: ranges run in parallel without sharing a list. */
+static void seen_of_range(void *ctx, int band, int thread) {
+    (void)thread;
+    to_seen *ts = ctx;
+    const fl_grid *g = ts->g;
     const int nb = g->nb;
-    free(g->r), g->r = NULL; /* not needed: the lists take its room */
-    uint64_t *fill = malloc(((size_t)g->n_users + 1) * sizeof *fill);
-    uint32_t *item = malloc((n ? n : 1) * sizeof *item);
+    const uint32_t u0 = fl_grid_first(g->n_users, nb, band), u1 = fl_grid_first(g->n_users, nb, band + 1);
+    uint64_t *fill = malloc(((size_t)(u1 - u0) + 1) * sizeof *fill);
     size_t longest = 0;
-    for (uint32_t u = 0; u < g->n_users; u++)
-        if (seen_start[u + 1] - seen_start[u] > longest)
-            longest = seen_start[u + 1] - seen_start[u];
+    for (uint32_t u = u0; u < u1; u++)
+        if (ts->seen_start[u + 1] - ts->seen_start[u] > longest) longest = ts->seen_start[u + 1] - ts->seen_start[u];
     uint32_t *tmp = malloc((longest ? longest : 1) * sizeof *tmp);
-    if (!fill || !item || !tmp) {
-        free(fill), free(item), free(tmp);
+    if (!fill || !tmp) {
+        free(fill), free(tmp);
+        ts->failed = 1;
+        return;
+    }
+    memcpy(fill, ts->seen_start + u0, (size_t)(u1 - u0) * sizeof *fill);
+    for (int c = 0; c < nb; c++) {
+        const int blk = band * nb + c;
+        const uint32_t i0 = fl_grid_first(g->n_items, nb, c);
+        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++) ts->item[fill[g->u[k]]++] = i0 + g->i[k];
+    }
+    for (uint32_t u = u0; u < u1; u++)
+        sort_items(ts->item + ts->seen_start[u], ts->seen_start[u + 1] - ts->seen_start[u], tmp, ts->bytes);
+    free(fill), free(tmp);
+}
+
+fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, fl_pool *pool, uint32_t **items,
+                          fl_error *err) {
+    *items = NULL;
+    free(g->r), g->r = NULL; /* not needed: the lists take its room */
+    to_seen ts = {.g = g, .seen_start = seen_start, .bytes = 1};
+    ts.item = malloc((g->n ? g->n : 1) * sizeof *ts.item);
+    if (!ts.item) return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
+    while (ts.bytes < 4 && (uint64_t)g->n_items > (uint64_t)1 << (8 * ts.bytes)) ts.bytes++;
+    run_tasks(pool, g->nb, seen_of_range, &ts);
+    fl_grid_free(g);
+    if (ts.failed) {
+        free(ts.item);
         return fl_fail(err, FL_ERR_NOMEM, "out of memory listing the training items");
     }
-    /* Each rating's item straight to the next free place of its user's list.
-     * The writes scatter, but no write waits for another (an in-place
-     * permutation follows a chain of cache misses instead: it took ~14 % of
-     * a 10-epoch run at 5M ratings). */
-    memcpy(fill, seen_start, (size_t)g->n_users * sizeof *fill);
-    for (int blk = 0; blk < nb * nb; blk++) {
-        const uint32_t *user_at = g->user_at + fl_grid_first(g->n_users, nb, blk / nb);
-        const uint32_t *item_at = g->item_at + fl_grid_first(g->n_items, nb, blk % nb);
-        for (size_t k = g->start[blk]; k < g->start[blk + 1]; k++)
-            item[fill[user_at[g->u[k]]]++] = item_at[g->i[k]];
-    }
-    free(fill);
-    const uint32_t n_users = g->n_users, n_items = g->n_items;
-    fl_grid_free(g);
-    int bytes = 1; /* of an item number */
-    while (bytes < 4 && (uint64_t)n_items > (uint64_t)1 << (8 * bytes)) bytes++;
-    for (uint32_t u = 0; u < n_users; u++)
-        sort_items(item + seen_start[u], seen_start[u + 1] - seen_start[u], tmp, bytes);
-    free(tmp);
-    *items = item;
+    *items = ts.item;
     return FL_OK;
 }

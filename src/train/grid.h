@@ -14,6 +14,7 @@
 #ifndef FL_TRAIN_GRID_H
 #define FL_TRAIN_GRID_H
 
+#include "core/pool.h"
 #include "core/rng.h"
 #include "factorlens.h"
 
@@ -24,7 +25,9 @@ typedef struct fl_grid {
     uint16_t *u, *i;         /* [n] user / item positions within the block's ranges */
     float *r;                /* [n] */
     uint32_t n_users, n_items;
-    uint32_t *user_at, *item_at; /* position -> the dataset's index */
+    /* position -> the dataset's index, as the build drew it; the trainer
+     * renumbers the model to positions and frees these (train.c) */
+    uint32_t *user_at, *item_at;
 } fl_grid;
 
 /* The first of n positions cut into nb ranges that falls in range b: range b
@@ -42,45 +45,55 @@ static inline uint32_t fl_grid_item_pos(const fl_grid *g, int blk, size_t k) {
 }
 
 /* Progress of a build, which makes FL_GRID_PASSES passes over the ratings:
- * fn hears, now and then, how many of the FL_GRID_PASSES x n ratings to pass
- * over are done. When it returns nonzero the build stops after the pass
- * and fails with FL_ERR_CANCELLED. */
-#define FL_GRID_PASSES 5
+ * fn hears, now and then (from the calling thread), how many of the
+ * FL_GRID_PASSES x n ratings to pass over are done. When it returns nonzero
+ * the build stops after the pass and fails with FL_ERR_CANCELLED. */
+#define FL_GRID_PASSES 4
 typedef struct fl_grid_watch {
     int (*fn)(void *ctx, size_t done, size_t total);
     void *ctx;
     int stop; /* set by the build when fn asked to stop */
 } fl_grid_watch;
 
-/* With consume, the grid takes d's rating arrays (d is left with none) instead
- * of copying them: one copy of the ratings in memory instead of two. The
- * layout is the same either way. watch may be NULL. */
-fl_status fl_grid_build(fl_dataset *d, int consume, int nb, fl_rng *rng, fl_grid_watch *watch,
-                        fl_grid *g, fl_error *err);
-/* Inside a block, the ratings in tiles x tiles tiles (the block's row and
- * column ranges each cut into `tiles` bands), the tiles in snake order, so
- * consecutive tiles share a band of rows or of columns; within a tile the
- * ratings keep their shuffled order. A block whose rows do not fit a core's
- * L2 fetches them from L3 over and over; a tile's rows fit, and the snake
- * keeps a row band in L2 across its tiles, so a user row is fetched about
- * once per block and an item row about once per row band. The blocks
- * themselves stay large: cutting the grid finer to the same size paid less
- * (each row is then fetched once per smaller block, with fewer updates to
- * share it). Measured in BENCHMARKS.md.
- * fl_grid_tiles is the count for a stride: 1 (the order as it is) for
- * blocks with at most twice FL_GRID_TILE_BYTES of rows, else tiles of at
- * most FL_GRID_TILE_BYTES, at most 16 a side. Deterministic, and independent
- * of the thread count. */
+/* Lays d's ratings out in nb x nb blocks. With consume, the grid takes d's
+ * rating arrays (d is left with none) instead of copying them: one copy of
+ * the ratings in memory instead of two. The layout is the same either way,
+ * and on any pool (NULL: the calling thread alone): rng alone decides it.
+ *
+ * Inside a block the ratings come in tiles x tiles tiles (the block's row
+ * and column ranges each cut into `tiles` bands; fl_grid_tiles(g, stride)
+ * of them, 1 when stride is 0), the tiles in snake order, so consecutive
+ * tiles share a band of rows or of columns, and each tile shuffled. A block
+ * whose rows do not fit a core's L2 fetches them from L3 over and over; a
+ * tile's rows fit, and the snake keeps a row band in L2 across its tiles,
+ * so a user row is fetched about once per block and an item row about once
+ * per row band. The blocks themselves stay large: cutting the grid finer to
+ * the same size paid less (each row is then fetched once per smaller block,
+ * with fewer updates to share it). watch may be NULL. */
+fl_status fl_grid_build(fl_dataset *d, int consume, int nb, int stride, fl_pool *pool,
+                        fl_rng *rng, fl_grid_watch *watch, fl_grid *g, fl_error *err);
+/* The same layout over ratings whose positions are already chosen (no
+ * renumbering: user_at and item_at are the identity): u[k] < n_users,
+ * i[k] < n_items. The grid takes u, i and r (malloc'd; freed on failure).
+ * Distributed SGD (src/dist/dist_sgd.c) lays out each process's block this
+ * way, so every block of a process shares its user rows in one order. */
+fl_status fl_grid_build_placed(uint32_t n_users, uint32_t n_items, uint32_t *u, uint32_t *i, float *r,
+                               size_t n, int nb, int stride, fl_pool *pool, fl_rng *rng, fl_grid *g,
+                               fl_error *err);
+/* Tiles per side for a stride: 1 for blocks with at most twice
+ * FL_GRID_TILE_BYTES of rows, else tiles of at most FL_GRID_TILE_BYTES, at
+ * most 16 a side. Deterministic, and independent of the thread count. */
 #define FL_GRID_TILE_BYTES (256u << 10)
 int fl_grid_tiles(const fl_grid *g, int stride);
-fl_status fl_grid_tile(fl_grid *g, int tiles, fl_error *err);
 void fl_grid_free(fl_grid *g);
-/* Turns the grid into the per-user lists of training items (dense model
- * indices, ascending within each user, in the CSR layout of seen_start) and
+/* Turns the grid into the per-user lists of training items (positions,
+ * which are the model's indices once it is renumbered to the grid's order;
+ * ascending within each user, in the CSR layout of seen_start) and
  * gives them to *items; the grid is freed. The lists take the room of the
  * ratings' values, which are freed first, so this never needs more memory
- * than the grid held. */
-fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, uint32_t **items, fl_error *err);
+ * than the grid held. Row ranges run on the pool (NULL: this thread). */
+fl_status fl_grid_to_seen(fl_grid *g, const uint64_t *seen_start, fl_pool *pool, uint32_t **items,
+                          fl_error *err);
 
 /* Stratum s (0 <= s < nb) is the set of blocks (b, (b + s) mod nb): nb blocks
  * that share no row and no column range. Every block is in exactly one. */

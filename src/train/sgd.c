@@ -17,9 +17,12 @@
  * result does not depend on which thread takes which block or when: a seed
  * fixes the model.
  *
- * Layout: SGD works on its own copy of the factor rows in the grid's
- * numbering (each block's rows contiguous, see grid.h) and writes them back
- * in the model's order after every epoch, for evaluation and saving. */
+ * Layout: the model is numbered in the grid's order (train.c renumbers it
+ * before the starting values are drawn), so a block's user and item rows
+ * are contiguous ranges of the model's own P and Q, and SGD updates them in
+ * place: no second copy of the factors, nothing to copy back. Biases and
+ * step-size sums live in 16-byte row records beside them (fl_sgd_row); the
+ * biases are copied into the model after every epoch. */
 #include "core/error.h"
 #include "models/mf.h"
 #include "models/regularizer.h"
@@ -32,27 +35,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 typedef struct sgd_state {
-    float *P, *Q;            /* factor rows by grid position */
-    fl_sgd_row *urow, *irow; /* per-row bias, AdaGrad sums and penalty share, by position */
-    uint32_t *user_pos, *item_pos; /* model index -> position (the grid's at[] inverted) */
+    fl_sgd_row *urow, *irow; /* per-row bias, AdaGrad sums and penalty share */
     fl_grid_sched sched;
     fl_sgd_kernel kernel;
     fl_loss_block_fn loss_block;
 } sgd_state;
-
-/* Factor rows are hit at random within a block: on 2 MiB pages a block's rows
- * need a handful of TLB entries instead of hundreds. */
-static float *rows_alloc(size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge) return aligned_alloc(64, bytes ? bytes : 64);
-    size_t rounded = (bytes + huge - 1) / huge * huge;
-    float *p = aligned_alloc(huge, rounded);
-    if (p) madvise(p, rounded, MADV_HUGEPAGE); /* a hint; failure is harmless */
-    return p;
-}
 
 static fl_status sgd_init(fl_trainer *t, fl_error *err) {
     fl_model *m = t->m;
@@ -62,30 +51,19 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
     if (!s) return fl_fail(err, FL_ERR_NOMEM, "out of memory");
     t->state = s;
     size_t nu = m->n_users ? m->n_users : 1, ni = m->n_items ? m->n_items : 1;
-    const fl_grid *g = &t->grid;
-    size_t row = m->stride * sizeof(float);
-    s->P = rows_alloc(nu * row);
-    s->Q = rows_alloc(ni * row);
     s->urow = malloc(nu * sizeof *s->urow);
     s->irow = malloc(ni * sizeof *s->irow);
-    s->user_pos = malloc(nu * sizeof *s->user_pos);
-    s->item_pos = malloc(ni * sizeof *s->item_pos);
-    if (!s->P || !s->Q || !s->urow || !s->irow || !s->user_pos || !s->item_pos)
-        return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD working copy");
-    fl_status st = fl_grid_sched_init(&s->sched, g->nb, err);
+    if (!s->urow || !s->irow) return fl_fail(err, FL_ERR_NOMEM, "out of memory for the SGD row records");
+    fl_status st = fl_grid_sched_init(&s->sched, t->grid.nb, err);
     if (st != FL_OK) return st;
     /* Sums start at 1 so the first steps are exactly lr. */
-    for (uint32_t pos = 0; pos < m->n_users; pos++) {
-        uint32_t u = g->user_at[pos], c = fl_model_user_count(m, u);
-        s->user_pos[u] = pos;
-        memcpy(s->P + (size_t)pos * m->stride, m->P + (size_t)u * m->stride, row);
-        s->urow[pos] = (fl_sgd_row){m->bu ? m->bu[u] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
+    for (uint32_t u = 0; u < m->n_users; u++) {
+        uint32_t c = fl_model_user_count(m, u);
+        s->urow[u] = (fl_sgd_row){m->bu ? m->bu[u] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
-    for (uint32_t pos = 0; pos < m->n_items; pos++) {
-        uint32_t i = g->item_at[pos], c = m->item_count[i];
-        s->item_pos[i] = pos;
-        memcpy(s->Q + (size_t)pos * m->stride, m->Q + (size_t)i * m->stride, row);
-        s->irow[pos] = (fl_sgd_row){m->bi ? m->bi[i] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
+    for (uint32_t i = 0; i < m->n_items; i++) {
+        uint32_t c = m->item_count[i];
+        s->irow[i] = (fl_sgd_row){m->bi ? m->bi[i] : 0.0f, 1.0f, 1.0f, 1.0f / sqrtf(c ? (float)c : 1.0f)};
     }
     s->kernel = fl_sgd_pick(NULL);
     s->loss_block = fl_loss_pick().block;
@@ -95,8 +73,7 @@ static fl_status sgd_init(fl_trainer *t, fl_error *err) {
 static void sgd_release(fl_trainer *t) {
     sgd_state *s = t->state;
     if (!s) return;
-    free(s->P), free(s->Q), free(s->urow), free(s->irow);
-    free(s->user_pos), free(s->item_pos);
+    free(s->urow), free(s->irow);
     fl_grid_sched_free(&s->sched);
     free(s);
     t->state = NULL;
@@ -111,7 +88,7 @@ static void sgd_block(fl_trainer *t, int b, void *ctx) {
     /* The block's ratings number their rows from its first row and column. */
     uint32_t u0 = fl_grid_first(g->n_users, g->nb, b / g->nb), i0 = fl_grid_first(g->n_items, g->nb, b % g->nb);
     fl_sgd_job j = {
-        .P = st->P + (size_t)u0 * m->stride, .Q = st->Q + (size_t)i0 * m->stride,
+        .P = m->P + (size_t)u0 * m->stride, .Q = m->Q + (size_t)i0 * m->stride,
         .stride = (int)m->stride, .k = (int)m->n_factors,
         .urow = st->urow + u0, .irow = st->irow + i0,
         .u = g->u + lo, .i = g->i + lo, .r = g->r + lo, .n = g->start[b + 1] - lo,
@@ -121,46 +98,22 @@ static void sgd_block(fl_trainer *t, int b, void *ctx) {
     st->kernel(&j);
 }
 
-/* Copying the rows back is a few percent of an epoch on one thread, and
- * plain memory traffic: it is split over the pool like the blocks. */
-enum { WRITE_BACK_TASKS = 16 };
-
-/* The model's rows [lo, hi) and their biases from the working copy, which
- * holds model row x at position pos[x]. In the model's order, so the writes
- * stream and only the reads jump: twice as fast as the other way round. */
-static void copy_back(float *dst, float *bias, const float *src, const fl_sgd_row *rec,
-                      const uint32_t *pos, uint32_t lo, uint32_t hi, size_t stride) {
-    for (uint32_t x = lo; x < hi; x++) {
-        memcpy(dst + (size_t)x * stride, src + (size_t)pos[x] * stride, stride * sizeof(float));
-        if (bias) bias[x] = rec[pos[x]].bias;
-    }
-}
-
-static void write_back(void *ctx, int task, int thread) {
-    (void)thread;
-    fl_trainer *t = ctx;
-    const sgd_state *s = t->state;
-    fl_model *m = t->m;
-    const uint64_t nu = m->n_users, ni = m->n_items;
-    copy_back(m->P, m->bu, s->P, s->urow, s->user_pos, (uint32_t)(nu * task / WRITE_BACK_TASKS),
-              (uint32_t)(nu * (task + 1) / WRITE_BACK_TASKS), m->stride);
-    copy_back(m->Q, m->bi, s->Q, s->irow, s->item_pos, (uint32_t)(ni * task / WRITE_BACK_TASKS),
-              (uint32_t)(ni * (task + 1) / WRITE_BACK_TASKS), m->stride);
-}
-
 static fl_status sgd_epoch(fl_trainer *t, fl_error *err) {
     (void)err;
     sgd_state *s = t->state;
     fl_grid_sched_epoch(&s->sched, t, sgd_block, NULL);
-    /* Back into the model's order: evaluation and saving read the model. */
-    fl_pool_run(t->pool, WRITE_BACK_TASKS, write_back, t);
+    /* The biases into the model, which evaluation and saving read. */
+    fl_model *m = t->m;
+    if (m->bu) {
+        for (uint32_t u = 0; u < m->n_users; u++) m->bu[u] = s->urow[u].bias;
+        for (uint32_t i = 0; i < m->n_items; i++) m->bi[i] = s->irow[i].bias;
+    }
     return FL_OK;
 }
 
-/* The training MSE from the working copy: its rows are in the grid's order,
- * so a block's ratings find their rows close together (in L2, as in the
- * epoch itself), where the model's own order scatters them; the rows hold
- * the model's values, so each prediction is fl_predict_index's, bit for bit. */
+/* The training MSE block by block: a block's ratings find their rows close
+ * together (in L2, as in the epoch itself); each prediction is
+ * fl_predict_index's, bit for bit. */
 static void loss_blocks(void *ctx, int task, int thread) {
     (void)thread;
     fl_loss_run *pass = ctx;
@@ -176,7 +129,7 @@ static void loss_blocks(void *ctx, int task, int thread) {
         const uint32_t i0 = fl_grid_first(g->n_items, g->nb, (int)b % g->nb);
         const size_t lo = g->start[b];
         const fl_loss_block blk = {
-            .m = m, .P = s->P + (size_t)u0 * m->stride, .Q = s->Q + (size_t)i0 * m->stride,
+            .m = m, .P = m->P + (size_t)u0 * m->stride, .Q = m->Q + (size_t)i0 * m->stride,
             .urow = s->urow + u0, .irow = s->irow + i0,
             .u = g->u + lo, .i = g->i + lo, .r = g->r + lo, .n = g->start[b + 1] - lo,
         };

@@ -12,6 +12,7 @@
 #include "models/nn.h"
 #include "models/regularizer.h"
 #include "train/compact.h"
+#include "train/init.h"
 #include "train/mcmc.h"
 #include "train/trainer.h"
 
@@ -53,48 +54,6 @@ static const fl_solver_ops *solver_ops(fl_model_kind kind, fl_solver s) {
     return NULL;
 }
 
-/* Starting point: small random factors, zero biases, and an offset that puts
- * every first prediction at the training mean (through the inverse sigmoid
- * when squashing), so early epochs learn deviations, not the mean. */
-static void init_params(fl_model *m, const fl_params *p, float mean, fl_rng *rng) {
-    const int k = (int)m->n_factors;
-    for (uint32_t u = 0; u < m->n_users; u++)
-        for (int f = 0; f < k; f++)
-            m->P[(size_t)u * m->stride + f] = (float)(p->init_std * fl_rng_normal(rng));
-    for (uint32_t i = 0; i < m->n_items; i++)
-        for (int f = 0; f < k; f++)
-            m->Q[(size_t)i * m->stride + f] = (float)(p->init_std * fl_rng_normal(rng));
-    m->offset = 0.0f;
-    if (fl_kind_has_bias(m->kind)) {
-        float target = mean;
-        if (fl_model_squashes(p)) {
-            float s = (mean - p->y_lo) / (p->y_hi - p->y_lo);
-            if (s < 0.01f) s = 0.01f;
-            if (s > 0.99f) s = 0.99f;
-            target = logf(s / (1.0f - s));
-        }
-        m->offset = target;
-    }
-    /* Dense layers: He-uniform for ReLU layers, so activations keep their
-     * scale through the stack; the output layer starts near zero. */
-    for (int l = 0; l < m->n_dense; l++) {
-        fl_dense *d = &m->dense[l];
-        int last = l == m->n_dense - 1;
-        float a = last ? 0.01f : sqrtf(6.0f / (float)d->n_in);
-        for (size_t j = 0; j < (size_t)d->n_in * d->n_out; j++)
-            d->w[j] = (float)((2.0 * fl_rng_uniform(rng) - 1.0) * a);
-        for (int o = 0; o < d->n_out; o++) d->b[o] = 0.0f;
-    }
-}
-
-/* How many numbers init_params draws: two per normal (each factor), one per
- * uniform (each dense weight). */
-static uint64_t init_draws(const fl_model *m) {
-    uint64_t n = 2 * (uint64_t)m->n_factors * ((uint64_t)m->n_users + m->n_items);
-    for (int l = 0; l < m->n_dense; l++) n += (uint64_t)m->dense[l].n_in * m->dense[l].n_out;
-    return n;
-}
-
 typedef struct run {
     fl_trainer t;
     fl_params params; /* the caller's, with the data-dependent parts resolved */
@@ -105,6 +64,10 @@ typedef struct run {
     float *best;            /* early stopping: parameters of the best epoch */
     size_t block_floats;
     size_t prepare_units;   /* of the "preparing" phase: the grid's passes and one more */
+    int continued;          /* the model came trained (fl_train_continue) */
+    /* fl_train_continue on the grid: the model's numbering before training,
+     * given back when it is done (renumber_to_grid) */
+    uint32_t *back_users, *back_items;
 } run;
 
 /* The training MSE from the training set (solvers that keep their own copy
@@ -151,6 +114,7 @@ static void run_free(run *r) {
     fl_dataset_free(r->owned_positive);
     fl_dataset_free(r->valid);
     free(r->best);
+    free(r->back_users), free(r->back_items);
 }
 
 /* The ratings of d >= min, in order, with d's id maps (copied). */
@@ -238,7 +202,7 @@ static double training_bytes(const fl_params *p, double nu, double ni, double n,
 }
 
 /* The model, its counts and its statistics, but not yet its starting
- * parameters (init_params): those are written once the ratings are laid out,
+ * parameters (fl_init_params): those are written once the ratings are laid out,
  * so the factors take no memory while the ratings are at their largest. It
  * shares learn's id maps until own_ids. */
 static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, const fl_params *p,
@@ -274,6 +238,7 @@ static fl_status new_model(const fl_dataset *learn, const fl_dataset *train, con
  * the model never frees the set's. */
 static fl_status own_ids(run *r, fl_model *m, fl_error *err) {
     fl_dataset *d = (fl_dataset *)r->t.train;
+    if (m->user_ids != d->user_ids) return FL_OK; /* copies already (renumber_to_grid) */
     if (d == r->owned_learn || d == r->owned_split_train || d == r->owned_positive) {
         d->user_ids = d->item_ids = NULL;
         return FL_OK;
@@ -293,6 +258,47 @@ static int grid_progress(void *ctx, size_t done, size_t total) {
     (void)total;
     fl_trainer_phase(&r->t, "preparing", done, r->prepare_units);
     return r->t.cancelled;
+}
+
+/* The inverse of the permutation at of n: pos[at[k]] = k. */
+static uint32_t *inverse_of(const uint32_t *at, uint32_t n) {
+    uint32_t *pos = malloc((n ? n : 1) * sizeof *pos);
+    if (pos)
+        for (uint32_t k = 0; k < n; k++) pos[at[k]] = k;
+    return pos;
+}
+
+/* The grid's solvers (SGD, BPR) walk rows by grid position: the model takes
+ * the grid's numbering, so they update its own rows, which a block finds
+ * side by side, and no second copy of the factors is kept. The id maps it
+ * shares are renumbered with it when they are ours or were given with the
+ * ratings (fl_train_owned), else the model renumbers copies. A continued
+ * model gets its numbering back at the end (finish_continued). */
+static fl_status renumber_to_grid(run *r, fl_error *err) {
+    fl_trainer *t = &r->t;
+    fl_model *m = t->m;
+    fl_grid *g = &t->grid;
+    const fl_dataset *d = t->train;
+    const int ours = d == r->owned_learn || d == r->owned_split_train || d == r->owned_positive ||
+                     d == r->consumable;
+    if (!r->continued && !ours && m->user_ids == d->user_ids) {
+        fl_idmap *users = fl_idmap_clone(m->user_ids), *items = fl_idmap_clone(m->item_ids);
+        if (!users || !items) {
+            fl_idmap_free(users), fl_idmap_free(items);
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory copying the id maps into the model");
+        }
+        m->user_ids = users, m->item_ids = items;
+    }
+    if (r->continued) {
+        r->back_users = inverse_of(g->user_at, g->n_users);
+        r->back_items = inverse_of(g->item_at, g->n_items);
+        if (!r->back_users || !r->back_items)
+            return fl_fail(err, FL_ERR_NOMEM, "out of memory renumbering the model");
+    }
+    fl_status st = fl_model_renumber(m, g->user_at, g->item_at, r->continued, err);
+    free(g->user_at), free(g->item_at);
+    g->user_at = g->item_at = NULL;
+    return st;
 }
 
 /* Threads and the layout the solver walks the ratings in (SGD's block grid,
@@ -327,9 +333,10 @@ static fl_status start_layout(run *r, fl_rng *rng, fl_error *err) {
     if (p->solver == FL_SOLVER_SGD) {
         int nb = fl_grid_size(m->n_users, m->n_items, (int)m->stride, n_threads);
         fl_grid_watch watch = {grid_progress, r, 0};
-        fl_status st = fl_grid_build(source, mine != NULL, nb, rng, &watch, &t->grid, err);
+        fl_status st = fl_grid_build(source, mine != NULL, nb, (int)m->stride, t->pool, rng, &watch,
+                                     &t->grid, err);
         if (st != FL_OK) return st;
-        st = fl_grid_tile(&t->grid, fl_grid_tiles(&t->grid, (int)m->stride), err);
+        st = renumber_to_grid(r, err);
         if (st != FL_OK) return st;
     } else if (p->solver == FL_SOLVER_ALS) {
         fl_status st = fl_rows_build(source, mine != NULL, m->n_users, m->n_items, &t->by_user,
@@ -381,8 +388,28 @@ static fl_status record_epoch(fl_model *m, const fl_epoch_report *rep, fl_error 
     return FL_OK;
 }
 
-/* The epochs: solver pass, losses, evaluation, report, stopping rules. */
+static fl_status run_epochs(run *r, const fl_dataset *test, const fl_eval_ids *valid_ids,
+                            const fl_eval_ids *test_ids, fl_train_result *res, fl_error *err);
+
+/* The epochs: solver pass, losses, evaluation, report, stopping rules. The
+ * sets scored after each epoch have their ids matched to the model once. */
 static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl_error *err) {
+    fl_trainer *t = &r->t;
+    /* An implicit model's scores are no ratings: no RMSE to watch. */
+    const int rates = !fl_model_kind_implicit(t->m->kind);
+    fl_eval_ids valid_ids = {0}, test_ids = {0};
+    fl_status st = FL_OK;
+    if (rates && r->valid) st = fl_eval_ids_match(t->m, r->valid, &valid_ids, err);
+    if (st == FL_OK && rates && test && test->n_ratings)
+        st = fl_eval_ids_match(t->m, test, &test_ids, err);
+    if (st == FL_OK) st = run_epochs(r, test, &valid_ids, &test_ids, res, err);
+    fl_eval_ids_free(&valid_ids);
+    fl_eval_ids_free(&test_ids);
+    return st;
+}
+
+static fl_status run_epochs(run *r, const fl_dataset *test, const fl_eval_ids *valid_ids,
+                            const fl_eval_ids *test_ids, fl_train_result *res, fl_error *err) {
     fl_trainer *t = &r->t;
     const fl_params *p = t->p;
     const fl_train_hooks *hooks = t->hooks;
@@ -410,13 +437,11 @@ static fl_status epochs(run *r, const fl_dataset *test, fl_train_result *res, fl
                            e, mse_text, (double)p->lr);
         rep.valid_rmse = rep.test_rmse = rep.test_mae = rep.test_mse = NAN;
         fl_metrics mt;
-        /* An implicit model's scores are no ratings: no RMSE to watch. */
-        const int rates = !fl_model_kind_implicit(t->m->kind);
-        if (rates && r->valid &&
-            fl_evaluate_on(t->pool, t->m, r->valid, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+        if (valid_ids->user &&
+            fl_evaluate_matched(t->pool, t->m, r->valid, valid_ids, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.valid_rmse = mt.rmse;
-        if (rates && test && test->n_ratings &&
-            fl_evaluate_on(t->pool, t->m, test, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
+        if (test_ids->user &&
+            fl_evaluate_matched(t->pool, t->m, test, test_ids, FL_UNKNOWN_MEAN, &mt, NULL) == FL_OK)
             rep.test_rmse = mt.rmse, rep.test_mae = mt.mae, rep.test_mse = mt.mse;
         rep.seconds = now_seconds() - te;
         rep.solve_seconds = solved;
@@ -517,17 +542,17 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
         r.params = t->m->params;
         t->p = &r.params;
         /* The layout is built before the starting factors are written, but
-         * drawn after them in the seed's stream as it always was: from a copy
-         * of the generator moved past init_params's draws (35M steps, a few
-         * tens of ms, at 550k rows x k=32), so a seed gives the same model. */
+         * drawn after them in the seed's stream: from a copy of the
+         * generator moved past fl_init_params's draws, so a seed gives the same
+         * model. */
         layout_rng = t->rng;
-        for (uint64_t k = init_draws(t->m); k > 0; k--) fl_rng_next(&layout_rng);
+        for (uint64_t k = fl_init_draws(t->m); k > 0; k--) fl_rng_next(&layout_rng);
         after_init = layout_rng;
         st = start_layout(&r, &layout_rng, err);
     }
     if (st == FL_OK) {
-        init_params(t->m, t->p, t->m->global_mean, &t->rng);
-        assert(memcmp(&t->rng, &after_init, sizeof after_init) == 0 && "init_draws is init_params's count");
+        fl_init_params(t->m, t->p, t->m->global_mean, &t->rng, t->pool);
+        assert(memcmp(&t->rng, &after_init, sizeof after_init) == 0 && "fl_init_draws is fl_init_params's count");
         (void)after_init; /* (the check is gone under NDEBUG) */
         t->rng = layout_rng; /* on from where the layout left it */
         st = start_state(&r, err);
@@ -544,7 +569,7 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
             t->m->seen_items = t->by_user.col;
             t->by_user.col = NULL;
         } else {
-            st = fl_grid_to_seen(&t->grid, t->m->seen_start, &t->m->seen_items, err);
+            st = fl_grid_to_seen(&t->grid, t->m->seen_start, t->pool, &t->m->seen_items, err);
         }
         fl_trainer_phase(t, "finishing", 1, 1); /* the last word: no cancelling here */
     }
@@ -609,11 +634,16 @@ fl_status fl_train_continue(fl_model *m, const fl_dataset *learn, const fl_datas
     t->hooks = hooks;
     t->m = m;
     t->train = learn;
+    r.continued = 1;
     fl_rng_seed(&t->rng, p->seed);
     fl_train_result res;
     memset(&res, 0, sizeof res);
     fl_status st = start_solver(&r, err);
     if (st == FL_OK) st = epochs(&r, test, &res, err);
+    if (r.back_users) { /* the model's own numbering again (renumber_to_grid) */
+        fl_status back = fl_model_renumber(m, r.back_users, r.back_items, 1, err);
+        if (st == FL_OK) st = back;
+    }
     t->m = NULL;
     run_free(&r);
     if (st == FL_OK && result) *result = res;
