@@ -18,6 +18,7 @@
 # single-process runs keep leak detection.
 # Usage: bash tests/e2e_distributed.sh /path/to/factorlens
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 BIN=${1:?usage: e2e_distributed.sh /path/to/factorlens}
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -103,54 +104,9 @@ echo "ok: bad line named as bad.data:$line, duplicates across parts and gzip ref
 # 4. Kill one process mid-run, resume: the same bytes as an uninterrupted run.
 LONG=(train --solver als --threads 1 --epochs 20 --factors 16 --ratings "$U1" --test "$U1T")
 OTHER=(train --solver als --threads 1 --epochs 20 --factors 8 --ratings "$U1" --test "$U1T")
-ranks_of() { # ranks_of PID: the factorlens processes below PID
-    local c
-    for c in $(pgrep -P "$1" || true); do
-        if [ "$(readlink -f "/proc/$c/exe")" = "$(readlink -f "$BIN")" ]; then echo "$c"; else ranks_of "$c"; fi
-    done
-}
-kill_and_resume() { # kill_and_resume NP (0: one process, no MPI)
-    local np=$1 ck="ck$1" pid victim
-    rm -rf "$ck"
-    if [ "$np" = 0 ]; then
-        "$BIN" "${LONG[@]}" --checkpoint "$ck" --out "killed$np.flm" --quiet >/dev/null 2>&1 &
-        pid=$!
-        victim=$pid
-    else
-        mpi "$np" "${LONG[@]}" --distributed --checkpoint "$ck" --out "killed$np.flm" --quiet >/dev/null 2>&1 &
-        pid=$!
-    fi
-    for _ in $(seq 1 3000); do
-        if [ -f "$ck/manifest.txt" ] && [ "$(sed -n 's/^epoch //p' "$ck/manifest.txt")" -ge 3 ]; then break; fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.01
-    done
-    if [ "$np" != 0 ]; then
-        # One of the ranks: the last factorlens process below this job's
-        # subshell (which runs timeout, which runs mpirun, which runs them).
-        victim=$(ranks_of "$pid" | tail -n 1)
-    fi
-    [ -n "$victim" ] && kill -0 "$victim" 2>/dev/null || fail "the run ended before it could be killed"
-    kill -KILL "$victim"
-    wait "$pid" 2>/dev/null && fail "the killed run reported success"
-    [ -z "$(ranks_of $$)" ] || fail "processes of the killed run are still running"
-    [ ! -e "killed$np.flm" ] || fail "a killed run wrote a model"
-    local at
-    at=$(sed -n 's/^epoch //p' "$ck/manifest.txt")
-    [ "$at" -lt 20 ] || fail "the checkpoint is of the last epoch: nothing was resumed"
-    if [ "$np" = 0 ]; then
-        "$BIN" "${LONG[@]}" --checkpoint "$ck" --resume --out resumed.flm --quiet >/dev/null
-        "$BIN" "${LONG[@]}" --checkpoint "$ck.full" --out full.flm --quiet >/dev/null
-    else
-        mpi "$np" "${LONG[@]}" --distributed --checkpoint "$ck" --resume --out resumed.flm --quiet >/dev/null
-        mpi "$np" "${LONG[@]}" --distributed --checkpoint "$ck.full" --out full.flm --quiet >/dev/null
-    fi
-    cmp -s resumed.flm full.flm || fail "$np: the resumed model differs from the uninterrupted one"
-    echo "ok: killed at epoch $at of 20 ($([ "$np" = 0 ] && echo "one process, no MPI" || echo "$np processes")), resumed: the same model file"
-    rm -f resumed.flm full.flm
-}
-kill_and_resume 2
-kill_and_resume 0
+. "$HERE/lib/kill_resume.sh"
+kill_and_resume 2 20 ALS
+kill_and_resume 0 20 ALS
 
 code=0
 mpi 2 "${OTHER[@]}" --distributed --checkpoint ck2 --resume >out 2>err || code=$?

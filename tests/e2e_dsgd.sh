@@ -17,6 +17,7 @@
 # e2e_distributed.sh: Open MPI's own allocations).
 # Usage: bash tests/e2e_dsgd.sh /path/to/factorlens
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 BIN=${1:?usage: e2e_dsgd.sh /path/to/factorlens}
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -86,49 +87,9 @@ echo "ok: the same seed, process count and threads (1 and 2 per process) give th
 
 # 2. Kill one process mid-run, resume: the same bytes as an uninterrupted run.
 LONG=("${SGD[@]}" --epochs 30 --ratings "$U1" --test "$U1T")
-ranks_of() { # ranks_of PID: the factorlens processes below PID
-    local c
-    for c in $(pgrep -P "$1" || true); do
-        if [ "$(readlink -f "/proc/$c/exe")" = "$(readlink -f "$BIN")" ]; then echo "$c"; else ranks_of "$c"; fi
-    done
-}
-kill_and_resume() { # kill_and_resume NP (0: one process, no MPI)
-    local np=$1 ck="ck$1" pid victim
-    rm -rf "$ck"
-    if [ "$np" = 0 ]; then
-        "$BIN" "${LONG[@]}" --checkpoint "$ck" --out "killed$np.flm" --quiet >/dev/null 2>&1 &
-        pid=$!
-        victim=$pid
-    else
-        mpi "$np" "${LONG[@]}" --distributed --checkpoint "$ck" --out "killed$np.flm" --quiet >/dev/null 2>&1 &
-        pid=$!
-    fi
-    for _ in $(seq 1 3000); do
-        if [ -f "$ck/manifest.txt" ] && [ "$(sed -n 's/^epoch //p' "$ck/manifest.txt")" -ge 3 ]; then break; fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.01
-    done
-    [ "$np" != 0 ] && victim=$(ranks_of "$pid" | tail -n 1)
-    [ -n "$victim" ] && kill -0 "$victim" 2>/dev/null || fail "the run ended before it could be killed"
-    kill -KILL "$victim"
-    wait "$pid" 2>/dev/null && fail "the killed run reported success"
-    [ ! -e "killed$np.flm" ] || fail "a killed run wrote a model"
-    local at
-    at=$(sed -n 's/^epoch //p' "$ck/manifest.txt")
-    [ "$at" -lt 30 ] || fail "the checkpoint is of the last epoch: nothing was resumed"
-    if [ "$np" = 0 ]; then
-        "$BIN" "${LONG[@]}" --checkpoint "$ck" --resume --out resumed.flm --quiet >/dev/null
-        "$BIN" "${LONG[@]}" --checkpoint "$ck.full" --out full.flm --quiet >/dev/null
-    else
-        mpi "$np" "${LONG[@]}" --distributed --checkpoint "$ck" --resume --out resumed.flm --quiet >/dev/null
-        mpi "$np" "${LONG[@]}" --distributed --checkpoint "$ck.full" --out full.flm --quiet >/dev/null
-    fi
-    cmp -s resumed.flm full.flm || fail "$np: the resumed DSGD model differs from the uninterrupted one"
-    echo "ok: DSGD killed at epoch $at of 30 ($([ "$np" = 0 ] && echo "one process, no MPI" || echo "$np processes")), resumed: the same model file"
-    rm -f resumed.flm full.flm
-}
-kill_and_resume 2
-kill_and_resume 0
+. "$HERE/lib/kill_resume.sh"
+kill_and_resume 2 30 DSGD
+kill_and_resume 0 30 DSGD
 code=0
 "$BIN" "${LONG[@]}" --lr 0.01 --checkpoint ck0 --resume >out 2>err || code=$?
 [ "$code" = 2 ] && grep -q "written with lr" err || { cat err >&2; fail "resume with another --lr: exit $code"; }
