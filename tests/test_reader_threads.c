@@ -48,12 +48,18 @@ static void write_text(const char *text, size_t len) {
     assert_int_equal(fclose(f), 0);
 }
 
-static fl_status read_with(int threads, const fl_read_opts *base, fl_dataset **d, fl_error *err) {
+/* base, or the defaults without one. */
+static fl_read_opts opts_from(const fl_read_opts *base) {
     fl_read_opts o;
     if (base)
         o = *base;
     else
         fl_read_opts_default(&o);
+    return o;
+}
+
+static fl_status read_with(int threads, const fl_read_opts *base, fl_dataset **d, fl_error *err) {
+    fl_read_opts o = opts_from(base);
     o.n_threads = threads;
     *d = NULL;
     memset(err, 0, sizeof *err);
@@ -105,11 +111,7 @@ static fl_status read_general(const fl_read_opts *base, fl_dataset **d, fl_error
         len += got;
     }
     fclose(f);
-    fl_read_opts o;
-    if (base)
-        o = *base;
-    else
-        fl_read_opts_default(&o);
+    fl_read_opts o = opts_from(base);
     o.progress = NULL;
     *d = NULL;
     memset(err, 0, sizeof *err);
