@@ -576,7 +576,7 @@ static fl_status train_run(const fl_dataset *train, fl_dataset *consumable, cons
     fl_model *m = t->m;
     if (m && st == FL_OK)
         st = own_ids(&r, m, err);
-    else if (m)
+    else if (m && m->user_ids == t->train->user_ids)
         m->user_ids = m->item_ids = NULL; /* the learning set's, not the model's to free */
     t->m = NULL;
     run_free(&r);
