@@ -30,18 +30,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 
-# Open MPI in a container: shared memory between the processes of this one
-# machine, no single-copy (it needs ptrace rights containers often lack), as
-# many processes as asked on 2 cores, and root allowed (CI runs as root).
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-asan=()
-grep -qa __asan_init "$BIN" && asan=(-x ASAN_OPTIONS=detect_leaks=0)
-mpi() { # mpi NP ARGS...: the CLI on NP processes
-    local np=$1
-    shift
-    timeout 300 mpirun -np "$np" "${asan[@]}" "$BIN" "$@"
-}
+. "$HERE/lib/mpi.sh"
 rmse_of() { # the "rmse" of eval --json
     "$BIN" eval "$1" --ratings "$2" --json 2>/dev/null | sed -E 's/.*"rmse":([^,]*),"mae":([^,]*),.*/\1 \2/'
 }
@@ -104,7 +93,6 @@ echo "ok: bad line named as bad.data:$line, duplicates across parts and gzip ref
 # 4. Kill one process mid-run, resume: the same bytes as an uninterrupted run.
 LONG=(train --solver als --threads 1 --epochs 20 --factors 16 --ratings "$U1" --test "$U1T")
 OTHER=(train --solver als --threads 1 --epochs 20 --factors 8 --ratings "$U1" --test "$U1T")
-. "$HERE/lib/kill_resume.sh"
 kill_and_resume 2 20 ALS
 kill_and_resume 0 20 ALS
 

@@ -14,7 +14,7 @@
 #     (plain or --gzip) gives the model the file gives; a changed part and a
 #     bad line are refused with the file's name (and line), exit 4.
 # Under ASan the MPI processes run with leak detection off (see
-# e2e_distributed.sh: Open MPI's own allocations).
+# tests/lib/mpi.sh: Open MPI's own allocations).
 # Usage: bash tests/e2e_dsgd.sh /path/to/factorlens
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,15 +29,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-asan=()
-grep -qa __asan_init "$BIN" && asan=(-x ASAN_OPTIONS=detect_leaks=0)
-mpi() { # mpi NP ARGS...: the CLI on NP processes
-    local np=$1
-    shift
-    timeout 300 mpirun --oversubscribe --allow-run-as-root -np "$np" "${asan[@]}" "$BIN" "$@"
-}
+. "$HERE/lib/mpi.sh"
 field() { # field NAME FILE: a number from the last JSON line of FILE
     tail -n 1 "$2" | sed -E "s/.*\"$1\":([^,}]*).*/\\1/"
 }
@@ -87,7 +79,6 @@ echo "ok: the same seed, process count and threads (1 and 2 per process) give th
 
 # 2. Kill one process mid-run, resume: the same bytes as an uninterrupted run.
 LONG=("${SGD[@]}" --epochs 30 --ratings "$U1" --test "$U1T")
-. "$HERE/lib/kill_resume.sh"
 kill_and_resume 2 30 DSGD
 kill_and_resume 0 30 DSGD
 code=0

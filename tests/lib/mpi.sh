@@ -1,7 +1,22 @@
-# kill_resume.sh — sourced by the distributed e2e tests: kill one process of
-# a training run mid-way, resume it from its checkpoint, and check that it
-# ends with the same model file as an uninterrupted run. The caller defines
-# BIN, fail, mpi NP ARGS... and LONG (the train arguments, EPOCHS epochs).
+# mpi.sh — sourced by the distributed e2e tests after BIN and fail are set:
+# Open MPI set up for one machine in a container, `mpi NP ARGS...` running
+# the CLI on NP processes, and the kill-and-resume check (the caller defines
+# LONG, the train arguments of a run of EPOCHS epochs).
+
+# Open MPI in a container: shared memory between the processes of this one
+# machine, no single-copy (it needs ptrace rights containers often lack), as
+# many processes as asked on 2 cores, and root allowed (CI runs as root).
+export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Under ASan the MPI processes run without leak detection (Open MPI's own
+# allocations); single-process runs keep it.
+mpi_asan=()
+grep -qa __asan_init "$BIN" && mpi_asan=(-x ASAN_OPTIONS=detect_leaks=0)
+mpi() { # mpi NP ARGS...: the CLI on NP processes
+    local np=$1
+    shift
+    timeout 300 mpirun -np "$np" "${mpi_asan[@]}" "$BIN" "$@"
+}
 
 # ranks_of PID: the factorlens processes below PID
 ranks_of() {
